@@ -1,0 +1,5 @@
+export * from './canonical-json.js';
+export * from './errors.js';
+export * from './event.js';
+export * from './stream-names.js';
+export * from './commands.js';

@@ -1,0 +1,109 @@
+import type { NewEvent, RecordedEvent } from '@patchbay/contracts';
+import { PatchbayError } from '@patchbay/contracts';
+
+/**
+ * What the writer believes about the stream before appending:
+ * - `'no-stream'`: the stream must not exist yet;
+ * - `'stream-exists'`: it must have at least one event;
+ * - `'any'`: no check (use sparingly; deciders always state a revision);
+ * - a number: the revision of the stream's last event (0-based).
+ */
+export type ExpectedRevision = 'no-stream' | 'any' | 'stream-exists' | number;
+
+export interface AppendResult {
+  /** Revision of the last event now in the stream. */
+  nextExpectedRevision: number;
+  /** Global position of the last appended event. */
+  position: bigint;
+  /** True when every event id was already stored (an idempotent retry): nothing was written. */
+  duplicate: boolean;
+}
+
+export interface ReadStreamOptions {
+  direction?: 'forwards' | 'backwards';
+  /** Inclusive start revision (forwards default 0; backwards default the end). */
+  fromRevision?: number;
+  maxCount?: number;
+}
+
+export interface ReadAllOptions {
+  /** Exclusive: events strictly after this global position. Default: from the start. */
+  after?: bigint;
+  maxCount?: number;
+  /** Only streams of this category (`cycle` matches `cycle-*`) or any of these. */
+  categories?: readonly string[];
+}
+
+export interface SubscribeOptions {
+  /** Durable name: the checkpoint is saved under it and survives restarts. */
+  name: string;
+  categories?: readonly string[];
+  /** Where checkpoints are kept; defaults to the store's own checkpoint table/stream. */
+  checkpoints?: CheckpointStore;
+  /** Called for each event in global order; the checkpoint advances after it resolves. */
+  handler: (event: RecordedEvent) => Promise<void>;
+  /** How often (ms) an idle subscription polls for new events, for adapters that poll. */
+  pollIntervalMs?: number;
+}
+
+export interface Subscription {
+  /** Resolves once the subscription has read up to the head of the store at least once. */
+  readonly caughtUp: Promise<void>;
+  /** Stops delivering; resolves when the current handler call has finished. */
+  stop(): Promise<void>;
+}
+
+/** Durable per-name position (exclusive "last handled" global position). */
+export interface CheckpointStore {
+  load(name: string): Promise<bigint | undefined>;
+  save(name: string, position: bigint): Promise<void>;
+}
+
+/** The event store port: the truth every service decides from. */
+export interface EventStore {
+  append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
+  /** Catch-up subscription from the saved checkpoint (or the start), then live. */
+  subscribe(options: SubscribeOptions): Subscription;
+  /** The store's own durable checkpoint store. */
+  readonly checkpoints: CheckpointStore;
+  close(): Promise<void>;
+}
+
+export class WrongExpectedVersionError extends PatchbayError {
+  constructor(
+    readonly stream: string,
+    readonly expected: ExpectedRevision,
+    readonly actual: number | 'no-stream',
+  ) {
+    super('WRONG_EXPECTED_VERSION', `stream ${stream}: expected revision ${String(expected)}, actual ${String(actual)}`, { stream, expected: String(expected), actual: String(actual) });
+  }
+}
+
+export class StreamNotFoundError extends PatchbayError {
+  constructor(readonly stream: string) {
+    super('STREAM_NOT_FOUND', `stream ${stream} does not exist`, { stream });
+  }
+}
+
+/** Same event id already stored with different content or position: a retry that is not a retry. */
+export class DuplicateEventIdError extends PatchbayError {
+  constructor(readonly eventId: string, readonly stream: string) {
+    super('DUPLICATE_EVENT_ID', `event id ${eventId} is already stored and does not match this append to ${stream}`, { eventId, stream });
+  }
+}
+
+/** The store cannot take writes (read-only file, full disk, server refusing). */
+export class EventStoreUnavailableError extends PatchbayError {
+  constructor(message: string, override readonly cause?: unknown) {
+    super('EVENT_STORE_UNAVAILABLE', message);
+  }
+}
+
+/** A stored event failed its schema or hash checks on read. */
+export class CorruptEventError extends PatchbayError {
+  constructor(message: string, details: Record<string, unknown> = {}) {
+    super('CORRUPT_EVENT', message, details);
+  }
+}
