@@ -1,1 +1,3 @@
-export {};
+export * from './sdk.js';
+export * from './trace-context.js';
+export * from './logger.js';

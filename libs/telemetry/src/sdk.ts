@@ -1,0 +1,67 @@
+import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import { NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+
+export interface TelemetryOptions {
+  serviceName: string;
+  /**
+   * Span processors to use instead of the environment's exporter (tests pass an in-memory one).
+   * When omitted, spans are exported only if the standard OTEL_* variables ask for it.
+   */
+  spanProcessors?: SpanProcessor[];
+  /** Environment to read OTEL_* from (defaults to process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface Telemetry {
+  /** True when spans leave the process (an exporter is configured). */
+  readonly exporting: boolean;
+  shutdown(): Promise<void>;
+}
+
+let active: { sdk: NodeSDK; service: string } | undefined;
+
+/** Whether the standard OTEL_* variables ask for trace export. */
+export function tracesExportRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  const exporters = (env['OTEL_TRACES_EXPORTER'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (exporters.includes('none')) return false;
+  if (env['OTEL_SDK_DISABLED'] === 'true') return false;
+  return exporters.length > 0 || Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
+}
+
+function metricsExportRequested(env: NodeJS.ProcessEnv): boolean {
+  const exporters = (env['OTEL_METRICS_EXPORTER'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  if (exporters.includes('none')) return false;
+  return exporters.length > 0 || Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT']);
+}
+
+/**
+ * Starts the OpenTelemetry SDK for one process. A tracer provider is always registered, so every
+ * command and event carries a real W3C trace context (and logs a trace id) even when nothing is
+ * exported; export is off by default and switched on by the standard OTEL_* variables
+ * (e.g. `OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318`). Calling it twice in one process
+ * (several services in `--single-process` mode) keeps the first set-up.
+ */
+export function startTelemetry(options: TelemetryOptions): Telemetry {
+  const env = options.env ?? process.env;
+  if (active) return { exporting: false, shutdown: async () => undefined };
+  diag.setLogger({ error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.NONE);
+  const exporting = !options.spanProcessors && tracesExportRequested(env);
+  const spanProcessors = options.spanProcessors ?? (exporting ? undefined : [new NoopSpanProcessor()]);
+  const sdk = new NodeSDK({
+    serviceName: options.serviceName,
+    ...(spanProcessors ? { spanProcessors } : {}),
+    ...(metricsExportRequested(env) ? {} : { metricReaders: [] }),
+    logRecordProcessors: [],
+    resourceDetectors: [],
+  });
+  sdk.start();
+  active = { sdk, service: options.serviceName };
+  return {
+    exporting,
+    shutdown: async () => {
+      if (active?.sdk === sdk) active = undefined;
+      await sdk.shutdown();
+    },
+  };
+}
