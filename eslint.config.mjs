@@ -1,0 +1,46 @@
+// Lint: TypeScript rules, Nx module boundaries (tags in each project.json), and the domain rule:
+// pure domain code (contracts, */src/domain/**) may not import NestJS, NATS, SSH or database drivers.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+import nx from '@nx/eslint-plugin';
+
+const drivers = ['@nestjs/*', 'nats', '@nats-io/*', 'ssh2', 'mongodb', '@kurrent/*', '@eventstore/*', 'node:sqlite', 'graphql-yoga', 'node:child_process', 'node:net'];
+
+export default tseslint.config(
+  { ignores: ['**/dist/**', '**/node_modules/**', 'gateway/console/**', '.nx/**', '**/*.d.ts'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    files: ['**/*.ts'],
+    plugins: { '@nx': nx },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
+      '@typescript-eslint/no-explicit-any': 'error',
+      '@nx/enforce-module-boundaries': [
+        'error',
+        {
+          allow: [],
+          depConstraints: [
+            { sourceTag: 'type:contracts', onlyDependOnLibsWithTags: ['type:contracts'] },
+            { sourceTag: 'type:adapter', onlyDependOnLibsWithTags: ['type:contracts', 'type:adapter', 'type:testing'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:contracts', 'type:testing'] },
+            { sourceTag: 'scope:service', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:gateway', onlyDependOnLibsWithTags: ['scope:shared'] },
+            { sourceTag: 'scope:cli', onlyDependOnLibsWithTags: ['scope:shared', 'scope:service', 'scope:gateway'] },
+          ],
+        },
+      ],
+    },
+  },
+  {
+    files: ['libs/contracts/src/**/*.ts', '**/src/domain/**/*.ts'],
+    ignores: ['**/*.spec.ts'],
+    rules: {
+      'no-restricted-imports': ['error', { patterns: drivers.map((group) => ({ group: [group], message: 'domain code stays pure: drivers and frameworks live at the edges' })) }],
+    },
+  },
+  {
+    files: ['**/*.mjs', 'scripts/**', 'bench/**'],
+    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly' } },
+  },
+);
