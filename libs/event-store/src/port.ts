@@ -24,6 +24,11 @@ export interface ReadStreamOptions {
   /** Inclusive start revision (forwards default 0; backwards default the end). */
   fromRevision?: number;
   maxCount?: number;
+  /**
+   * A stream without events: `'throw'` (default, as the KurrentDB client does) raises
+   * `StreamNotFoundError`; `'empty'` returns `[]`, which is what a decider loading state wants.
+   */
+  ifMissing?: 'throw' | 'empty';
 }
 
 export interface ReadAllOptions {
@@ -44,6 +49,11 @@ export interface SubscribeOptions {
   handler: (event: RecordedEvent) => Promise<void>;
   /** How often (ms) an idle subscription polls for new events, for adapters that poll. */
   pollIntervalMs?: number;
+  /**
+   * Told about a failing handler (the same event is retried with backoff, never skipped) or a
+   * failing read/checkpoint save (retried). Delivery stops only with `stop()`.
+   */
+  onError?: (error: unknown, event?: RecordedEvent) => void;
 }
 
 export interface Subscription {

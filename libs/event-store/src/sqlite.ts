@@ -1,0 +1,431 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
+import { categoryOf, GENESIS_HASH, ValidationError } from '@patchbay/contracts';
+import type { EventMetadata, NewEvent, RecordedEvent } from '@patchbay/contracts';
+import { AppendSignal, PollingCatchUpSubscription } from './catch-up-subscription.js';
+import {
+  CorruptEventError,
+  DuplicateEventIdError,
+  EventStoreUnavailableError,
+  StreamNotFoundError,
+  WrongExpectedVersionError,
+} from './port.js';
+import type { AppendResult, CheckpointStore, EventStore, ExpectedRevision, ReadAllOptions, ReadStreamOptions, Subscription, SubscribeOptions } from './port.js';
+import { checkAppend, checkCategories, checkMaxCount, checkStoredMetadata, checkStreamName, parseStoredData, seal } from './sealing.js';
+import type { CheckedEvent } from './sealing.js';
+
+/** Options of {@link SqliteEventStore.open}. */
+export interface SqliteEventStoreOptions {
+  /** How long (ms) a writer waits for another process's transaction before giving up. Default 10,000. */
+  busyTimeoutMs?: number;
+  /** Open for reading only: appends fail with `EVENT_STORE_UNAVAILABLE`. */
+  readOnly?: boolean;
+  /**
+   * Caps the file at this many pages (SQLite `max_page_count`); beyond it writes fail as on a full
+   * disk. Meant for quotas and for proving full-disk behaviour.
+   */
+  maxPageCount?: number;
+  /** Default poll interval (ms) of live subscriptions waiting for other processes' appends. Default 20. */
+  pollIntervalMs?: number;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS events (
+  position       INTEGER PRIMARY KEY,
+  stream         TEXT    NOT NULL,
+  revision       INTEGER NOT NULL,
+  event_id       TEXT    NOT NULL UNIQUE,
+  type           TEXT    NOT NULL,
+  data           TEXT    NOT NULL,
+  correlation_id TEXT    NOT NULL,
+  causation_id   TEXT    NOT NULL,
+  actor          TEXT    NOT NULL,
+  recorded_at    TEXT    NOT NULL,
+  traceparent    TEXT,
+  tracestate     TEXT,
+  schema_version INTEGER NOT NULL,
+  prev_hash      TEXT    NOT NULL,
+  hash           TEXT    NOT NULL,
+  category       TEXT    NOT NULL,
+  UNIQUE (stream, revision)
+);
+CREATE INDEX IF NOT EXISTS events_by_category ON events (category, position);
+CREATE TABLE IF NOT EXISTS checkpoints (
+  name       TEXT PRIMARY KEY,
+  position   INTEGER NOT NULL,
+  updated_at TEXT NOT NULL
+);
+`;
+
+const COLUMNS = 'position, stream, revision, event_id, type, data, correlation_id, causation_id, actor, recorded_at, traceparent, tracestate, schema_version, prev_hash, hash';
+
+/** SQLite primary result codes that mean "cannot write/read right now", not "bad request". */
+const UNAVAILABLE_CODES = new Map<number, string>([
+  [5, 'SQLITE_BUSY'],
+  [6, 'SQLITE_LOCKED'],
+  [8, 'SQLITE_READONLY'],
+  [10, 'SQLITE_IOERR'],
+  [11, 'SQLITE_CORRUPT'],
+  [13, 'SQLITE_FULL'],
+  [14, 'SQLITE_CANTOPEN'],
+  [26, 'SQLITE_NOTADB'],
+]);
+
+/** Maps a SQLite failure to the port's vocabulary; anything else is rethrown as is. */
+function translate(error: unknown, doing: string): unknown {
+  const errcode = (error as { errcode?: unknown })?.errcode;
+  if (typeof errcode === 'number') {
+    const name = UNAVAILABLE_CODES.get(errcode & 0xff);
+    if (name) return new EventStoreUnavailableError(`event store cannot ${doing}: ${name}: ${(error as Error).message}`, error);
+  }
+  return error;
+}
+
+type Row = unknown[];
+
+/** Turns one row (column order of `COLUMNS`) into a recorded event, or `CORRUPT_EVENT`. */
+function decode(r: Row): RecordedEvent {
+  const where = { position: String(r[0]), stream: r[1], revision: r[2] };
+  const metadata: Record<string, unknown> = {
+    eventId: r[3],
+    stream: r[1],
+    revision: r[2],
+    correlationId: r[6],
+    causationId: r[7],
+    actor: r[8],
+    recordedAt: r[9],
+    schemaVersion: r[12],
+    prevHash: r[13],
+    hash: r[14],
+  };
+  if (r[10] !== null) metadata.traceparent = r[10];
+  if (r[11] !== null) metadata.tracestate = r[11];
+  if (typeof r[4] !== 'string' || r[4].length === 0) throw new CorruptEventError('stored event has an invalid type', { ...where, field: 'type' });
+  return {
+    type: r[4],
+    data: parseStoredData(r[5], where),
+    metadata: checkStoredMetadata(metadata, where) as EventMetadata,
+    position: BigInt(r[0] as number),
+  };
+}
+
+/**
+ * The embedded event store: one SQLite file (WAL, `synchronous=FULL`, so a resolved append has
+ * been fsynced). Several processes on one machine may append to the same file: appends run in
+ * `BEGIN IMMEDIATE` transactions that wait up to `busyTimeoutMs` for each other.
+ *
+ * `readStream` throws `StreamNotFoundError` for a stream without events, as the KurrentDB client
+ * does; pass `{ ifMissing: 'empty' }` to get `[]` instead (what a decider loading state wants).
+ */
+export class SqliteEventStore implements EventStore {
+  readonly checkpoints: CheckpointStore;
+  private readonly signal = new AppendSignal();
+  private readonly subscriptions = new Set<Subscription>();
+  private readonly stmt: {
+    begin: StatementSync;
+    commit: StatementSync;
+    rollback: StatementSync;
+    byId: StatementSync;
+    head: StatementSync;
+    insert: StatementSync;
+    forward: StatementSync;
+    backward: StatementSync;
+    all: StatementSync;
+    loadCheckpoint: StatementSync;
+    saveCheckpoint: StatementSync;
+  };
+  private readonly byCategories = new Map<number, StatementSync>();
+  private closed = false;
+
+  private constructor(
+    /** The underlying connection; exposed for maintenance and tests, not for writing events. */
+    readonly db: DatabaseSync,
+    readonly path: string,
+    private readonly options: SqliteEventStoreOptions,
+  ) {
+    const prep = (sql: string, arrays = true): StatementSync => {
+      const s = db.prepare(sql);
+      if (arrays) s.setReturnArrays(true);
+      return s;
+    };
+    this.stmt = {
+      begin: prep('BEGIN IMMEDIATE'),
+      commit: prep('COMMIT'),
+      rollback: prep('ROLLBACK'),
+      byId: prep('SELECT position, stream, revision, type, data FROM events WHERE event_id = ?'),
+      head: prep('SELECT revision, hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1'),
+      insert: prep(
+        'INSERT INTO events (stream, revision, event_id, type, data, correlation_id, causation_id, actor, recorded_at, traceparent, tracestate, schema_version, prev_hash, hash, category) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+      ),
+      forward: prep(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision >= ? ORDER BY revision ASC LIMIT ?`),
+      backward: prep(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`),
+      all: prep(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position ASC LIMIT ?`),
+      loadCheckpoint: prep('SELECT position FROM checkpoints WHERE name = ?'),
+      saveCheckpoint: prep(
+        'INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at',
+      ),
+    };
+    this.checkpoints = {
+      load: async (name) => {
+        this.ensureOpen();
+        try {
+          const row = this.stmt.loadCheckpoint.get(name) as unknown[] | undefined;
+          return row ? BigInt(row[0] as number) : undefined;
+        } catch (error) {
+          throw translate(error, 'load a checkpoint');
+        }
+      },
+      save: async (name, position) => {
+        this.ensureOpen();
+        if (typeof position !== 'bigint' || position < 0n) throw new ValidationError('checkpoint position must be a bigint >= 0', { field: 'position' });
+        try {
+          this.stmt.saveCheckpoint.run(name, position, new Date().toISOString());
+        } catch (error) {
+          throw translate(error, 'save a checkpoint');
+        }
+      },
+    };
+  }
+
+  /**
+   * Opens (creating if needed) the store at `path`; `':memory:'` gives a private in-memory store.
+   * Safe to call from several processes at once on the same file.
+   */
+  static open(path: string, options: SqliteEventStoreOptions = {}): SqliteEventStore {
+    if (typeof path !== 'string' || path.length === 0) throw new ValidationError('event store path must be a non-empty string', { field: 'path' });
+    let db: DatabaseSync | undefined;
+    try {
+      if (path !== ':memory:' && !options.readOnly) mkdirSync(dirname(path), { recursive: true });
+      db = new DatabaseSync(path, { readOnly: options.readOnly ?? false, timeout: options.busyTimeoutMs ?? 10_000 });
+      db.exec(`PRAGMA busy_timeout = ${Math.trunc(options.busyTimeoutMs ?? 10_000)}`);
+      if (!options.readOnly) {
+        // journal_mode is persistent in the file; setting it needs a lock, which busy_timeout waits for.
+        db.exec('PRAGMA journal_mode = WAL');
+      }
+      db.exec('PRAGMA synchronous = FULL');
+      if (options.maxPageCount !== undefined) db.exec(`PRAGMA max_page_count = ${Math.trunc(options.maxPageCount)}`);
+      if (!options.readOnly) {
+        db.exec('BEGIN IMMEDIATE');
+        try {
+          db.exec(SCHEMA);
+          db.exec('COMMIT');
+        } catch (error) {
+          db.exec('ROLLBACK');
+          throw error;
+        }
+      }
+      return new SqliteEventStore(db, path, options);
+    } catch (error) {
+      try {
+        db?.close();
+      } catch {
+        // already failing; the original error matters
+      }
+      throw translate(error, `open ${path}`);
+    }
+  }
+
+  private ensureOpen(): void {
+    if (this.closed) throw new EventStoreUnavailableError('event store is closed');
+  }
+
+  /** Appends atomically; see the port for the expected-revision and idempotency rules. */
+  async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
+    this.ensureOpen();
+    const input = checkAppend(stream, events, expected);
+    const result = this.appendChecked(input.stream, input.events, input.expected);
+    if (!result.duplicate) this.signal.notify();
+    return result;
+  }
+
+  private appendChecked(stream: string, events: CheckedEvent[], expected: ExpectedRevision): AppendResult {
+    const s = this.stmt;
+    try {
+      s.begin.run();
+    } catch (error) {
+      throw translate(error, `append to ${stream}`);
+    }
+    try {
+      const retry = this.matchRetry(stream, events);
+      if (retry) {
+        s.rollback.run();
+        return retry;
+      }
+      const head = s.head.get(stream) as [number, string] | undefined;
+      const actual = head ? head[0] : -1;
+      if (
+        (expected === 'no-stream' && actual !== -1) ||
+        (expected === 'stream-exists' && actual === -1) ||
+        (typeof expected === 'number' && expected !== actual)
+      ) {
+        throw new WrongExpectedVersionError(stream, expected, actual === -1 ? 'no-stream' : actual);
+      }
+      let prevHash = head ? head[1] : GENESIS_HASH;
+      let revision = actual;
+      let position = 0;
+      const recordedAt = new Date().toISOString();
+      const category = categoryOf(stream);
+      for (const e of events) {
+        revision++;
+        const m = seal(e, stream, revision, prevHash, recordedAt);
+        const r = s.insert.run(
+          stream,
+          revision,
+          e.eventId,
+          e.type,
+          e.dataJson,
+          m.correlationId,
+          m.causationId,
+          m.actor,
+          recordedAt,
+          e.traceparent ?? null,
+          e.tracestate ?? null,
+          e.schemaVersion,
+          prevHash,
+          m.hash,
+          category,
+        );
+        position = r.lastInsertRowid as number;
+        prevHash = m.hash;
+      }
+      s.commit.run();
+      return { nextExpectedRevision: revision, position: BigInt(position), duplicate: false };
+    } catch (error) {
+      try {
+        if (this.db.isTransaction) s.rollback.run();
+      } catch {
+        // SQLite may already have rolled back (e.g. after SQLITE_FULL); nothing was committed.
+      }
+      throw translate(error, `append to ${stream}`);
+    }
+  }
+
+  /**
+   * An append whose event ids are all stored already, in order, with the same stream, type and
+   * data, is a retry: return the original result. Any partial or different reuse is refused.
+   */
+  private matchRetry(stream: string, events: CheckedEvent[]): AppendResult | undefined {
+    let found = 0;
+    let first: Row | undefined;
+    let last: Row | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i]!;
+      const row = this.stmt.byId.get(e.eventId) as Row | undefined;
+      if (!row) {
+        if (found > 0) throw new DuplicateEventIdError(events[i - 1]!.eventId, stream);
+        continue;
+      }
+      if (found !== i) throw new DuplicateEventIdError(e.eventId, stream);
+      if (row[1] !== stream || row[3] !== e.type || row[4] !== e.dataJson) throw new DuplicateEventIdError(e.eventId, stream);
+      if (first && row[2] !== (first[2] as number) + i) throw new DuplicateEventIdError(e.eventId, stream);
+      first ??= row;
+      last = row;
+      found++;
+    }
+    if (found === 0) return undefined;
+    return { nextExpectedRevision: last![2] as number, position: BigInt(last![0] as number), duplicate: true };
+  }
+
+  /** Reads one stream; throws `StreamNotFoundError` when it has no events unless `ifMissing: 'empty'`. */
+  async readStream(stream: string, options: ReadStreamOptions = {}): Promise<RecordedEvent[]> {
+    this.ensureOpen();
+    checkStreamName(stream);
+    const maxCount = checkMaxCount(options.maxCount) ?? -1;
+    const backwards = options.direction === 'backwards';
+    if (options.direction !== undefined && options.direction !== 'forwards' && !backwards) {
+      throw new ValidationError("direction must be 'forwards' or 'backwards'", { field: 'direction' });
+    }
+    const from = options.fromRevision;
+    if (from !== undefined && (typeof from !== 'number' || !Number.isSafeInteger(from) || from < 0)) {
+      throw new ValidationError('fromRevision must be an integer >= 0', { field: 'fromRevision' });
+    }
+    let out: RecordedEvent[];
+    let exists: boolean;
+    try {
+      const stmt = backwards ? this.stmt.backward : this.stmt.forward;
+      out = [];
+      for (const row of stmt.iterate(stream, from ?? (backwards ? Number.MAX_SAFE_INTEGER : 0), maxCount)) out.push(decode(row as unknown as Row));
+      exists = out.length > 0 || this.stmt.head.get(stream) !== undefined;
+    } catch (error) {
+      throw translate(error, `read ${stream}`);
+    }
+    if (!exists && options.ifMissing !== 'empty') throw new StreamNotFoundError(stream);
+    return out;
+  }
+
+  /** Reads the global order after `options.after`, optionally only some categories. */
+  async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
+    this.ensureOpen();
+    const after = options.after ?? -1n;
+    if (typeof after !== 'bigint') throw new ValidationError('after must be a bigint position', { field: 'after' });
+    const maxCount = checkMaxCount(options.maxCount) ?? -1;
+    const categories = checkCategories(options.categories);
+    try {
+      const stmt = categories ? this.categoryStatement(categories.length) : this.stmt.all;
+      const args = categories ? [...categories, after, maxCount] : [after, maxCount];
+      const out: RecordedEvent[] = [];
+      for (const row of stmt.iterate(...(args as (string | bigint | number)[]))) out.push(decode(row as unknown as Row));
+      return out;
+    } catch (error) {
+      throw translate(error, 'read all events');
+    }
+  }
+
+  private categoryStatement(n: number): StatementSync {
+    let s = this.byCategories.get(n);
+    if (!s) {
+      // One index range per category, merged in position order by SQLite.
+      s = this.db.prepare(`SELECT ${COLUMNS} FROM events WHERE category IN (${new Array(n).fill('?').join(', ')}) AND position > ? ORDER BY position ASC LIMIT ?`);
+      s.setReturnArrays(true);
+      this.byCategories.set(n, s);
+    }
+    return s;
+  }
+
+  /**
+   * Catch-up subscription: everything after the saved checkpoint in global order, then live.
+   * Appends by this store wake it at once; appends by other processes are seen within
+   * `pollIntervalMs` (default 20 ms). The checkpoint is saved after each page of at most 100
+   * handled events and on `stop()`, so a crash redelivers at most one page.
+   */
+  subscribe(options: SubscribeOptions): Subscription {
+    this.ensureOpen();
+    if (!options || typeof options.name !== 'string' || options.name.length === 0) throw new ValidationError('subscription name must be a non-empty string', { field: 'name' });
+    if (typeof options.handler !== 'function') throw new ValidationError('subscription handler must be a function', { field: 'handler' });
+    const categories = checkCategories(options.categories);
+    const sub = new PollingCatchUpSubscription({
+      name: options.name,
+      readPage: (after, limit) => this.readAll({ after, maxCount: limit, categories }),
+      checkpoints: options.checkpoints ?? this.checkpoints,
+      handler: options.handler,
+      onError: options.onError,
+      signal: this.signal,
+      pollIntervalMs: options.pollIntervalMs ?? this.options.pollIntervalMs ?? 20,
+      pageSize: 100,
+    });
+    this.subscriptions.add(sub);
+    const stop = sub.stop.bind(sub);
+    return {
+      caughtUp: sub.caughtUp,
+      stop: async () => {
+        this.subscriptions.delete(sub);
+        await stop();
+      },
+    };
+  }
+
+  /** Stops every subscription (saving their checkpoints) and closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await Promise.all([...this.subscriptions].map((s) => s.stop()));
+    this.subscriptions.clear();
+    this.closed = true;
+    try {
+      this.db.close();
+    } catch (error) {
+      throw translate(error, 'close');
+    }
+  }
+}
