@@ -1,0 +1,11 @@
+export * from './errors.js';
+export * from './codec.js';
+export * from './trace.js';
+export * from './bus.js';
+export * from './applied-ledger.js';
+export * from './relay.js';
+export { FAULT_KILL_AFTER_ACKS_ENV } from './relay-main.js';
+export * from './nest/contexts.js';
+export * from './nest/exception-filter.js';
+export * from './nest/transport.js';
+export * from './nest/module.js';

@@ -1,0 +1,171 @@
+import type { RecordedEvent } from '@patchbay/contracts';
+import type { CheckpointStore, EventStore } from '@patchbay/event-store';
+import type { BusLog, PublishResult } from './bus.js';
+
+/** What the relay needs from the bus (a `NatsBus`). */
+export interface EventPublisher {
+  publishEvent(event: RecordedEvent): Promise<PublishResult>;
+}
+
+export interface EventRelayOptions {
+  store: EventStore;
+  bus: EventPublisher;
+  /** Checkpoint name; one relay per name. Default `relay-jetstream`. */
+  checkpointName?: string;
+  /** Where the checkpoint lives. Default: the store's own checkpoint store. */
+  checkpoints?: CheckpointStore;
+  /** Events read per page. Default 256. */
+  batchSize?: number;
+  /** Idle wait before looking for new events again. Default 20 ms. */
+  pollIntervalMs?: number;
+  /** Retry delays for a failing publish / read / checkpoint save: doubles from min up to max. Default 100..5000 ms. */
+  retryMinMs?: number;
+  retryMaxMs?: number;
+  /**
+   * Fault-injection hook for crash tests, inert unless set: called after an event's PubAck and
+   * before its checkpoint is saved.
+   */
+  afterPublishAck?: (event: RecordedEvent, result: PublishResult) => void;
+  log?: BusLog;
+}
+
+/** Counters of a running relay. */
+export interface RelayStats {
+  /** Events acknowledged by JetStream since start (duplicates included). */
+  published: number;
+  /** Of those, how many JetStream recognised as duplicates of an earlier publish. */
+  duplicates: number;
+  /** Failed publish, read or save attempts (each was retried). */
+  retries: number;
+  /** Last saved checkpoint (exclusive global position). */
+  checkpoint: bigint | undefined;
+}
+
+/**
+ * Tails the event store in global order and publishes every event to JetStream, saving its
+ * checkpoint only after the events up to it were acknowledged. A crash between ack and save
+ * republishes those events with the same message id, which JetStream drops inside its duplicate
+ * window and idempotent consumers skip outside it: at least once on the wire, once in effect.
+ * Failures (NATS down, store busy) are retried with backoff, in order, never skipped.
+ */
+export class EventRelay {
+  private running: Promise<void> | undefined;
+  private abort = new AbortController();
+  private readonly waiters: { position: bigint; resolve: () => void }[] = [];
+  readonly stats: RelayStats = { published: 0, duplicates: 0, retries: 0, checkpoint: undefined };
+
+  constructor(private readonly opts: EventRelayOptions) {}
+
+  get checkpointName(): string {
+    return this.opts.checkpointName ?? 'relay-jetstream';
+  }
+
+  private get checkpoints(): CheckpointStore {
+    return this.opts.checkpoints ?? this.opts.store.checkpoints;
+  }
+
+  /** Starts tailing in the background; idempotent. */
+  start(): void {
+    if (this.running) return;
+    this.abort = new AbortController();
+    this.running = this.run(this.abort.signal).catch((err) => {
+      if (!this.abort.signal.aborted) this.opts.log?.('error', 'relay stopped on an unexpected error', { error: (err as Error).message });
+    });
+  }
+
+  /** Stops after the event in flight; the checkpoint of everything acked so far is saved. */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.running;
+    this.running = undefined;
+  }
+
+  /** Resolves once the checkpoint has reached `position` (every event up to it is on JetStream). */
+  waitFor(position: bigint): Promise<void> {
+    if (this.stats.checkpoint !== undefined && this.stats.checkpoint >= position) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push({ position, resolve }));
+  }
+
+  private async run(signal: AbortSignal): Promise<void> {
+    let checkpoint = await this.retrying('load checkpoint', signal, () => this.checkpoints.load(this.checkpointName));
+    this.advanced(checkpoint);
+    const batchSize = this.opts.batchSize ?? 256;
+    while (!signal.aborted) {
+      const after = checkpoint;
+      const page = await this.retrying('read events', signal, () => this.opts.store.readAll({ after, maxCount: batchSize }));
+      if (page.length === 0) {
+        await sleep(this.opts.pollIntervalMs ?? 20, signal);
+        continue;
+      }
+      let acked: bigint | undefined;
+      try {
+        for (const event of page) {
+          const result = await this.retrying(`publish ${event.metadata.eventId}`, signal, () => this.opts.bus.publishEvent(event));
+          this.stats.published++;
+          if (result.duplicate) this.stats.duplicates++;
+          acked = event.position;
+          this.opts.afterPublishAck?.(event, result);
+        }
+      } finally {
+        // Saved on the way out too, so a stop never republishes more than it must.
+        if (acked !== undefined) {
+          const position = acked;
+          await this.retrying('save checkpoint', undefined, () => this.checkpoints.save(this.checkpointName, position), signal);
+          checkpoint = position;
+          this.advanced(position);
+        }
+      }
+    }
+  }
+
+  private advanced(position: bigint | undefined): void {
+    this.stats.checkpoint = position;
+    if (position === undefined) return;
+    for (let i = this.waiters.length - 1; i >= 0; i--) {
+      const w = this.waiters[i]!;
+      if (w.position <= position) {
+        this.waiters.splice(i, 1);
+        w.resolve();
+      }
+    }
+  }
+
+  /**
+   * Retries `work` with exponential backoff until it succeeds or `signal` aborts. `giveUp`, when
+   * given instead of `signal`, lets a final checkpoint save run a few times after a stop.
+   */
+  private async retrying<T>(what: string, signal: AbortSignal | undefined, work: () => Promise<T>, giveUp?: AbortSignal): Promise<T> {
+    let delay = this.opts.retryMinMs ?? 100;
+    for (let attempt = 1; ; attempt++) {
+      if (signal?.aborted) throw new RelayStoppedError();
+      try {
+        return await work();
+      } catch (err) {
+        this.stats.retries++;
+        this.opts.log?.('warn', `relay: ${what} failed; retrying`, { attempt, delayMs: delay, error: (err as Error).message });
+        if (giveUp?.aborted && attempt >= 5) throw err;
+        await sleep(delay, signal);
+        delay = Math.min(delay * 2, this.opts.retryMaxMs ?? 5000);
+      }
+    }
+  }
+}
+
+class RelayStoppedError extends Error {
+  constructor() {
+    super('relay stopped');
+  }
+}
+
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}
