@@ -424,7 +424,8 @@ export class NatsBus {
       return;
     }
     this.log('warn', 'event dead-lettered', { durable: delivery.durable, subject: m.subject, streamSequence: m.seq, code: error.code });
-    m.term(`dead-lettered: ${error.code}`);
+    // No reason text: servers before 2.11 do not parse "+TERM <reason>" and would leave it pending.
+    m.term();
   }
 
   // ---------------------------------------------------------------- commands
