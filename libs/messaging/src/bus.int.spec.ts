@@ -108,7 +108,7 @@ describe('NatsBus against a real nats-server', () => {
         if (event.metadata.revision === 1 && delivery.deliveryCount < 3) throw new Error('transient');
         applied.push(event.metadata.revision);
       },
-      { maxDeliver: 5, backoffMs: [50] },
+      { maxDeliver: 5, backoff: [50] },
     );
     await eventually('3 applied', () => applied.length === 3);
     await c.stop();
@@ -133,7 +133,7 @@ describe('NatsBus against a real nats-server', () => {
         }
         applied.push(event.metadata.revision);
       },
-      { maxDeliver: 3, backoffMs: [20] },
+      { maxDeliver: 3, backoff: [20] },
     );
     await eventually('second event applied', () => applied.length === 1);
     await c.stop();
@@ -280,6 +280,15 @@ describe('NatsBus against a real nats-server', () => {
       for (let i = 0; i < 60; i++) await caller.request('patchbay.cmd.inventory.count', envelope());
       assert.equal(served.one + served.two, 60, 'each command handled once');
       assert.ok(served.one > 5 && served.two > 5, `both replicas served: ${JSON.stringify(served)}`);
+    });
+
+    it('closes promptly even when the server is gone', async () => {
+      const bus = await NatsBus.connect({ servers: server.url, name: 'orphan', drainTimeoutMs: 300 });
+      await server.kill();
+      const t = Date.now();
+      await bus.close();
+      assert.ok(Date.now() - t < 2000, `closed in ${Date.now() - t} ms`);
+      assert.ok(bus.isClosed);
     });
 
     it('refuses work once closed with BUS_CLOSED', async () => {

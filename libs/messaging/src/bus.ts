@@ -54,6 +54,8 @@ export interface NatsBusOptions {
   requestTimeoutMs?: number;
   /** Timeout of one JetStream publish (waiting for its PubAck). Default 5000 ms. */
   publishTimeoutMs?: number;
+  /** Longest wait for `close` to drain before it closes outright. Default 5000 ms. */
+  drainTimeoutMs?: number;
   /** Skip stream creation (a client that only sends commands). Default false. */
   skipStreamSetup?: boolean;
   log?: BusLog;
@@ -77,8 +79,8 @@ export interface ConsumeOptions {
   maxDeliver?: number;
   /** How long the server waits for an ack before redelivering. Default 30 s. */
   ackWaitMs?: number;
-  /** Delay before each retry (`nak` delay), indexed by attempt; the last value repeats. Default [250, 1000, 5000]. */
-  backoffMs?: readonly number[];
+  /** Delay in ms before each retry (`nak` delay), indexed by attempt; the last value repeats. Default [250, 1000, 5000]. */
+  backoff?: readonly number[];
   /**
    * Unacknowledged messages the server lets one durable have in flight. Default 1, which keeps
    * delivery in stream order even across retries; raise it only for handlers that do not need order.
@@ -284,7 +286,7 @@ export class NatsBus {
     if (filters.length === 0) throw new ValidationError('a consumer needs at least one filter subject', { durable });
     const maxDeliver = options.maxDeliver ?? 5;
     if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new ValidationError('maxDeliver must be a positive integer', { maxDeliver });
-    const backoff = options.backoffMs && options.backoffMs.length > 0 ? options.backoffMs : [250, 1000, 5000];
+    const backoff = options.backoff && options.backoff.length > 0 ? options.backoff : [250, 1000, 5000];
 
     const cfg: Partial<ConsumerConfig> = {
       durable_name: durable,
@@ -514,10 +516,17 @@ export class NatsBus {
     this.closed = true;
     await Promise.all([...this.consumers].map((c) => c.stop()));
     if (this.connection.isClosed()) return;
+    // Drain delivers in-flight replies and acks; with the server unreachable it could wait for
+    // ever, so it gets a deadline before the connection is simply closed.
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), this.opts.drainTimeoutMs ?? 5000)));
     try {
-      await this.connection.drain();
+      const outcome = await Promise.race([this.connection.drain().then(() => 'drained' as const), deadline]);
+      if (outcome === 'timeout') await this.connection.close();
     } catch {
       await this.connection.close();
+    } finally {
+      clearTimeout(timer);
     }
   }
 }

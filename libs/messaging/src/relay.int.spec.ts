@@ -104,7 +104,7 @@ describe('EventRelay', () => {
     relay.start();
     cleanups.push(() => relay.stop());
     const applied = appliedLogConsumer(ledger);
-    let consumer: EventConsumer | undefined = await consumerBus.consume('spec_applied', 'patchbay.evt.>', applied.handler, { ackWaitMs: 2000, backoffMs: [50] });
+    let consumer: EventConsumer | undefined = await consumerBus.consume('spec_applied', 'patchbay.evt.>', applied.handler, { ackWaitMs: 2000, backoff: [50] });
     cleanups.push(() => consumer?.stop());
 
     await appendSome(60);
@@ -132,7 +132,7 @@ describe('EventRelay', () => {
     const consumerBus = await NatsBus.connect({ servers: server.url, name: 'consumer' });
     cleanups.push(() => consumerBus.close());
     const applied = appliedLogConsumer(ledger);
-    const consumer = await consumerBus.consume('spec_applied', 'patchbay.evt.>', applied.handler, { ackWaitMs: 2000, backoffMs: [50] });
+    const consumer = await consumerBus.consume('spec_applied', 'patchbay.evt.>', applied.handler, { ackWaitMs: 2000, backoff: [50] });
     cleanups.push(() => consumer.stop());
 
     let started = false;

@@ -32,7 +32,7 @@ class InventoryController {
     throw new PatchbayError('ENDPOINT_NOT_FOUND', `no endpoint ${envelope.payload.id}`, { id: envelope.payload.id });
   }
 
-  @EventPattern('patchbay.evt.endpoint.>', { maxDeliver: 3, backoffMs: [20] })
+  @EventPattern('patchbay.evt.endpoint.>', { maxDeliver: 3, backoff: [20] })
   async onEndpointEvent(@Payload() event: RecordedEvent, @Ctx() ctx: JetStreamEventContext): Promise<void> {
     const delivery = ctx.getDelivery();
     if (this.failFirstDelivery && delivery.deliveryCount === 1) throw new Error('not ready yet');
