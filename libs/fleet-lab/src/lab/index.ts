@@ -1,0 +1,10 @@
+export * from './errors.js';
+export * from './apt-sources.js';
+export * from './base-image.js';
+export * from './repository.js';
+export * from './network.js';
+export * from './forwarder.js';
+export * from './lab.js';
+export * from './cli.js';
+export type { LabState, HostState } from './state.js';
+export { defaultStateDir } from './state.js';
