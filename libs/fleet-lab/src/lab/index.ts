@@ -8,3 +8,4 @@ export * from './lab.js';
 export * from './cli.js';
 export type { LabState, HostState } from './state.js';
 export { defaultStateDir } from './state.js';
+export * from './lab-ssh.js';

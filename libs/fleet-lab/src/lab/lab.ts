@@ -244,14 +244,33 @@ export class LabHost {
   async killSshd(): Promise<void> {
     await this.exec(['/bin/bash', '-c', 'kill -KILL "$(cat /run/patchbay/ssh.pid)"; rm -f /run/patchbay/ssh.pid']);
   }
+  /** Starts sshd again and resolves once it answers. */
   async startSshd(): Promise<void> {
     await this.exec(['patchbay-service', 'start', 'ssh']);
+    await this.waitForSsh(10_000);
   }
   async stopApp(): Promise<void> {
     await this.exec(['patchbay-service', 'stop', this.lab.scenario.app.service]);
   }
+  /** Starts the application again and resolves once its health endpoint answers 200. */
   async startApp(): Promise<void> {
     await this.exec(['patchbay-service', 'start', this.lab.scenario.app.service]);
+    await this.waitForApp(10_000);
+  }
+
+  /** Resolves once the application's health endpoint answers 200. */
+  async waitForApp(timeoutMs = 10_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      try {
+        const res = await fetch(this.appUrl, { signal: AbortSignal.timeout(1000) });
+        if (res.status === 200) return;
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline) throw new LabHostUnreachableError(`${this.name} (application)`, timeoutMs);
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 
