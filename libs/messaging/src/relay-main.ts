@@ -1,5 +1,6 @@
 // The relay as its own process:
 //   node dist/relay-main.js --store <sqlite path> --nats <url>[,<url>...] [--name <checkpoint name>] [--replicas <n>]
+//                           [--duplicate-window-ms <ms>]   (stream settings: give every process the same)
 // Exits cleanly on SIGINT/SIGTERM after saving the checkpoint of everything already acknowledged.
 import { parseArgs } from 'node:util';
 import { openEventStore } from '@patchbay/event-store';
@@ -19,6 +20,7 @@ async function main(): Promise<void> {
       nats: { type: 'string' },
       name: { type: 'string', default: 'relay-jetstream' },
       replicas: { type: 'string', default: '1' },
+      'duplicate-window-ms': { type: 'string' },
     },
   });
   if (!values.store || !values.nats) {
@@ -29,7 +31,7 @@ async function main(): Promise<void> {
     process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
   };
   const store = await openEventStore({ EVENTSTORE_SQLITE_PATH: values.store });
-  const bus = await NatsBus.connect({ servers: values.nats.split(','), name: `patchbay-relay:${values.name}`, replicas: Number(values.replicas), log });
+  const bus = await NatsBus.connect({ servers: values.nats.split(','), name: `patchbay-relay:${values.name}`, replicas: Number(values.replicas), duplicateWindowMs: values['duplicate-window-ms'] ? Number(values['duplicate-window-ms']) : undefined, log });
 
   const killAfter = Number(process.env[FAULT_KILL_AFTER_ACKS_ENV] ?? 0);
   let acks = 0;
