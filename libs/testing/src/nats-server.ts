@@ -1,5 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort, waitForPort } from './free-port.js';
@@ -57,6 +57,7 @@ export class NatsServer {
   }
 
   private async spawn(): Promise<void> {
+    mkdirSync(this.storeDir, { recursive: true });
     const conf = join(this.storeDir, 'nats.conf');
     writeFileSync(
       conf,

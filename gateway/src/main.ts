@@ -1,0 +1,24 @@
+#!/usr/bin/env node
+import { startGateway, type RunningGateway } from './gateway.js';
+
+let running: RunningGateway | undefined;
+const stop = async () => {
+  try {
+    await running?.close();
+  } finally {
+    process.exit(0);
+  }
+};
+process.once('SIGTERM', () => void stop());
+process.once('SIGINT', () => void stop());
+startGateway().then(
+  (g) => {
+    running = g;
+    // The one line `patchbay up` waits for.
+    process.stdout.write(`${JSON.stringify({ level: 'info', service: 'gateway', msg: 'listening', url: g.url })}\n`);
+  },
+  (err: Error & { code?: string }) => {
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', service: 'gateway', code: err.code ?? 'STARTUP_FAILED', msg: err.message })}\n`);
+    process.exit(err.code === 'CONFIG_INVALID' ? 2 : 1);
+  },
+);

@@ -1,0 +1,2 @@
+export * from './up.js';
+export * from './stack.js';

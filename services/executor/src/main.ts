@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runServiceProcess } from '@patchbay/service-host';
+import { executorService } from './index.js';
+
+runServiceProcess(executorService);

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import { runServiceProcess } from '@patchbay/service-host';
+import { policyService } from './index.js';
+
+runServiceProcess(policyService);
