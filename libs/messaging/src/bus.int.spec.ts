@@ -55,6 +55,11 @@ describe('NatsBus against a real nats-server', () => {
     assert.equal(info.config.num_replicas, 1);
     assert.equal(info.config.duplicate_window, 60_000 * 1_000_000);
     assert.deepEqual((await a.streamInfo(DLQ_STREAM)).config.subjects, ['patchbay.dlq.>']);
+    // A process with defaults leaves the settings alone; one given a setting enforces it.
+    await open('c');
+    assert.equal((await a.streamInfo(EVENTS_STREAM)).config.duplicate_window, 60_000 * 1_000_000);
+    await open('d', { duplicateWindowMs: 30_000 });
+    assert.equal((await a.streamInfo(EVENTS_STREAM)).config.duplicate_window, 30_000 * 1_000_000);
   });
 
   it('publishes with the event id as message id, so a republish is stored once', async () => {

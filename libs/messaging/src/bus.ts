@@ -46,9 +46,12 @@ export interface NatsBusOptions {
   name: string;
   /** Wait between reconnect attempts; reconnects never give up. Default 250 ms. */
   reconnectTimeWaitMs?: number;
-  /** JetStream replicas of the streams (3 on a cluster). Default 1. */
+  /**
+   * JetStream replicas of the streams (3 on a cluster). Default 1 when this process creates them;
+   * an existing stream is changed only when this option is given.
+   */
   replicas?: number;
-  /** JetStream de-duplication window for event message ids. Default 2 minutes. */
+  /** JetStream de-duplication window for event message ids. Default 2 minutes; as for `replicas`. */
   duplicateWindowMs?: number;
   /** Default deadline of `request`. Default 5000 ms. */
   requestTimeoutMs?: number;
@@ -203,9 +206,13 @@ export class NatsBus {
     try {
       const info = await this.manager.streams.info(cfg.name);
       const c = info.config;
-      if (c.duplicate_window !== cfg.duplicate_window || c.num_replicas !== cfg.num_replicas || (c.subjects ?? []).join() !== (cfg.subjects ?? []).join()) {
-        await this.manager.streams.update(cfg.name, { ...c, subjects: cfg.subjects, duplicate_window: cfg.duplicate_window, num_replicas: cfg.num_replicas });
-      }
+      // Only settings this process was explicitly given are enforced on an existing stream, so a
+      // process started with defaults never shrinks a cluster's R3 stream or its window.
+      const want: Partial<StreamConfig> = { subjects: cfg.subjects };
+      if (this.opts.replicas !== undefined) want.num_replicas = cfg.num_replicas;
+      if (this.opts.duplicateWindowMs !== undefined) want.duplicate_window = cfg.duplicate_window;
+      const differs = (c.subjects ?? []).join() !== (cfg.subjects ?? []).join() || (want.num_replicas !== undefined && c.num_replicas !== want.num_replicas) || (want.duplicate_window !== undefined && c.duplicate_window !== want.duplicate_window);
+      if (differs) await this.manager.streams.update(cfg.name, { ...c, ...want });
     } catch (err) {
       if (!isNotFound(err)) throw err;
       try {

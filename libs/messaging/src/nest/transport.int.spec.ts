@@ -21,9 +21,11 @@ const started = Date.now();
 class InventoryController {
   readonly events: { event: RecordedEvent; deliveryCount: number; subject: string }[] = [];
   failFirstDelivery = true;
+  healthCalls = 0;
 
   @MessagePattern(commandSubject('inventory', HEALTH_COMMAND))
   health(@Payload() envelope: CommandEnvelope, @Ctx() ctx: NatsCommandContext): HealthReply {
+    this.healthCalls++;
     return { service: 'inventory', status: 'ok', pid: process.pid, uptimeSeconds: (Date.now() - started) / 1000, version: '0.1.0', checks: { bus: { ok: true, detail: `${ctx.getSubject()} from ${envelope.actor}` } } };
   }
 
@@ -75,6 +77,23 @@ describe('NatsJetStreamTransport in a Nest microservice', () => {
     assert.equal(health.checks['bus']!.detail, 'patchbay.cmd.inventory.system.health from gateway');
     const again = await client.request<HealthReply>(commandSubject('inventory', HEALTH_COMMAND), { commandId: 'h2', actor: 'gateway', payload: {} });
     assert.equal(again.status, 'ok');
+  });
+
+  it('shares commands between two replicas of the service (queue group = service name)', async () => {
+    const replica = await NestFactory.createMicroservice(InventoryModule, { strategy: new NatsJetStreamTransport({ servers: server.url, serviceName: 'inventory' }), logger: false });
+    await replica.listen();
+    try {
+      const client = gateway.get(CommandClient);
+      const first = service.get(InventoryController);
+      const second = replica.get(InventoryController);
+      first.healthCalls = 0;
+      second.healthCalls = 0;
+      for (let i = 0; i < 40; i++) await client.request(commandSubject('inventory', HEALTH_COMMAND), { commandId: `h${i}`, actor: 'gateway', payload: {} });
+      assert.equal(first.healthCalls + second.healthCalls, 40);
+      assert.ok(first.healthCalls > 0 && second.healthCalls > 0, `both served: ${first.healthCalls}/${second.healthCalls}`);
+    } finally {
+      await replica.close();
+    }
   });
 
   it('maps a handler PatchbayError to the caller with its code, and bad envelopes to VALIDATION_FAILED', async () => {
