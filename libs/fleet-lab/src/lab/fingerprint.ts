@@ -8,6 +8,10 @@ export function sshFingerprint(publicKeyLine: string): string {
   const parts = publicKeyLine.trim().split(/\s+/);
   const blob = parts[1];
   if (!blob || !/^[A-Za-z0-9+/]+=*$/.test(blob)) throw new TypeError('not an OpenSSH public key line');
-  const digest = createHash('sha256').update(Buffer.from(blob, 'base64')).digest('base64');
+  const raw = Buffer.from(blob, 'base64');
+  // The key blob starts with its own length-prefixed type name, which must match the line's.
+  const typeLength = raw.length >= 4 ? raw.readUInt32BE(0) : -1;
+  if (typeLength <= 0 || raw.subarray(4, 4 + typeLength).toString() !== parts[0]) throw new TypeError('not an OpenSSH public key line');
+  const digest = createHash('sha256').update(raw).digest('base64');
   return `SHA256:${digest.replace(/=+$/, '')}`;
 }

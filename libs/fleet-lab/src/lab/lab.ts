@@ -201,9 +201,12 @@ export class LabHost {
     return this.lab.runtime(this.index).kill(false);
   }
 
-  /** Boots a host that is off (reboot mode `never`, or powered off). */
-  powerOn(): Promise<void> {
-    return this.lab.runtime(this.index).boot();
+  /** Boots a host that is off (reboot mode `never`, or powered off) and waits for its sshd. */
+  async powerOn(timeoutMs = 30_000): Promise<void> {
+    await this.lab.runtime(this.index).boot();
+    await this.waitForSsh(timeoutMs);
+    this.state.power = 'running';
+    await this.lab.save();
   }
 
   /** Partition: the host's link goes down both ways. */
@@ -372,7 +375,14 @@ class HostRuntime {
     await this.lab.save();
     const delay = behaviour.rebootMode === 'slow' ? behaviour.slowRebootDelayMs : behaviour.rebootDelayMs;
     this.rebootTimer = setTimeout(() => {
-      if (!this.lab.stopping) void this.boot().catch((e) => this.lab.log(`boot of ${this.state.name} failed: ${(e as Error).message}`));
+      if (this.lab.stopping) return;
+      void this.boot()
+        .then(() => waitForSshBanner(this.state.address, 22, 60_000, this.state.name))
+        .then(async () => {
+          if (this.state.power === 'starting') this.state.power = 'running';
+          await this.lab.save();
+        })
+        .catch((e) => this.lab.log(`boot of ${this.state.name} failed: ${(e as Error).message}`));
     }, delay);
   }
 
