@@ -3,3 +3,4 @@ export * from './errors.js';
 export * from './event.js';
 export * from './stream-names.js';
 export * from './commands.js';
+export * from './inventory.js';
