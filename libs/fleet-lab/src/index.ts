@@ -1,4 +1,2 @@
 export * from './scenario.js';
-export * from './sim/index.js';
 export * from './lab/index.js';
-export * from './driver/index.js';
