@@ -363,6 +363,7 @@ export class NatsBus {
       );
     };
 
+    let stopping = false;
     const loop = (async () => {
       for await (const m of messages) {
         try {
@@ -373,11 +374,13 @@ export class NatsBus {
           this.log('error', 'event delivery could not be settled', { durable, error: (err as Error)?.message });
         }
       }
+      if (!stopping) this.log('error', 'consumer ended without stop (consumer or stream deleted?)', { durable });
     })();
 
     const consumer: EventConsumer = {
       durable,
       stop: async () => {
+        stopping = true;
         this.consumers.delete(consumer);
         messages.stop();
         await loop.catch(() => undefined);

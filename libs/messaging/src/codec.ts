@@ -53,11 +53,13 @@ export function decodeEnvelope(body: Uint8Array): CommandEnvelope {
 /** Reply document of every command: a result, or an error in the product's vocabulary. */
 export type CommandReply<R = unknown> = { ok: true; result: R } | { ok: false; error: { code: string; message: string; details: Record<string, unknown> } };
 
+/** Validates a reply document before its result or error is handed to the caller. */
 export const commandReplySchema = z.union([
   z.object({ ok: z.literal(true), result: z.unknown() }),
   z.object({ ok: z.literal(false), error: z.object({ code: z.string().min(1), message: z.string(), details: z.record(z.string(), z.unknown()).default({}) }) }),
 ]);
 
+/** UTF-8 JSON body; `undefined` becomes `null` so a reply always has a body. */
 export function encodeJson(value: unknown): Uint8Array {
   return encoder.encode(JSON.stringify(value === undefined ? null : value));
 }

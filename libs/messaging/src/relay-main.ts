@@ -1,5 +1,6 @@
 // The relay as its own process:
 //   node dist/relay-main.js --store <sqlite path> --nats <url>[,<url>...] [--name <checkpoint name>] [--replicas <n>]
+//   (without --store / --nats: EVENTSTORE_URL or EVENTSTORE_SQLITE_PATH, and NATS_URL)
 //                           [--duplicate-window-ms <ms>]   (stream settings: give every process the same)
 // Exits cleanly on SIGINT/SIGTERM after saving the checkpoint of everything already acknowledged.
 import { parseArgs } from 'node:util';
@@ -14,24 +15,44 @@ import { EventRelay } from './relay.js';
 export const FAULT_KILL_AFTER_ACKS_ENV = 'PATCHBAY_RELAY_FAULT_KILL_AFTER_ACKS';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      store: { type: 'string' },
-      nats: { type: 'string' },
-      name: { type: 'string', default: 'relay-jetstream' },
-      replicas: { type: 'string', default: '1' },
-      'duplicate-window-ms': { type: 'string' },
-    },
-  });
-  if (!values.store || !values.nats) {
-    process.stderr.write('usage: relay-main --store <sqlite path> --nats <url> [--name <checkpoint name>] [--replicas <n>]\n');
+  let parsed;
+  try {
+    parsed = parseArgs({
+      options: {
+        store: { type: 'string' },
+        nats: { type: 'string' },
+        name: { type: 'string', default: 'relay-jetstream' },
+        replicas: { type: 'string' },
+        'duplicate-window-ms': { type: 'string' },
+      },
+    });
+  } catch (err) {
+    process.stderr.write(`VALIDATION_FAILED: ${(err as Error).message}\n`);
     process.exit(2);
   }
+  const { values } = parsed;
+  // Without flags the usual configuration applies: EVENTSTORE_URL / EVENTSTORE_SQLITE_PATH and NATS_URL.
+  const natsUrl = values.nats ?? process.env['NATS_URL'];
+  if (!natsUrl) {
+    process.stderr.write('VALIDATION_FAILED: usage: relay-main --store <sqlite path> --nats <url> [--name <checkpoint name>] [--replicas <n>] [--duplicate-window-ms <ms>]\n');
+    process.exit(2);
+  }
+  const positive = (flag: string, value: string | undefined): number | undefined => {
+    if (value === undefined) return undefined;
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 1) {
+      process.stderr.write(`VALIDATION_FAILED: --${flag} must be a positive integer, got ${JSON.stringify(value)}\n`);
+      process.exit(2);
+    }
+    return n;
+  };
+  const replicas = positive('replicas', values.replicas);
+  const duplicateWindowMs = positive('duplicate-window-ms', values['duplicate-window-ms']);
   const log = (level: string, message: string, fields?: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
   };
-  const store = await openEventStore({ EVENTSTORE_SQLITE_PATH: values.store });
-  const bus = await NatsBus.connect({ servers: values.nats.split(','), name: `patchbay-relay:${values.name}`, replicas: Number(values.replicas), duplicateWindowMs: values['duplicate-window-ms'] ? Number(values['duplicate-window-ms']) : undefined, log });
+  const store = await openEventStore(values.store ? { EVENTSTORE_SQLITE_PATH: values.store } : process.env);
+  const bus = await NatsBus.connect({ servers: natsUrl.split(','), name: `patchbay-relay:${values.name}`, replicas, duplicateWindowMs, log });
 
   const killAfter = Number(process.env[FAULT_KILL_AFTER_ACKS_ENV] ?? 0);
   let acks = 0;

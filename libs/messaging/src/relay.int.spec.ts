@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { NatsServer } from '@patchbay/testing';
 import type { RecordedEvent } from '@patchbay/contracts';
@@ -120,6 +120,16 @@ describe('EventRelay', () => {
     assert.equal((await relayBus.streamInfo()).state.messages, 180, 'JetStream stored each event once');
     await new Promise((r) => setTimeout(r, 300));
     applied.assertExactlyOnceInOrder(180);
+  });
+
+  it('relay-main refuses bad arguments with VALIDATION_FAILED and exit code 2', async () => {
+    const relayMain = join(__dirname, 'relay-main.js');
+    const env = { ...process.env, NATS_URL: '' };
+    for (const args of [['--store', fixture.path], ['--store', fixture.path, '--nats', server.url, '--replicas', 'three'], ['--store', fixture.path, '--nats', server.url, '--duplicate-window-ms', '0'], ['--store', fixture.path, '--nats', server.url, '--bogus']]) {
+      const r = spawnSync(process.execPath, [relayMain, ...args], { env, encoding: 'utf8', timeout: 10_000 });
+      assert.equal(r.status, 2, `exit code for ${args.join(' ')}`);
+      assert.match(r.stderr, /^VALIDATION_FAILED/);
+    }
   });
 
   /**
