@@ -1,7 +1,8 @@
 // The relay as its own process:
-//   node dist/relay-main.js --store <sqlite path> --nats <url>[,<url>...] [--name <checkpoint name>] [--replicas <n>]
-//   (without --store / --nats: EVENTSTORE_URL or EVENTSTORE_SQLITE_PATH, and NATS_URL)
-//                           [--duplicate-window-ms <ms>]   (stream settings: give every process the same)
+//   node dist/relay-main.js --store <sqlite path> --nats <url>[,<url>...] [--name <checkpoint name>]
+//                           [--replicas <n>] [--duplicate-window-ms <ms>]
+//   Without --store / --nats: EVENTSTORE_URL or EVENTSTORE_SQLITE_PATH, and NATS_URL.
+//   Stream settings (replicas, window) are enforced only when given: give every process the same.
 // Exits cleanly on SIGINT/SIGTERM after saving the checkpoint of everything already acknowledged.
 import { parseArgs } from 'node:util';
 import { openEventStore } from '@patchbay/event-store';
