@@ -69,11 +69,11 @@ const REQUIRED_PROGRAMS: Array<[string, string]> = [
 ];
 
 /** Checks the controller has every program the lab runs; throws a named error with the install command. */
-export async function checkLabPrerequisites(): Promise<void> {
+export async function checkLabPrerequisites(programs: Array<[program: string, debianPackage: string]> = REQUIRED_PROGRAMS): Promise<void> {
   const missing: string[] = [];
-  for (const [program] of REQUIRED_PROGRAMS) if (!(await hasProgram(program))) missing.push(program);
+  for (const [program] of programs) if (!(await hasProgram(program))) missing.push(program);
   if (missing.length > 0) {
-    const pkgs = [...new Set(REQUIRED_PROGRAMS.filter(([p]) => missing.includes(p)).map(([, pkg]) => pkg))];
+    const pkgs = [...new Set(programs.filter(([p]) => missing.includes(p)).map(([, pkg]) => pkg))];
     throw new LabPrerequisiteMissingError(missing, `apt-get update && apt-get install -y ${pkgs.join(' ')}`);
   }
 }
@@ -483,9 +483,11 @@ export class Lab {
     const parsed = scenarioSchema.safeParse(options.scenario ?? DEFAULT_SCENARIO);
     if (!parsed.success) throw new LabConfigInvalidError(`invalid scenario: ${parsed.error.message}`);
     const scenario = parsed.data;
-    await checkLabPrerequisites();
-    const stateDir = resolve(options.stateDir ?? defaultStateDir());
     const log = options.log ?? (() => {});
+    await checkLabPrerequisites();
+    // Labs whose process died (a killed test run) still hold namespaces and mounts: clear them first.
+    await Lab.cleanupLeftovers().catch((e) => log(`cleanup of earlier labs failed: ${(e as Error).message}`));
+    const stateDir = resolve(options.stateDir ?? defaultStateDir());
     await mkdir(stateDir, { recursive: true });
     const previous = await readLabState(stateDir).catch(() => undefined);
     if (previous && previous.status !== 'down' && isSameProcess(previous.supervisor) && previous.supervisor.pid !== process.pid) {
