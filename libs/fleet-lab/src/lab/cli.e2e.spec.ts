@@ -44,6 +44,9 @@ describe('lab CLI', () => {
     assert.ok(status.supervisorAlive);
     assert.notEqual(status.supervisorPid, process.pid);
     assert.deepEqual(status.hosts.map((h) => [h.name, h.running]), [['host0', true], ['host1', true]]);
+    const twice = cli('up', '--hosts', '1', '--state-dir', stateDir);
+    assert.equal(twice.status, 1);
+    assert.match(twice.stderr, /LAB_ALREADY_RUNNING/);
     const key = readFileSync(status.clientKey);
     const r = await sshRun({ host: '127.0.0.1', port: status.hosts[0]!.port }, { username: 'root', privateKey: key }, 'apt-get update -qq && apt list --upgradable 2>/dev/null | grep pb-cli-tool');
     assert.match(r.stdout, /pb-cli-tool\/bookworm 1\.1-1 all \[upgradable from: 1\.0-1\]/);

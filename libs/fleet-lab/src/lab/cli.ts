@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { parse as parseYaml } from 'yaml';
 import { PatchbayError } from '@patchbay/contracts';
 import { scenarioSchema, type Scenario } from '../scenario.js';
-import { LabConfigInvalidError, LabFaultUnsupportedError, LabHostNotFoundError, LabNotFoundError } from './errors.js';
+import { LabAlreadyRunningError, LabConfigInvalidError, LabFaultUnsupportedError, LabHostNotFoundError, LabNotFoundError } from './errors.js';
 import { Lab, execInHost, fillDisk, freeDisk, requestForwarderLatency } from './lab.js';
 import { addNetem, clearNetem, setLink } from './network.js';
 import { isSameProcess } from './pids.js';
@@ -115,6 +115,8 @@ export function registerLabCommands(program: Command): Command {
         if (!Number.isInteger(o.hosts) || o.hosts < 1) throw new LabConfigInvalidError('--hosts must be a positive integer', { hosts: o.hosts });
         if (o.scenario) await loadLabScenario(o.scenario);
         const stateDir = resolve(o.stateDir);
+        const previous = await readLabState(stateDir).catch(() => undefined);
+        if (previous && previous.status !== 'down' && isSameProcess(previous.supervisor)) throw new LabAlreadyRunningError(stateDir, previous.supervisor.pid);
         await mkdir(stateDir, { recursive: true });
         const args = [join(__dirname, 'main.js'), 'lab', 'supervise', '--hosts', String(o.hosts), '--state-dir', stateDir];
         if (o.scenario) args.push('--scenario', resolve(o.scenario));
@@ -137,7 +139,10 @@ export function registerLabCommands(program: Command): Command {
             }
             if (state.status === 'failed') throw new Error(`lab failed: ${state.error ?? 'see supervisor.log'}`);
           }
-          if (exited) throw new Error(`supervisor exited; see ${join(stateDir, 'supervisor.log')}`);
+          if (exited) {
+            const logText = await readFile(join(stateDir, 'supervisor.log'), 'utf8').catch(() => '');
+            throw new Error(`supervisor exited: ${logText.trim().split('\n').slice(-3).join(' | ')}`);
+          }
           if (Date.now() > deadline) throw new Error(`lab not up after ${o.timeout} s; see ${join(stateDir, 'supervisor.log')}`);
           await new Promise((r) => setTimeout(r, 200));
         }
