@@ -1,0 +1,286 @@
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { DatabaseSync } from 'node:sqlite';
+import { after, before, describe, it } from 'node:test';
+import { verifyChain } from '@patchbay/contracts';
+import type { RecordedEvent } from '@patchbay/contracts';
+import { describeEventStoreConformance, rejectsWithCode, until } from './conformance.js';
+import { openEventStore } from './open.js';
+import { CorruptEventError, DuplicateEventIdError, EventStoreUnavailableError } from './port.js';
+import { SqliteEventStore } from './sqlite.js';
+
+const WORKER = join(__dirname, 'sqlite-append-worker.js');
+
+describeEventStoreConformance('SQLite (node:sqlite, WAL)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'patchbay-es-conf-'));
+  const file = join(dir, 'events.db');
+  return {
+    open: async () => SqliteEventStore.open(file),
+    dispose: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+/** A worker process with its stdout as parsed JSON lines. */
+function worker(args: string[]): { child: ChildProcess; lines: unknown[]; exited: Promise<number | null> } {
+  const child = spawn(process.execPath, [WORKER, ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const lines: unknown[] = [];
+  let stderr = '';
+  createInterface({ input: child.stdout! }).on('line', (l) => lines.push(JSON.parse(l)));
+  child.stderr!.on('data', (d) => (stderr += String(d)));
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code, signal) => {
+      if (code !== 0 && signal === null) process.stderr.write(`worker ${args[0]} failed: ${stderr}\n`);
+      resolve(code);
+    }),
+  );
+  return { child, lines, exited };
+}
+
+describe('SqliteEventStore on a shared file', () => {
+  let dir: string;
+  const children: ChildProcess[] = [];
+  const file = (name: string): string => join(dir, name);
+  const spawnWorker = (args: string[]): ReturnType<typeof worker> => {
+    const w = worker(args);
+    children.push(w.child);
+    return w;
+  };
+
+  before(() => {
+    dir = mkdtempSync(join(tmpdir(), 'patchbay-es-sqlite-'));
+  });
+  after(() => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('two writer processes deciding on one stream: exactly one wins each revision', async () => {
+    const path = file('duel.db');
+    await SqliteEventStore.open(path).close();
+    const attempts = 150;
+    const [a, b] = [spawnWorker(['duel', path, 'duel-1', 'A', String(attempts)]), spawnWorker(['duel', path, 'duel-1', 'B', String(attempts)])];
+    await until(() => a.lines.length > 0 && b.lines.length > 0, 10_000, 'workers ready');
+    a.child.stdin!.end('go\n');
+    b.child.stdin!.end('go\n');
+    assert.deepEqual(await Promise.all([a.exited, b.exited]), [0, 0]);
+    type Outcome = { won: boolean; expected: number | 'no-stream'; revision?: number };
+    const outcomes = [...a.lines.slice(1), ...b.lines.slice(1)] as Outcome[];
+    assert.equal(outcomes.length, 2 * attempts);
+    const wins = outcomes.filter((o) => o.won);
+    const losses = outcomes.length - wins.length;
+    assert.ok(losses > 0, 'the writers really contended (some attempts lost)');
+    const winsPerExpected = new Map<string, number>();
+    for (const w of wins) winsPerExpected.set(String(w.expected), (winsPerExpected.get(String(w.expected)) ?? 0) + 1);
+    for (const [expected, count] of winsPerExpected) assert.equal(count, 1, `expected revision ${expected} won once`);
+    const store = SqliteEventStore.open(path);
+    try {
+      const stream = await store.readStream('duel-1');
+      assert.equal(stream.length, wins.length, 'every win is stored, nothing else');
+      assert.equal(verifyChain('duel-1', stream).ok, true);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a writer killed with SIGKILL while appending large batches leaves only complete batches', async () => {
+    const path = file('killed.db');
+    const size = 200;
+    let reported = 0;
+    for (let round = 0; round < 3; round++) {
+      const w = spawnWorker(['batches', path, `fill${round}`, String(size)]);
+      await until(() => w.lines.length >= 3 + round, 30_000, 'some committed batches');
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * 20)));
+      w.child.kill('SIGKILL');
+      await w.exited;
+      reported += w.lines.length;
+    }
+    const store = SqliteEventStore.open(path);
+    try {
+      const all = await store.readAll();
+      const byStream = new Map<string, RecordedEvent[]>();
+      for (const e of all) byStream.set(e.metadata.stream, [...(byStream.get(e.metadata.stream) ?? []), e]);
+      assert.ok(byStream.size >= reported, `every batch reported committed is stored (${byStream.size} >= ${reported})`);
+      for (const [stream, events] of byStream) {
+        assert.equal(events.length, size, `${stream} is complete`);
+        assert.equal(verifyChain(stream, events).ok, true);
+        for (let i = 1; i < events.length; i++) assert.equal(events[i]!.position, events[i - 1]!.position + 1n, `${stream} is contiguous in $all`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('a subscription sees events appended by another process within tens of milliseconds', async (t) => {
+    const path = file('live.db');
+    const store = SqliteEventStore.open(path);
+    const latencies: number[] = [];
+    const sub = store.subscribe({
+      name: 'live',
+      categories: ['remote'],
+      handler: async (e) => void latencies.push(Date.now() - (e.data as { sentAt: number }).sentAt),
+    });
+    try {
+      await sub.caughtUp;
+      const w = spawnWorker(['append', path, 'remote-1', '20', '10']);
+      assert.equal(await w.exited, 0);
+      await until(() => latencies.length === 20, 5_000, 'all remote events');
+      latencies.sort((x, y) => x - y);
+      t.diagnostic(`cross-process delivery latency ms: median ${latencies[10]}, max ${latencies[19]}`);
+      assert.ok(latencies[10]! < 100, `median latency ${latencies[10]} ms`);
+    } finally {
+      await sub.stop();
+      await store.close();
+    }
+  });
+
+  it('keeps subscription checkpoints across closing and reopening the file', async () => {
+    const path = file('restart.db');
+    let store = SqliteEventStore.open(path);
+    await store.append('job-1', [{ eventId: 'j0', type: 'T', data: 0 }, { eventId: 'j1', type: 'T', data: 1 }], 'no-stream');
+    const first: string[] = [];
+    let sub = store.subscribe({ name: 'jobs', handler: async (e) => void first.push(e.metadata.eventId) });
+    await sub.caughtUp;
+    await store.close(); // stops the subscription and saves its checkpoint
+    assert.deepEqual(first, ['j0', 'j1']);
+    store = SqliteEventStore.open(path);
+    assert.equal(await store.checkpoints.load('jobs'), 2n);
+    await store.append('job-1', [{ eventId: 'j2', type: 'T', data: 2 }], 1);
+    const second: string[] = [];
+    sub = store.subscribe({ name: 'jobs', handler: async (e) => void second.push(e.metadata.eventId) });
+    await sub.caughtUp;
+    await sub.stop();
+    await store.close();
+    assert.deepEqual(second, ['j2']);
+  });
+
+  it('finds tampering done directly in the file: edited, deleted and reordered rows', async () => {
+    const path = file('tamper.db');
+    const store = SqliteEventStore.open(path);
+    try {
+      for (const s of ['edit-1', 'delete-1', 'swap-1']) {
+        await store.append(s, [0, 1, 2, 3].map((i) => ({ eventId: `${s}/${i}`, type: 'Step', data: { i } })), 'no-stream');
+        assert.equal(verifyChain(s, await store.readStream(s)).ok, true);
+      }
+      const raw = new DatabaseSync(path);
+      try {
+        raw.prepare("UPDATE events SET data = '{\"i\":42}' WHERE stream = 'edit-1' AND revision = 2").run();
+        raw.prepare("DELETE FROM events WHERE stream = 'delete-1' AND revision = 1").run();
+        // Swap the contents of revisions 1 and 2 while keeping the revision numbers in order.
+        raw.exec(`UPDATE events SET revision = -1 WHERE stream = 'swap-1' AND revision = 1;
+                  UPDATE events SET revision = 1 WHERE stream = 'swap-1' AND revision = 2;
+                  UPDATE events SET revision = 2 WHERE stream = 'swap-1' AND revision = -1;`);
+      } finally {
+        raw.close();
+      }
+      const verdict = async (s: string): Promise<unknown> => {
+        const v = verifyChain(s, await store.readStream(s));
+        return v.ok ? 'ok' : v.brokenAt;
+      };
+      assert.equal(await verdict('edit-1'), 2);
+      assert.equal(await verdict('delete-1'), 1);
+      assert.equal(await verdict('swap-1'), 1);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('reports rows that cannot be decoded as CorruptEventError', async () => {
+    const path = file('corrupt.db');
+    const store = SqliteEventStore.open(path);
+    try {
+      await store.append('bad-1', [{ eventId: 'b0', type: 'T', data: {} }], 'no-stream');
+      await store.append('bad-2', [{ eventId: 'b1', type: 'T', data: {} }], 'no-stream');
+      const raw = new DatabaseSync(path);
+      raw.exec("UPDATE events SET data = '{not json' WHERE event_id = 'b0'; UPDATE events SET hash = 'short' WHERE event_id = 'b1';");
+      raw.close();
+      const e1 = await rejectsWithCode(store.readStream('bad-1'), 'CORRUPT_EVENT', CorruptEventError);
+      assert.equal(e1.details.stream, 'bad-1');
+      const e2 = await rejectsWithCode(store.readAll({ categories: ['bad'], after: 1n }), 'CORRUPT_EVENT', CorruptEventError);
+      assert.equal(e2.details.field, 'hash');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('refuses an event id already used in another stream', async () => {
+    const store = SqliteEventStore.open(file('ids.db'));
+    try {
+      await store.append('one-1', [{ eventId: 'shared', type: 'T', data: {} }], 'no-stream');
+      await rejectsWithCode(store.append('two-1', [{ eventId: 'shared', type: 'T', data: {} }], 'no-stream'), 'DUPLICATE_EVENT_ID', DuplicateEventIdError);
+      assert.deepEqual(await store.readStream('two-1', { ifMissing: 'empty' }), []);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('maps a read-only file to EventStoreUnavailableError', async () => {
+    const path = file('readonly.db');
+    const writer = SqliteEventStore.open(path);
+    await writer.append('ro-1', [{ eventId: 'r0', type: 'T', data: {} }], 'no-stream');
+    const reader = SqliteEventStore.open(path, { readOnly: true });
+    try {
+      const error = await rejectsWithCode(reader.append('ro-1', [{ eventId: 'r1', type: 'T', data: {} }], 0), 'EVENT_STORE_UNAVAILABLE', EventStoreUnavailableError);
+      assert.match(error.message, /SQLITE_READONLY/);
+      assert.equal((await reader.readStream('ro-1')).length, 1, 'reads still work');
+    } finally {
+      await reader.close();
+      await writer.close();
+    }
+  });
+
+  it('maps a full store to EventStoreUnavailableError and keeps nothing of the failed batch', async () => {
+    const path = file('full.db');
+    const small = SqliteEventStore.open(path, { maxPageCount: 40 });
+    const payload = 'y'.repeat(2000);
+    let failedAt = -1;
+    try {
+      for (let k = 0; k < 100 && failedAt < 0; k++) {
+        const events = Array.from({ length: 10 }, (_, i) => ({ eventId: `full-${k}/${i}`, type: 'T', data: { payload } }));
+        try {
+          await small.append(`full-${k}`, events, 'no-stream');
+        } catch (error) {
+          assert.ok(error instanceof EventStoreUnavailableError, String(error));
+          assert.match(error.message, /SQLITE_FULL/);
+          failedAt = k;
+        }
+      }
+      assert.ok(failedAt > 0, 'the cap was reached');
+      // The same connection still works for reads and for what fits.
+      assert.deepEqual(await small.readStream(`full-${failedAt}`, { ifMissing: 'empty' }), []);
+    } finally {
+      await small.close();
+    }
+    const roomy = SqliteEventStore.open(path);
+    try {
+      const all = await roomy.readAll();
+      assert.equal(all.length, failedAt * 10, 'only complete batches are stored');
+      assert.equal((await roomy.append(`full-${failedAt}`, [{ eventId: `full-${failedAt}/0`, type: 'T', data: { payload } }], 'no-stream')).duplicate, false);
+    } finally {
+      await roomy.close();
+    }
+  });
+
+  it('fails on a closed store with EventStoreUnavailableError', async () => {
+    const store = SqliteEventStore.open(file('closed.db'));
+    await store.close();
+    await rejectsWithCode(store.append('x-1', [{ eventId: 'c', type: 'T', data: {} }], 'any'), 'EVENT_STORE_UNAVAILABLE', EventStoreUnavailableError);
+    await rejectsWithCode(store.readAll(), 'EVENT_STORE_UNAVAILABLE', EventStoreUnavailableError);
+  });
+
+  it('openEventStore picks SQLite without EVENTSTORE_URL and refuses an unknown URL scheme', async () => {
+    const path = file('factory/events.db');
+    const store = await openEventStore({ EVENTSTORE_SQLITE_PATH: path });
+    try {
+      assert.ok(store instanceof SqliteEventStore);
+      assert.equal(store.path, path);
+    } finally {
+      await store.close();
+    }
+    await rejectsWithCode(openEventStore({ EVENTSTORE_URL: 'postgres://db/events' }), 'VALIDATION_FAILED');
+  });
+});
