@@ -3,6 +3,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect } from 'node:net';
 import { after, describe, it } from 'node:test';
 import { Lab } from './lab.js';
 import { sshRun } from './lab-ssh.js';
@@ -50,6 +51,28 @@ describe('lab CLI', () => {
     const key = readFileSync(status.clientKey);
     const r = await sshRun({ host: '127.0.0.1', port: status.hosts[0]!.port }, { username: 'root', privateKey: key }, 'apt-get update -qq && apt list --upgradable 2>/dev/null | grep pb-cli-tool');
     assert.match(r.stdout, /pb-cli-tool\/bookworm 1\.1-1 all \[upgradable from: 1\.0-1\]/);
+
+    const banner = async (port: number): Promise<number> => {
+      const t0 = Date.now();
+      await new Promise<void>((res, rej) => {
+        const sock = connect({ host: '127.0.0.1', port });
+        sock.once('data', () => {
+          sock.destroy();
+          res();
+        });
+        sock.once('error', rej);
+      });
+      return Date.now() - t0;
+    };
+    const port0 = status.hosts[0]!.port;
+    const fast = await banner(port0);
+    assert.equal(cli('fault', 'latency', 'host0', '--ms', '400', '--state-dir', stateDir).status, 0);
+    await new Promise((res) => setTimeout(res, 800));
+    const slow = await banner(port0);
+    assert.ok(slow - fast >= 150, `banner ${slow} ms with latency vs ${fast} ms`);
+    assert.equal(cli('fault', 'clear-latency', 'host0', '--state-dir', stateDir).status, 0);
+    await new Promise((res) => setTimeout(res, 800));
+    assert.ok((await banner(port0)) < fast + 100);
 
     const app = `http://${status.hosts[1]!.address}:8081/health`;
     assert.equal((await fetch(app)).status, 200);

@@ -94,6 +94,10 @@ describe('lab of real hosts', () => {
       assert.deepEqual(seen.get(p.name), { suite: p.classification === 'security' ? 'bookworm-security' : 'bookworm', version: p.available }, p.name);
     }
     assert.equal(seen.size, scenario.packages.length);
+    // Security updates come from a source marked the way Debian marks its security archive.
+    const policy = await ok(0, 'apt-cache policy');
+    assert.match(policy, /file:\/srv\/repo\/security \.\/ Packages\n\s+release o=Debian,a=bookworm-security,n=bookworm-security,l=Debian-Security,/);
+    assert.match(policy, /file:\/srv\/repo\/regular \.\/ Packages\n\s+release o=Debian,a=bookworm,n=bookworm,l=Debian,/);
   });
 
   it('installing the updates works and the reboot-required package leaves /run/reboot-required', async () => {
@@ -101,6 +105,13 @@ describe('lab of real hosts', () => {
     const versions = await ok(0, `dpkg-query -W -f '\${Package} \${Version}\\n' ${scenario.packages.map((p) => p.name).join(' ')}`);
     for (const p of scenario.packages) assert.match(versions, new RegExp(`^${p.name} ${p.available}$`, 'm'));
     assert.equal(await ok(0, 'test -f /run/reboot-required && cat /run/reboot-required.pkgs'), 'pb-openssl-demo\n');
+  });
+
+  it('installing the package with a dependency upgrade brings the newer dependency along', async () => {
+    const webapp = scenario.packages.find((p) => p.dependsOn)!;
+    await ok(2, `apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y ${webapp.name}`);
+    const dep = await ok(2, `dpkg-query -W -f '\${Version}' ${webapp.dependsOn!.name}`);
+    assert.equal(dep, webapp.dependsOn!.version);
   });
 
   it('reboot gives a new boot id, clears /run and the app is down until init starts it', async () => {
