@@ -317,7 +317,9 @@ export class NatsBus {
     }
     await this.ensureConsumer(cfg);
     const jsConsumer = await this.jetstream.consumers.get(EVENTS_STREAM, durable);
-    const messages: ConsumerMessages = await jsConsumer.consume({ max_messages: 64 });
+    // Short pull expiry: a pull request lost with a failed node is noticed by missed heartbeats
+    // within seconds instead of the client default of 30 s.
+    const messages: ConsumerMessages = await jsConsumer.consume({ max_messages: 64, expires: 5000 });
 
     const settle = async (m: JsMsg): Promise<void> => {
       const deliveryCount = m.info.deliveryCount;
