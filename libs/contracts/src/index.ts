@@ -4,3 +4,5 @@ export * from './event.js';
 export * from './stream-names.js';
 export * from './commands.js';
 export * from './inventory.js';
+export * from './workflow.js';
+export * from './policy.js';
