@@ -73,3 +73,10 @@ export class LabFaultUnsupportedError extends PatchbayError {
     super('LAB_FAULT_UNSUPPORTED', `${fault} is not supported here: ${reason}`, { fault, reason });
   }
 }
+
+/** The lab mounts file systems and creates namespaces, which needs root. */
+export class LabNeedsRootError extends PatchbayError {
+  constructor(uid: number) {
+    super('LAB_NEEDS_ROOT', `the lab needs root (mounts, namespaces, network links); running as uid ${uid}`, { uid });
+  }
+}

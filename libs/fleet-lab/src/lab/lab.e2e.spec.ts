@@ -83,6 +83,9 @@ describe('lab of real hosts', () => {
       assert.equal(u.stdout, 'patchbay\n0\n');
     }
     assert.equal(fingerprints.size, lab.hosts.length, 'every host has its own host key');
+    const inventory = await lab.inventory('patchbay');
+    assert.deepEqual(new Set(inventory.map((e) => e.hostKeyFingerprint)), fingerprints);
+    assert.deepEqual(inventory.map((e) => [e.name, e.port, e.username]), lab.hosts.map((h) => [h.name, h.port, 'patchbay']));
     await assert.rejects(sshRun({ host: '127.0.0.1', port: lab.hosts[0]!.port }, { username: 'root', privateKey: key, expectFingerprint: 'SHA256:not-this-one' }, 'true'));
   });
 

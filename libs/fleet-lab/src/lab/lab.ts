@@ -13,6 +13,7 @@ import {
   LabFaultUnsupportedError,
   LabHostNotFoundError,
   LabHostUnreachableError,
+  LabNeedsRootError,
   LabNotFoundError,
   LabPrerequisiteMissingError,
 } from './errors.js';
@@ -213,6 +214,7 @@ export class LabHost {
   cutNetwork(): Promise<void> {
     return setLink(this.state.veth, false);
   }
+  /** Undoes {@link cutNetwork}. */
   restoreNetwork(): Promise<void> {
     return setLink(this.state.veth, true);
   }
@@ -231,6 +233,7 @@ export class LabHost {
       return 'forwarder';
     }
   }
+  /** Undoes {@link addLatency}. */
   async clearLatency(): Promise<void> {
     this.forwarder.delayMs = 0;
     await clearNetem(this.state.veth);
@@ -240,6 +243,7 @@ export class LabHost {
   fillDisk(leaveMb = 1): Promise<void> {
     return fillDisk(this.state, leaveMb);
   }
+  /** Undoes {@link fillDisk}. */
   freeDisk(): Promise<void> {
     return freeDisk(this.state);
   }
@@ -252,6 +256,7 @@ export class LabHost {
     await this.exec(['patchbay-service', 'start', 'ssh']);
     await this.waitForSsh(10_000);
   }
+  /** Stops the application service (as `systemctl stop` would). */
   async stopApp(): Promise<void> {
     await this.exec(['patchbay-service', 'stop', this.lab.scenario.app.service]);
   }
@@ -447,11 +452,12 @@ export class Lab {
     return this.state.upSeconds;
   }
 
+  /** Writes a progress line to the caller's log. */
   log(line: string): void {
     this.logFn(line);
   }
 
-  /** @internal */
+  /** @internal The supervisor of host `index`. */
   runtime(index: number): HostRuntime {
     const r = this.runtimes[index];
     if (!r) throw new LabHostNotFoundError(index);
@@ -484,6 +490,8 @@ export class Lab {
     if (!parsed.success) throw new LabConfigInvalidError(`invalid scenario: ${parsed.error.message}`);
     const scenario = parsed.data;
     const log = options.log ?? (() => {});
+    const uid = process.getuid?.() ?? 0;
+    if (uid !== 0) throw new LabNeedsRootError(uid);
     await checkLabPrerequisites();
     // Labs whose process died (a killed test run) still hold namespaces and mounts: clear them first.
     await Lab.cleanupLeftovers().catch((e) => log(`cleanup of earlier labs failed: ${(e as Error).message}`));
@@ -609,6 +617,24 @@ export class Lab {
     await this.repo.publish(spec);
   }
 
+  /**
+   * Connection details of every host, e.g. to write an inventory: the forwarded 127.0.0.1 port,
+   * the host's own address, the lab's client key and the pinned host key fingerprint.
+   */
+  async inventory(username: 'root' | 'patchbay' = 'root'): Promise<LabInventoryEntry[]> {
+    return Promise.all(
+      this.hosts.map(async (h) => ({
+        name: h.name,
+        host: '127.0.0.1',
+        port: h.port,
+        address: h.address,
+        username,
+        privateKeyPath: this.clientKeyPath,
+        hostKeyFingerprint: (await h.hostKey()).fingerprint,
+      })),
+    );
+  }
+
   /** Withdraws every published version of a package. */
   async unpublish(name: string): Promise<void> {
     await this.repo.unpublish(name);
@@ -715,6 +741,17 @@ export class Lab {
     }
     return report;
   }
+}
+
+/** One host's connection details (see {@link Lab.inventory}). */
+export interface LabInventoryEntry {
+  name: string;
+  host: string;
+  port: number;
+  address: string;
+  username: string;
+  privateKeyPath: string;
+  hostKeyFingerprint: string;
 }
 
 /** What {@link Lab.status} reports. */

@@ -28,6 +28,7 @@ export function networkNames(labId: string, index: number): { netns: string; vet
   return { netns: `pblab-${labId}-h${index}`, veth: `pb${labId}h${index}` };
 }
 
+/** Name of the lab's bridge. */
 export function bridgeName(labId: string): string {
   return `pb${labId}br`;
 }
@@ -75,6 +76,7 @@ export async function removeHostNetwork(names: { netns: string; veth: string }):
   await runCommand(['ip', 'netns', 'del', names.netns], { allowFailure: true });
 }
 
+/** Deletes the lab's bridge (missing is fine). */
 export async function removeBridge(bridge: string): Promise<void> {
   await runCommand(['ip', 'link', 'del', bridge], { allowFailure: true });
 }
@@ -107,6 +109,7 @@ export async function addNetem(veth: string, delayMs: number, lossPercent: numbe
   }
 }
 
+/** Removes netem from the host's veth (missing is fine). */
 export async function clearNetem(veth: string): Promise<void> {
   await runCommand(['tc', 'qdisc', 'del', 'dev', veth, 'root'], { allowFailure: true });
 }

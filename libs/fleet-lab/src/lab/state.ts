@@ -62,10 +62,12 @@ export function defaultStateDir(): string {
   return process.env.PATCHBAY_LAB_STATE ?? '/var/lib/patchbay-lab/default';
 }
 
+/** Path of a lab's state file. */
 export function stateFile(stateDir: string): string {
   return join(stateDir, 'lab.json');
 }
 
+/** Path of the fault requests the supervisor polls. */
 export function faultsFile(stateDir: string): string {
   return join(stateDir, 'faults.json');
 }
@@ -82,6 +84,7 @@ export async function writeLabState(state: LabState): Promise<void> {
   await writeJsonAtomic(stateFile(state.stateDir), state);
 }
 
+/** Writes JSON through a temporary file and a rename. */
 export async function writeJsonAtomic(path: string, value: unknown): Promise<void> {
   const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
   await writeFile(tmp, JSON.stringify(value, null, 2));
@@ -92,15 +95,18 @@ export async function writeJsonAtomic(path: string, value: unknown): Promise<voi
 export const registryEntrySchema = z.object({ labId: z.string(), stateDir: z.string(), subnet: z.string() });
 export type RegistryEntry = z.infer<typeof registryEntrySchema>;
 
+/** Records a lab in the machine-wide registry (before it makes anything). */
 export async function registerLab(entry: RegistryEntry): Promise<void> {
   await mkdir(join(runDir(), 'labs'), { recursive: true });
   await writeJsonAtomic(join(runDir(), 'labs', `${entry.labId}.json`), entry);
 }
 
+/** Removes a lab from the registry once nothing of it is left. */
 export async function unregisterLab(labId: string): Promise<void> {
   await rm(join(runDir(), 'labs', `${labId}.json`), { force: true });
 }
 
+/** Every registered lab (running or left behind). */
 export async function registeredLabs(): Promise<RegistryEntry[]> {
   const dir = join(runDir(), 'labs');
   const names = await readdir(dir).catch(() => [] as string[]);

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { spawnSync } from 'node:child_process';
 import { after, describe, it } from 'node:test';
 import { PatchbayError } from '@patchbay/contracts';
 import { checkLabPrerequisites } from './lab.js';
@@ -45,5 +46,14 @@ describe('lab prerequisites', () => {
       assert.match(e.message, /apt-get install -y debootstrap/);
       return true;
     });
+  });
+});
+
+describe('lab as a normal user', () => {
+  it('fails with LAB_NEEDS_ROOT before touching the machine', () => {
+    const script = `require(${JSON.stringify(join(__dirname, 'lab.js'))}).Lab.up({ hosts: 1, stateDir: '/nonexistent/lab' }).then(() => process.exit(0), (e) => { console.log(e.code); process.exit(3); })`;
+    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script], { encoding: 'utf8' });
+    assert.equal(r.status, 3, r.stderr);
+    assert.equal(r.stdout.trim(), 'LAB_NEEDS_ROOT');
   });
 });
