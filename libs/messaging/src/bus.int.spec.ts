@@ -170,6 +170,20 @@ describe('NatsBus against a real nats-server', () => {
     assert.equal(stored.json<{ error: { code: string } }>().error.code, 'VALIDATION_FAILED');
   });
 
+  it('a redeploy with other consumer settings updates the durable instead of failing', async () => {
+    const bus = await open();
+    const first = await bus.consume('spec_redeploy', 'patchbay.evt.cycle.>', () => undefined, { ackWaitMs: 30_000, maxAckPending: 1 });
+    await first.stop();
+    const second = await bus.consume('spec_redeploy', 'patchbay.evt.cycle.>', () => undefined, { ackWaitMs: 10_000, maxAckPending: 8 });
+    await second.stop();
+    const info = await bus.manager.consumers.info(EVENTS_STREAM, 'spec_redeploy');
+    assert.equal(info.config.ack_wait, 10_000 * 1_000_000);
+    assert.equal(info.config.max_ack_pending, 8);
+    await assert.rejects(bus.consume('bad.durable', 'patchbay.evt.>', () => undefined), { code: 'VALIDATION_FAILED' });
+    await assert.rejects(bus.consume('ok', [], () => undefined), { code: 'VALIDATION_FAILED' });
+    await assert.rejects(bus.consume('ok', 'patchbay.evt.>', () => undefined, { maxDeliver: 0 }), { code: 'VALIDATION_FAILED' });
+  });
+
   it('with several filter subjects delivers only matching events', async () => {
     const bus = await open();
     const a = await append('endpoint-a', 1, 'EndpointRegistered');
