@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, openSync, closeSync } from 'node:fs';
+import { existsSync, openSync, closeSync, statSync } from 'node:fs';
 import { chmod, mkdir, readFile, readdir, rm, statfs, writeFile } from 'node:fs/promises';
 import { connect } from 'node:net';
 import { join, resolve } from 'node:path';
@@ -286,7 +286,7 @@ export class LabHost {
 export async function fillDisk(host: HostState, leaveMb = 1): Promise<void> {
   const fill = join(host.diskMount, 'fill');
   const s = await statfs(host.diskMount);
-  const have = existsSync(fill) ? (await import('node:fs')).statSync(fill).size : 0;
+  const have = existsSync(fill) ? statSync(fill).size : 0;
   const free = s.bavail * s.bsize + have;
   const size = Math.max(0, free - leaveMb * 1024 * 1024);
   await rm(fill, { force: true });
