@@ -74,7 +74,8 @@ async function upAsProcesses(config: PatchbayConfig, log: (l: string) => void, o
   const supervisor = new StackSupervisor(join(config.dataDir, 'logs'));
   try {
     for (const s of SERVICES) supervisor.start({ name: s, entry: entryOf(`@patchbay/${s}`), env });
-    supervisor.start({ name: 'relay', entry: entryOf('@patchbay/messaging', 'relay-main.js'), args: ['--store', config.sqlitePath, '--nats', config.natsUrl!], env });
+    // The relay reads EVENTSTORE_URL / EVENTSTORE_SQLITE_PATH and NATS_URL from the same environment.
+    supervisor.start({ name: 'relay', entry: entryOf('@patchbay/messaging', 'relay-main.js'), env });
     const url = await gatewayUrl(supervisor, env, config);
     await waitHealthy(url, supervisor.failed);
     options.onReady?.({ url, natsUrl: config.natsUrl!, pids: supervisor.pids() });
