@@ -76,3 +76,12 @@ describe('event definitions and stream names', () => {
     assert.throws(() => toCycleStreamName(''), /invalid stream id/);
   });
 });
+
+describe('event type names', () => {
+  it('are subject-safe: a name with a dot, space or wildcard is refused at definition', () => {
+    for (const bad of ['Cycle.Requested', 'Cycle Requested', 'Cycle*', 'Cycle>', '', '1Cycle']) {
+      assert.throws(() => defineEvent(bad, 1, z.object({})), (e: unknown) => e instanceof ValidationError && e.code === 'VALIDATION_FAILED', bad);
+    }
+    assert.doesNotThrow(() => defineEvent('Step_Started-v2', 1, z.object({})));
+  });
+});

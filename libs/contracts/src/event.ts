@@ -7,6 +7,13 @@ import { ValidationError } from './errors.js';
 export const GENESIS_HASH = '0'.repeat(64);
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/, 'expected a lowercase SHA-256 hex digest');
+/**
+ * Event type names: they become a NATS subject token (`patchbay.evt.<category>.<type>`), so no
+ * dots, spaces or wildcards — an event JetStream cannot accept would stall the relay.
+ */
+export const EVENT_TYPE_PATTERN = /^[A-Za-z][A-Za-z0-9_-]{0,127}$/;
+export const eventTypeSchema = z.string().regex(EVENT_TYPE_PATTERN, 'event type: a letter then letters, digits, _ or - (max 128)');
+
 /** W3C trace context `traceparent` header value. */
 export const traceparentSchema = z.string().regex(/^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/);
 
@@ -97,6 +104,7 @@ export interface EventDefinition<Type extends string, Schema extends z.ZodType> 
 
 /** Declares an event type (name + version + schema). */
 export function defineEvent<Type extends string, Schema extends z.ZodType>(type: Type, schemaVersion: number, schema: Schema): EventDefinition<Type, Schema> {
+  if (!EVENT_TYPE_PATTERN.test(type)) throw new ValidationError(`invalid event type name ${JSON.stringify(type)}`, { type });
   return {
     type,
     schemaVersion,
