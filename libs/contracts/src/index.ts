@@ -6,3 +6,5 @@ export * from './commands.js';
 export * from './inventory.js';
 export * from './workflow.js';
 export * from './policy.js';
+export * from './cycle.js';
+export * from './run.js';
