@@ -107,7 +107,7 @@ function decode(resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent
   };
   if (raw.traceparent !== undefined) m.traceparent = raw.traceparent;
   if (raw.tracestate !== undefined) m.tracestate = raw.tracestate;
-  const metadata = checkStoredMetadata(m, where);
+  const metadata = checkStoredMetadata(m, () => where);
   if (metadata.stream !== e.streamId || BigInt(metadata.revision) !== e.revision) {
     throw new CorruptEventError('stored metadata names another stream position', where);
   }

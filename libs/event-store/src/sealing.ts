@@ -137,9 +137,9 @@ const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isS
  * Shape check for metadata read back from storage. Deliberately cheap (typeof checks, no zod)
  * because replay runs it for every event; `verifyChain` is the deep check of content.
  */
-export function checkStoredMetadata(m: Record<string, unknown>, where: Record<string, unknown>): EventMetadata {
+export function checkStoredMetadata(m: Record<string, unknown>, where: () => Record<string, unknown>): EventMetadata {
   const bad = (field: string): never => {
-    throw new CorruptEventError(`stored event has an invalid ${field}`, { ...where, field });
+    throw new CorruptEventError(`stored event has an invalid ${field}`, { ...where(), field });
   };
   if (!isText(m.eventId)) bad('eventId');
   if (!isText(m.stream)) bad('stream');
@@ -157,12 +157,12 @@ export function checkStoredMetadata(m: Record<string, unknown>, where: Record<st
 }
 
 /** Parses stored event data, naming the event when the text is not JSON. */
-export function parseStoredData(text: unknown, where: Record<string, unknown>): unknown {
-  if (typeof text !== 'string') throw new CorruptEventError('stored event data is not text', where);
+export function parseStoredData(text: unknown, where: () => Record<string, unknown>): unknown {
+  if (typeof text !== 'string') throw new CorruptEventError('stored event data is not text', where());
   try {
     return JSON.parse(text);
   } catch {
-    throw new CorruptEventError('stored event data is not valid JSON', where);
+    throw new CorruptEventError('stored event data is not valid JSON', where());
   }
 }
 
