@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
+import { registerLabCommands } from '@patchbay/fleet-lab';
 import { up } from './up.js';
 
 const program = new Command('patchbay').description('Patchbay: event-sourced patch orchestration').version('0.1.0');
@@ -19,6 +20,8 @@ program
   .action(async (opts: { singleProcess?: boolean; dataDir?: string; port?: number }) => {
     await up({ singleProcess: opts.singleProcess, dataDir: opts.dataDir, port: opts.port });
   });
+
+registerLabCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   process.stderr.write(`patchbay: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`);
