@@ -40,6 +40,11 @@ export default tseslint.config(
     },
   },
   {
+    // End-to-end suites drive whole applications on purpose.
+    files: ['test/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': 'off' },
+  },
+  {
     files: ['**/*.mjs', 'scripts/**', 'bench/**'],
     languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly' } },
   },
