@@ -16,6 +16,8 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', caughtErrors: 'none' }],
       '@typescript-eslint/no-explicit-any': 'error',
+      // Input validators match control characters on purpose (NUL, newlines in names and argv).
+      'no-control-regex': 'off',
       '@nx/enforce-module-boundaries': [
         'error',
         {
@@ -38,6 +40,11 @@ export default tseslint.config(
     rules: {
       'no-restricted-imports': ['error', { patterns: drivers.map((group) => ({ group: [group], message: 'domain code stays pure: drivers and frameworks live at the edges' })) }],
     },
+  },
+  {
+    // The CLI composes the services and the gateway into one process for `patchbay up --single-process`.
+    files: ['libs/cli/src/**/*.ts'],
+    rules: { '@nx/enforce-module-boundaries': ['error', { allow: ['@patchbay/inventory', '@patchbay/policy', '@patchbay/planner', '@patchbay/executor', '@patchbay/gateway'], depConstraints: [{ sourceTag: '*', onlyDependOnLibsWithTags: ['*'] }] }] },
   },
   {
     // End-to-end suites drive whole applications on purpose.

@@ -1,6 +1,6 @@
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { connect, headers as natsHeaders, StringCodec, type NatsConnection } from 'nats';
+import { connect, StringCodec, type NatsConnection } from 'nats';
 import { context, propagation, trace, TraceFlags } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';

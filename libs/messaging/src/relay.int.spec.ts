@@ -104,7 +104,7 @@ describe('EventRelay', () => {
     relay.start();
     cleanups.push(() => relay.stop());
     const applied = appliedLogConsumer(ledger);
-    let consumer: EventConsumer | undefined = await consumerBus.consume('spec_applied', 'patchbay.evt.>', applied.handler, { ackWaitMs: 2000, backoff: [50] });
+    const consumer: EventConsumer | undefined = await consumerBus.consume('spec_applied', 'patchbay.evt.>', applied.handler, { ackWaitMs: 2000, backoff: [50] });
     cleanups.push(() => consumer?.stop());
 
     await appendSome(60);
