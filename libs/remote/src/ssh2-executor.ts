@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Span } from '@opentelemetry/api';
+import { ValidationError } from '@patchbay/contracts';
 import { withSpan, SpanKind } from '@patchbay/telemetry';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import {
@@ -8,8 +9,6 @@ import {
   ConnectionLostError,
   HostKeyRejectedError,
   HostUnreachableError,
-  InvalidArgvError,
-  InvalidEnvError,
   RebootTimeoutError,
   RemoteError,
   RemoteTimeoutError,
@@ -18,7 +17,7 @@ import {
 import { describeHostKey, sshCryptoBackend } from './host-key.js';
 import { combinedDigest, OutputTail } from './output-tail.js';
 import type { CommandResult, HostKeyVerifier, PresentedHostKey, RemoteExecutor, RemoteTarget, RunOptions, WaitForBootOptions } from './port.js';
-import { quoteArgv, validateArgv } from './quote-argv.js';
+import { buildRemoteCommand } from './remote-command.js';
 import { BuiltinSecretResolver, type SecretResolver } from './secret-resolver.js';
 
 /** Structured log callback; fields never carry key material. Fits pino as `(l, m, f) => logger[l](f, m)`. */
@@ -56,7 +55,6 @@ export interface Ssh2RemoteExecutorOptions {
 }
 
 const TRACER = '@patchbay/remote';
-const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const BOOT_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** One SSH connection to one endpoint, shared by that endpoint's commands. */
@@ -110,7 +108,7 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     const command = this.commandLine(argv, options, target);
     const argv0 = argv[0]!;
     const timeoutMs = options.timeoutMs ?? this.opts.defaultTimeoutMs;
-    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new InvalidArgvError(`timeoutMs must be a positive number, got ${timeoutMs}`);
+    if (!(timeoutMs > 0) || !Number.isFinite(timeoutMs)) throw new ValidationError(`timeoutMs must be a positive number, got ${timeoutMs}`, { timeoutMs });
     throwIfAborted(options.signal, target.endpointId, argv0);
     return withSpan(
       'ssh.exec',
@@ -219,38 +217,15 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     return this.readBootId(target, { timeoutMs: ms, ...(signal ? { signal } : {}) });
   }
 
-  /**
-   * Validates argv, env and sudo once and returns the command line for a given deadline. Only
-   * constant words and `quoteArgv` output ever make up the line.
-   */
+  /** Validates argv, env and sudo once and returns the command line for a given timeout. */
   private commandLine(argv: readonly string[], options: RunOptions, target: RemoteTarget): (timeoutMs: number) => string {
-    validateArgv(argv);
-    const argv0 = argv[0]!;
-    // argv[0] follows `exec`, `sudo --`, `timeout` and `env`, which would read a leading `-` as an
-    // option and a `=` as an assignment; no program is named like that.
-    if (argv0.length === 0 || argv0.startsWith('-') || argv0.includes('=')) {
-      throw new InvalidArgvError('argv[0] must name a program: not empty, no leading "-", no "="', { index: 0 });
-    }
-    const envWords: string[] = [];
-    for (const [name, value] of Object.entries(options.env ?? {})) {
-      if (!ENV_NAME.test(name)) throw new InvalidEnvError(`environment variable name ${JSON.stringify(name.slice(0, 64))} is not [A-Za-z_][A-Za-z0-9_]*`, { name: name.slice(0, 64) });
-      if (typeof value !== 'string' || value.includes('\0')) throw new InvalidEnvError(`environment variable ${name} must be a string without NUL bytes`, { name });
-      envWords.push(`${name}=${value}`);
-    }
     const sudo = options.sudo ?? target.sudo ?? false;
-    return (timeoutMs) => {
-      const words: string[] = [];
-      if (sudo) words.push('sudo', '-n', '--');
-      if (this.opts.remoteDeadline) {
-        // Inside sudo, so the deadline can kill root's processes; a backstop one second after the
-        // controller's own timer, which stops the command first and reports REMOTE_TIMEOUT.
-        words.push('timeout', '-k', seconds(this.opts.stopGraceMs), seconds(timeoutMs + 1_000));
-      }
-      if (envWords.length > 0) words.push('env', ...envWords);
-      words.push(...argv);
-      // `exec` makes the program the session's process, so the SSH signal request reaches it.
-      return this.opts.remoteDeadline ? `exec ${quoteArgv(words)}` : quoteArgv(words);
-    };
+    const spec = { sudo, ...(options.env ? { env: options.env } : {}) };
+    buildRemoteCommand(argv, spec);
+    // The remote deadline is a backstop one second after the controller's own timer, which stops
+    // the command first and reports REMOTE_TIMEOUT.
+    return (timeoutMs) =>
+      buildRemoteCommand(argv, this.opts.remoteDeadline ? { ...spec, deadline: { deadlineMs: timeoutMs + 1_000, killAfterMs: this.opts.stopGraceMs } } : spec);
   }
 
   private async runOnce(target: RemoteTarget, command: string, argv0: string, timeoutMs: number, options: RunOptions): Promise<CommandResult> {
@@ -517,11 +492,6 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     conn.active--;
     conn.waiters.shift()?.();
   }
-}
-
-/** `timeout`'s duration syntax: seconds with a fractional part. */
-function seconds(ms: number): string {
-  return `${Math.max(0.001, ms / 1000).toFixed(3).replace(/\.?0+$/, '')}s`;
 }
 
 /**
