@@ -71,8 +71,16 @@ export interface CheckpointStore {
 
 /** The event store port: the truth every service decides from. */
 export interface EventStore {
+  /**
+   * Appends `events` atomically after checking `expected`. An exact repeat of an earlier append
+   * (same ids, order, stream, type, data) is a retry: nothing is written and the original result
+   * comes back with `duplicate: true`, whatever `expected` says. Throws `WrongExpectedVersionError`,
+   * `DuplicateEventIdError`, `ValidationError` (bad input, nothing stored) or `EventStoreUnavailableError`.
+   */
   append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /** One stream's events; throws `StreamNotFoundError` for a stream without events unless `ifMissing: 'empty'`. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
+  /** The global order after `after`, optionally only some categories. */
   readAll(options?: ReadAllOptions): Promise<RecordedEvent[]>;
   /** Catch-up subscription from the saved checkpoint (or the start), then live. */
   subscribe(options: SubscribeOptions): Subscription;
