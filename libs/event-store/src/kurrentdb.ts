@@ -55,8 +55,21 @@ export function toKurrentEventId(eventId: string): string {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
-/** Commit and prepare positions are equal in KurrentDB (no explicit transactions), so one bigint is enough. */
-const toPosition = (p: bigint): Position => ({ commit: p, prepare: p });
+const LOW_64 = (1n << 64n) - 1n;
+
+/**
+ * Our opaque global position for a KurrentDB `$all` position: commit × 2^64 + prepare. Events of
+ * one multi-event append share a commit position and differ in prepare position, so neither alone
+ * identifies an event; this keeps both, exactly, and orders like `$all` (commit, then prepare).
+ */
+export function fromKurrentPosition(p: Position): bigint {
+  return (p.commit << 64n) | (p.prepare & LOW_64);
+}
+
+/** The `$all` position behind one of our positions (inverse of {@link fromKurrentPosition}). */
+export function toKurrentPosition(position: bigint): Position {
+  return { commit: position >> 64n, prepare: position & LOW_64 };
+}
 
 const errorType = (error: unknown): string | undefined => (error as { type?: unknown })?.type as string | undefined;
 
@@ -111,8 +124,10 @@ function decode(resolved: ResolvedEvent | AllStreamResolvedEvent): RecordedEvent
   if (metadata.stream !== e.streamId || BigInt(metadata.revision) !== e.revision) {
     throw new CorruptEventError('stored metadata names another stream position', where);
   }
-  const position = e.position?.commit ?? resolved.commitPosition;
-  if (position === undefined) throw new CorruptEventError('stored event has no position (server older than 22.6?)', where);
+  // Servers before 22.6 give stream reads no event position; the commit position alone is the best left.
+  const commit = resolved.commitPosition;
+  const position = e.position ? fromKurrentPosition(e.position) : commit !== undefined ? fromKurrentPosition({ commit, prepare: commit }) : undefined;
+  if (position === undefined) throw new CorruptEventError('stored event has no position', where);
   return { type: e.type, data: e.data, metadata: metadata as EventMetadata, position };
 }
 
@@ -175,7 +190,7 @@ export class KurrentCheckpointStore implements CheckpointStore {
  * `$correlationId`/`$causationId` for the server's own projections). To extend the chain an append
  * reads the stream head and then appends with that exact revision, so a concurrent writer makes it
  * fail (for `'any'`/`'stream-exists'` it re-reads and tries again) rather than fork the chain.
- * Positions are commit positions. `readStream` throws `StreamNotFoundError` like the client does.
+ * Positions are `$all` positions packed into one bigint ({@link fromKurrentPosition}). `readStream` throws `StreamNotFoundError` like the client does.
  */
 export class KurrentEventStore implements EventStore {
   readonly checkpoints: CheckpointStore;
@@ -242,7 +257,8 @@ export class KurrentEventStore implements EventStore {
       const streamState: AppendStreamState = actual === -1 ? NO_STREAM : BigInt(actual);
       try {
         const r = await this.client.appendToStream(input.stream, data, { streamState });
-        const position = r.position?.commit ?? (await this.head(input.stream))?.position ?? 0n;
+        // For one event the returned position is that event's; for a batch read the last one back.
+        const position = r.position && data.length === 1 ? fromKurrentPosition(r.position) : ((await this.head(input.stream))?.position ?? 0n);
         return { nextExpectedRevision: Number(r.nextExpectedRevision), position, duplicate: false };
       } catch (error) {
         if (errorType(error) === ErrorType.WRONG_EXPECTED_VERSION) {
@@ -314,7 +330,7 @@ export class KurrentEventStore implements EventStore {
     return out;
   }
 
-  /** Reads `$all` after `options.after` (commit position), our streams only or some categories. */
+  /** Reads `$all` after `options.after`, our streams only or some categories. */
   async readAll(options: ReadAllOptions = {}): Promise<RecordedEvent[]> {
     const after = options.after;
     if (after !== undefined && typeof after !== 'bigint') throw new ValidationError('after must be a bigint position', { field: 'after' });
@@ -325,7 +341,7 @@ export class KurrentEventStore implements EventStore {
     try {
       const reader = this.client.readAll({
         direction: FORWARDS,
-        fromPosition: after === undefined ? START : toPosition(after),
+        fromPosition: after === undefined ? START : toKurrentPosition(after),
         filter: filterFor(categories),
         // fromPosition is inclusive: one extra in case the event at `after` comes back.
         ...(maxCount !== undefined ? { maxCount: maxCount + 1 } : {}),
@@ -429,7 +445,7 @@ class KurrentCatchUpSubscription {
           const [headEvent] = await this.lastMatching();
           if (!headEvent || (this.handled !== undefined && headEvent <= this.handled)) this.resolveCaughtUp();
           const live = this.store.client.subscribeToAll({
-            fromPosition: this.handled === undefined ? START : toPosition(this.handled),
+            fromPosition: this.handled === undefined ? START : toKurrentPosition(this.handled),
             filter: filterFor(this.options.categories),
           });
           this.live = live;
@@ -463,8 +479,7 @@ class KurrentCatchUpSubscription {
     const out: bigint[] = [];
     // Filtered backwards reads need a recent server; without it the caughtUp message still resolves caughtUp.
     for await (const r of this.store.client.readAll({ direction: BACKWARDS, fromPosition: END, maxCount: 1, filter: filterFor(this.options.categories) })) {
-      const p = r.event?.position?.commit ?? r.commitPosition;
-      if (p !== undefined) out.push(p);
+      if (r.event?.position) out.push(fromKurrentPosition(r.event.position));
     }
     return out;
   }

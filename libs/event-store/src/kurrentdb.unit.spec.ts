@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PatchbayError } from '@patchbay/contracts';
-import { KurrentEventStore, toKurrentEventId } from './kurrentdb.js';
+import { fromKurrentPosition, KurrentEventStore, toKurrentEventId, toKurrentPosition } from './kurrentdb.js';
 import { openEventStore } from './open.js';
 
 describe('toKurrentEventId', () => {
@@ -12,6 +12,20 @@ describe('toKurrentEventId', () => {
     assert.equal(toKurrentEventId('cmd-42/0'), a, 'deterministic, so a retry carries the same server id');
     assert.notEqual(toKurrentEventId('cmd-42/1'), a);
     assert.notEqual(toKurrentEventId('not-a-uuid'), toKurrentEventId('Not-a-uuid'), 'ids are case-sensitive unless they are UUIDs');
+  });
+});
+
+describe('KurrentDB positions', () => {
+  it('packs commit and prepare into one bigint that orders like $all and unpacks exactly', () => {
+    const batch = [
+      { commit: 1000n, prepare: 1000n },
+      { commit: 1000n, prepare: 1180n }, // same append, later event
+      { commit: 1400n, prepare: 1400n },
+      { commit: 2n ** 62n, prepare: 2n ** 62n + 7n },
+    ];
+    const packed = batch.map(fromKurrentPosition);
+    for (let i = 1; i < packed.length; i++) assert.ok(packed[i - 1]! < packed[i]!, `position ${i} sorts after ${i - 1}`);
+    assert.deepEqual(packed.map(toKurrentPosition), batch);
   });
 });
 
