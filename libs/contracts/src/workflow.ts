@@ -139,7 +139,7 @@ export const argvSchema = z
   .array(argSchema)
   .min(1, 'argv needs at least the program')
   .max(256)
-  .refine((a) => a[0]!.length > 0 && !UNSAFE.test(a[0]!), { message: 'argv[0] must be a program name or path without shell metacharacters (commands are argv arrays, not shell strings)', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
+  .refine((a) => a.length === 0 || (a[0]!.length > 0 && !UNSAFE.test(a[0]!)), { message: 'argv[0] must be a program name or path without shell metacharacters (commands are argv arrays, not shell strings)', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
 
 /** http/https URLs only (hooks call load balancers' admin APIs, health pages …). */
 export const hookUrlSchema = z.string().max(2048).refine(
