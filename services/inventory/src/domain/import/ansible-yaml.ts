@@ -19,7 +19,7 @@ export function parseAnsibleYaml(text: string, file: string): RawInventory {
     const r = (node as { range?: [number, number, number] } | null)?.range;
     return r ? lc.linePos(r[0]).line : 1;
   };
-  for (const e of doc.errors) issue('INVENTORY_PARSE_ERROR', e.linePos?.[0]?.line ?? 1, 'yaml', e.message.split('\n')[0]!);
+  for (const e of doc.errors) issue('INVENTORY_PARSE_ERROR', e.linePos?.[0]?.line ?? lc.linePos(e.pos[0]).line, 'yaml', e.message.split('\n')[0]!);
   if (issues.length) return { file, hosts: [], issues };
   const graph = new InventoryGraph();
   const root = doc.contents;

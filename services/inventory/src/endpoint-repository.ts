@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { toEndpointStreamName, type NewEvent, type RecordedEvent } from '@patchbay/contracts';
+import type { AppendResult, EventStore } from '@patchbay/event-store';
+import { ENDPOINT_EVENT_DEFINITIONS, evolve, initialState, type EndpointEvent, type EndpointState } from './domain/endpoint.js';
+
+/** Who asked: carried into every event's metadata. */
+export interface CommandMeta {
+  commandId: string;
+  actor: string;
+  correlationId?: string;
+}
+
+/** An endpoint's state and the revision it was read at (-1: no stream). */
+export interface LoadedEndpoint {
+  state: EndpointState;
+  revision: number;
+}
+
+/**
+ * Deterministic event id: the same command appending at the same stream position gets the same
+ * id, so a retried append is recognised by the store instead of duplicated.
+ */
+export function endpointEventId(commandId: string, endpointId: string, revision: number): string {
+  return `inv-${createHash('sha256').update(`${commandId}\u0000${endpointId}\u0000${revision}`).digest('hex').slice(0, 40)}`;
+}
+
+const decodeEvent = (e: RecordedEvent): EndpointEvent | undefined => {
+  const def = ENDPOINT_EVENT_DEFINITIONS[e.type as keyof typeof ENDPOINT_EVENT_DEFINITIONS];
+  // Types from newer versions are skipped, not fatal: the state of known facts stays correct.
+  return def ? ({ type: def.type, data: def.parse(e.data) } as EndpointEvent) : undefined;
+};
+
+/** Reads and writes `endpoint-<id>` streams for the deciders. */
+export class EndpointRepository {
+  constructor(private readonly store: EventStore) {}
+
+  /** One endpoint's state. */
+  async load(endpointId: string): Promise<LoadedEndpoint> {
+    const events = await this.store.readStream(toEndpointStreamName(endpointId), { ifMissing: 'empty' });
+    let state = initialState();
+    for (const e of events) {
+      const d = decodeEvent(e);
+      if (d) state = evolve(state, d);
+    }
+    return { state, revision: events.length ? events[events.length - 1]!.metadata.revision : -1 };
+  }
+
+  /** Every endpoint's state in one pass over the `endpoint` category (imports and the fact schedule). */
+  async loadAll(): Promise<Map<string, LoadedEndpoint>> {
+    const out = new Map<string, LoadedEndpoint>();
+    let after: bigint | undefined;
+    for (;;) {
+      const batch = await this.store.readAll({ categories: ['endpoint'], maxCount: 5000, ...(after !== undefined ? { after } : {}) });
+      for (const e of batch) {
+        const id = e.metadata.stream.slice('endpoint-'.length);
+        const cur = out.get(id) ?? { state: initialState(), revision: -1 };
+        const d = decodeEvent(e);
+        out.set(id, { state: d ? evolve(cur.state, d) : cur.state, revision: e.metadata.revision });
+      }
+      if (batch.length < 5000) break;
+      after = batch[batch.length - 1]!.position;
+    }
+    return out;
+  }
+
+  /** Appends a decider's events at the revision they were decided on. */
+  async append(endpointId: string, events: readonly EndpointEvent[], expectedRevision: number, meta: CommandMeta): Promise<AppendResult | undefined> {
+    if (events.length === 0) return undefined;
+    const newEvents: NewEvent[] = events.map((e, i) => {
+      const def = ENDPOINT_EVENT_DEFINITIONS[e.type];
+      return {
+        eventId: endpointEventId(meta.commandId, endpointId, expectedRevision + 1 + i),
+        type: e.type,
+        data: def.parse(e.data),
+        schemaVersion: def.schemaVersion,
+        correlationId: meta.correlationId ?? meta.commandId,
+        causationId: meta.commandId,
+        actor: meta.actor,
+      };
+    });
+    return this.store.append(toEndpointStreamName(endpointId), newEvents, expectedRevision < 0 ? 'no-stream' : expectedRevision);
+  }
+}
