@@ -1,0 +1,188 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { PatchPolicy, ReferenceGroup } from '@patchbay/contracts';
+import { checkGroup, checkPolicy, checkWorkflow, orThrow } from './definitions.js';
+import { decideGroup, evolveGroup, initialGroupState, type EndpointLookup, type GroupCommand, type GroupEvent } from './group-decider.js';
+import { decidePolicy, evolvePolicy, initialPolicyState, type PolicyCommand, type PolicyEvent } from './policy-decider.js';
+import { decideWorkflow, evolveWorkflow, initialWorkflowState, type WorkflowCommand, type WorkflowEvent } from './workflow-decider.js';
+import { explainMembership, type EndpointFacts } from './membership.js';
+
+/** Given / when / then over a decider: the events it decides, or the error code it throws. */
+function spec<S, C, E>(d: { initial: () => S; evolve: (s: S, e: E) => S; decide: (c: C, s: S) => E[] }) {
+  return (given: E[]) => ({
+    when: (command: C) => ({
+      then: (expected: E[] | ((events: E[]) => void)) => {
+        const events = d.decide(command, given.reduce(d.evolve, d.initial()));
+        if (typeof expected === 'function') expected(events);
+        else assert.deepEqual(events, expected);
+      },
+      thenThrows: (code: string) => assert.throws(() => d.decide(command, given.reduce(d.evolve, d.initial())), (e: unknown) => (e as { code?: string }).code === code),
+    }),
+  });
+}
+
+const directory = (...facts: EndpointFacts[]): EndpointLookup => {
+  const m = new Map(facts.map((f) => [f.endpointId, f]));
+  return { get: (id) => m.get(id), ids: () => m.keys() };
+};
+const ep = (endpointId: string, labels: Record<string, string>, retired = false): EndpointFacts => ({ endpointId, labels, retired });
+const group = (g: Partial<ReferenceGroup> & { id: string }): ReferenceGroup => orThrow(checkGroup({ tier: 'critical', ...g }), 'group');
+
+const givenGroup = spec<ReturnType<typeof initialGroupState>, GroupCommand, GroupEvent>({ initial: initialGroupState, evolve: evolveGroup, decide: decideGroup });
+const fleet = directory(ep('db1', { env: 'prod', role: 'db' }), ep('db2', { env: 'prod', role: 'db', legacy: 'yes' }), ep('web1', { env: 'prod', role: 'web' }), ep('st1', { env: 'staging', role: 'db' }), ep('old', { env: 'prod', role: 'db' }, true));
+const prodDb = group({ id: 'prod-db', selector: 'env=prod,role in (db),!legacy', members: ['st1'], exclusions: [] });
+const defined: GroupEvent[] = [
+  { type: 'ReferenceGroupDefined', data: { groupId: 'prod-db', version: 1, definition: prodDb } },
+  {
+    type: 'GroupMembershipChanged',
+    data: { groupId: 'prod-db', definitionVersion: 1, added: [{ endpointId: 'db1', reason: 'selector env=prod,role in (db),!legacy matched' }, { endpointId: 'st1', reason: 'static member' }], removed: [], trigger: { kind: 'definition' } },
+  },
+];
+
+describe('reference group decider', () => {
+  it('define: the definition and its first membership, with a reason per endpoint (retired and legacy left out)', () => {
+    givenGroup([]).when({ type: 'DefineGroup', definition: prodDb, endpoints: fleet }).then(defined);
+  });
+  it('define again with the same definition: nothing (idempotent); with another: GROUP_ALREADY_EXISTS', () => {
+    givenGroup(defined).when({ type: 'DefineGroup', definition: prodDb, endpoints: fleet }).then([]);
+    givenGroup(defined).when({ type: 'DefineGroup', definition: { ...prodDb, tier: 'low' }, endpoints: fleet }).thenThrows('GROUP_ALREADY_EXISTS');
+  });
+  it('update: a static exclusion removes a member, with the reason', () => {
+    const next = group({ ...prodDb, exclusions: ['db1'] });
+    givenGroup(defined)
+      .when({ type: 'UpdateGroup', definition: next, endpoints: fleet, upsert: false })
+      .then([
+        { type: 'ReferenceGroupUpdated', data: { groupId: 'prod-db', version: 2, definition: next, changed: ['exclusions'] } },
+        { type: 'GroupMembershipChanged', data: { groupId: 'prod-db', definitionVersion: 2, added: [], removed: [{ endpointId: 'db1', reason: 'selector env=prod,role in (db),!legacy matched; excluded by static exclusion' }], trigger: { kind: 'definition' } } },
+      ]);
+  });
+  it('update of a missing group: GROUP_NOT_FOUND; upsert defines it', () => {
+    givenGroup([]).when({ type: 'UpdateGroup', definition: prodDb, endpoints: fleet, upsert: false }).thenThrows('GROUP_NOT_FOUND');
+    givenGroup([]).when({ type: 'UpdateGroup', definition: prodDb, endpoints: fleet, upsert: true }).then(defined);
+  });
+  it('an endpoint whose labels stop matching leaves, and says why', () => {
+    const after = directory(ep('db1', { env: 'staging', role: 'db' }));
+    givenGroup(defined)
+      .when({ type: 'RecomputeMembership', endpointIds: ['db1'], endpoints: after, trigger: { eventId: 'e-9', endpointId: 'db1' } })
+      .then([
+        {
+          type: 'GroupMembershipChanged',
+          data: { groupId: 'prod-db', definitionVersion: 1, added: [], removed: [{ endpointId: 'db1', reason: 'selector env=prod,role in (db),!legacy did not match (env=prod: is staging)' }], trigger: { kind: 'endpoint', eventId: 'e-9', endpointId: 'db1' } },
+        },
+      ]);
+  });
+  it('a retired member leaves; an unchanged endpoint changes nothing', () => {
+    givenGroup(defined)
+      .when({ type: 'RecomputeMembership', endpointIds: ['st1'], endpoints: directory(ep('st1', { env: 'staging' }, true)), trigger: { eventId: 'e-1' } })
+      .then((events) => assert.deepEqual(events[0]?.type === 'GroupMembershipChanged' && events[0].data.removed, [{ endpointId: 'st1', reason: 'endpoint retired' }]));
+    givenGroup(defined).when({ type: 'RecomputeMembership', endpointIds: ['db1'], endpoints: fleet, trigger: { eventId: 'e-2' } }).then([]);
+  });
+  it('delete: members removed ("group deleted"), then deleted; GROUP_IN_USE while a policy uses it', () => {
+    givenGroup(defined)
+      .when({ type: 'DeleteGroup', groupId: 'prod-db', usedBy: [] })
+      .then([
+        { type: 'GroupMembershipChanged', data: { groupId: 'prod-db', definitionVersion: 1, added: [], removed: [{ endpointId: 'db1', reason: 'group deleted' }, { endpointId: 'st1', reason: 'group deleted' }], trigger: { kind: 'definition' } } },
+        { type: 'ReferenceGroupDeleted', data: { groupId: 'prod-db', version: 2 } },
+      ]);
+    givenGroup(defined).when({ type: 'DeleteGroup', groupId: 'prod-db', usedBy: ['nightly'] }).thenThrows('GROUP_IN_USE');
+    givenGroup([]).when({ type: 'DeleteGroup', groupId: 'prod-db', usedBy: [] }).thenThrows('GROUP_NOT_FOUND');
+  });
+  it('member and exclusion lists are sets: order and duplicates do not make a new definition', () => {
+    const a = group({ id: 'x', members: ['b', 'a', 'a'] });
+    const b = group({ id: 'x', members: ['a', 'b'] });
+    givenGroup([{ type: 'ReferenceGroupDefined', data: { groupId: 'x', version: 1, definition: a } }]).when({ type: 'UpdateGroup', definition: b, endpoints: directory(), upsert: false }).then([]);
+  });
+  it('explains membership requirement by requirement', () => {
+    const state = defined.reduce(evolveGroup, initialGroupState());
+    const x = explainMembership(state.compiled!, fleet.get('db2'), 'db2', false);
+    assert.equal(x.member, false);
+    assert.equal(x.summary, 'selector env=prod,role in (db),!legacy did not match (!legacy: is yes) → not a member');
+    assert.deepEqual(x.selector?.requirements.map((r) => r.matched), [true, true, false]);
+    const excluded = explainMembership(group({ ...prodDb, exclusions: ['db1'] }) && { ...state.compiled!, exclusions: new Set(['db1']) }, fleet.get('db1'), 'db1', true);
+    assert.equal(excluded.summary, 'selector env=prod,role in (db),!legacy matched; excluded by static exclusion → not a member');
+    assert.ok(excluded.reasons.includes('excluded by static exclusion'));
+  });
+});
+
+const policy = (p: Record<string, unknown> = {}): PatchPolicy => orThrow(checkPolicy({ id: 'nightly', groups: ['prod-db'], workflow: { id: 'web-standard', version: 1 }, ...p }), 'policy');
+const refs = { groups: new Set(['prod-db']), workflows: new Map([['web-standard', 2]]) };
+const givenPolicy = spec<ReturnType<typeof initialPolicyState>, PolicyCommand, PolicyEvent>({ initial: initialPolicyState, evolve: evolvePolicy, decide: decidePolicy });
+
+describe('patch policy decider', () => {
+  const p1 = policy();
+  const defined: PolicyEvent[] = [{ type: 'PatchPolicyDefined', data: { policyId: 'nightly', version: 1, definition: p1 } }];
+  it('define, then the same again appends nothing, and a change appends an update naming the fields', () => {
+    givenPolicy([]).when({ type: 'DefinePolicy', definition: p1, references: refs }).then(defined);
+    givenPolicy(defined).when({ type: 'UpdatePolicy', definition: p1, references: refs, upsert: false }).then([]);
+    const p2 = policy({ maxConcurrency: '25%', reboot: 'always' });
+    givenPolicy(defined)
+      .when({ type: 'UpdatePolicy', definition: p2, references: refs, upsert: false })
+      .then([{ type: 'PatchPolicyUpdated', data: { policyId: 'nightly', version: 2, definition: p2, changed: ['maxConcurrency', 'reboot'] } }]);
+  });
+  it('refuses unknown groups and template versions', () => {
+    givenPolicy([]).when({ type: 'DefinePolicy', definition: policy({ groups: ['nope'] }), references: refs }).thenThrows('POLICY_UNKNOWN_GROUP');
+    givenPolicy([]).when({ type: 'DefinePolicy', definition: policy({ workflow: { id: 'web-standard', version: 3 } }), references: refs }).thenThrows('POLICY_UNKNOWN_WORKFLOW');
+    givenPolicy([]).when({ type: 'DefinePolicy', definition: policy({ workflow: { id: 'other', version: 1 } }), references: refs }).thenThrows('POLICY_UNKNOWN_WORKFLOW');
+  });
+  it('delete, and delete again: POLICY_NOT_FOUND', () => {
+    givenPolicy(defined).when({ type: 'DeletePolicy', policyId: 'nightly' }).then([{ type: 'PatchPolicyDeleted', data: { policyId: 'nightly', version: 2 } }]);
+    givenPolicy([...defined, { type: 'PatchPolicyDeleted', data: { policyId: 'nightly', version: 2 } }]).when({ type: 'DeletePolicy', policyId: 'nightly' }).thenThrows('POLICY_NOT_FOUND');
+  });
+  it('policy fields: every option the issue lists validates, bad ones are refused with codes', () => {
+    const full = checkPolicy({
+      id: 'full',
+      groups: ['a', 'b'],
+      updates: { include: 'security', minSeverity: 'high', packages: { allow: ['openssl*', 'lib?ssl'], deny: ['kernel*'] }, cves: ['CVE-2024-3094'] },
+      approval: { mode: 'manual', approvers: ['alice', 'change-board'] },
+      windows: [{ cron: '0 22 * * 6', durationMinutes: 240, timezone: 'Europe/Paris', blackoutDates: ['2026-12-24'] }],
+      rollout: { tierOrder: ['critical', 'high', 'medium', 'low'], canary: 2, waves: ['25%', '50%'] },
+      maxConcurrency: '20%',
+      disruptionBudget: { clusterLabel: 'cluster', maxUnavailable: 1 },
+      errorThreshold: '5%',
+      reboot: 'if-required',
+      workflow: { id: 'web-standard', version: 1 },
+    });
+    assert.equal(full.ok, true, JSON.stringify(!full.ok && full.issues));
+    const bad: Array<[Record<string, unknown>, string, string]> = [
+      [{ maxConcurrency: '150%' }, 'POLICY_INVALID_VALUE', 'maxConcurrency'],
+      [{ maxConcurrency: 0 }, 'POLICY_INVALID_VALUE', 'maxConcurrency'],
+      [{ disruptionBudget: { clusterLabel: 'cluster', maxUnavailable: 0 } }, 'POLICY_INVALID_VALUE', 'disruptionBudget.maxUnavailable'],
+      [{ updates: { cves: ['CVE-24-1'] } }, 'POLICY_INVALID_VALUE', 'updates.cves[0]'],
+      [{ updates: { packages: { allow: ['open ssl'] } } }, 'POLICY_INVALID_VALUE', 'updates.packages.allow[0]'],
+      [{ approval: { mode: 'manual', approvers: [] } }, 'POLICY_INVALID_VALUE', 'approval.approvers'],
+      [{ reboot: 'sometimes' }, 'POLICY_INVALID_VALUE', 'reboot'],
+      [{ workflow: undefined }, 'POLICY_MISSING_FIELD', 'workflow'],
+      [{ rollout: { tierOrder: ['high', 'high'] } }, 'POLICY_INVALID_VALUE', 'rollout.tierOrder[1]'],
+      [{ colour: 'blue' }, 'POLICY_UNKNOWN_FIELD', ''],
+    ];
+    for (const [edit, code, path] of bad) {
+      const r = checkPolicy({ id: 'p', groups: ['a'], workflow: { id: 'w', version: 1 }, ...edit });
+      assert.equal(r.ok, false, JSON.stringify(edit));
+      assert.equal(!r.ok && r.issues[0]!.code, code, JSON.stringify(edit));
+      assert.equal(!r.ok && r.issues[0]!.path, path, JSON.stringify(edit));
+    }
+  });
+});
+
+const givenWorkflow = spec<ReturnType<typeof initialWorkflowState>, WorkflowCommand, WorkflowEvent>({ initial: initialWorkflowState, evolve: evolveWorkflow, decide: decideWorkflow });
+describe('workflow template decider (versioned)', () => {
+  const t1 = orThrow(checkWorkflow({ id: 'wf', phases: { patch: [{ id: 'patch', type: 'patch', params: { scope: 'all' } }] } }), 'wf');
+  const t2 = orThrow(checkWorkflow({ id: 'wf', phases: { patch: [{ id: 'patch', type: 'patch', params: { scope: 'security' } }] } }), 'wf');
+  const v1: WorkflowEvent = { type: 'WorkflowTemplateVersionSaved', data: { workflowId: 'wf', version: 1, template: t1 } };
+  it('each changed save is a new version; the same content again is not', () => {
+    givenWorkflow([]).when({ type: 'SaveWorkflow', template: t1 }).then([v1]);
+    givenWorkflow([v1]).when({ type: 'SaveWorkflow', template: t1 }).then([]);
+    givenWorkflow([v1]).when({ type: 'SaveWorkflow', template: t2 }).then([{ type: 'WorkflowTemplateVersionSaved', data: { workflowId: 'wf', version: 2, template: t2 } }]);
+  });
+  it('old versions stay readable after a new one', () => {
+    const s = [v1, { type: 'WorkflowTemplateVersionSaved', data: { workflowId: 'wf', version: 2, template: t2 } } as WorkflowEvent].reduce(evolveWorkflow, initialWorkflowState());
+    assert.deepEqual(s.versions, [t1, t2]);
+  });
+  it('retire: WORKFLOW_IN_USE while a policy uses it; a retired template saved again comes back as a new version', () => {
+    givenWorkflow([v1]).when({ type: 'RetireWorkflow', workflowId: 'wf', usedBy: ['nightly'] }).thenThrows('WORKFLOW_IN_USE');
+    const retired: WorkflowEvent = { type: 'WorkflowTemplateRetired', data: { workflowId: 'wf', lastVersion: 1 } };
+    givenWorkflow([v1]).when({ type: 'RetireWorkflow', workflowId: 'wf', usedBy: [] }).then([retired]);
+    givenWorkflow([v1, retired]).when({ type: 'SaveWorkflow', template: t1 }).then((e) => assert.equal(e[0]?.type === 'WorkflowTemplateVersionSaved' && e[0].data.version, 2));
+    givenWorkflow([]).when({ type: 'RetireWorkflow', workflowId: 'wf', usedBy: [] }).thenThrows('WORKFLOW_NOT_FOUND');
+  });
+});
