@@ -110,7 +110,7 @@ export const serviceNameSchema = z
   .min(1)
   .max(256)
   .refine((v) => !UNSAFE.test(v), unsafe('service name'))
-  .refine((v) => /^[A-Za-z0-9@][A-Za-z0-9@._:+-]*$/.test(v), { message: 'service name: letters, digits and @ . _ : + - only', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
+  .refine((v) => UNSAFE.test(v) || /^[A-Za-z0-9@][A-Za-z0-9@._:+-]*$/.test(v), { message: 'service name: letters, digits and @ . _ : + - only', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
 
 /** A package name as apt, dnf or zypper take it, optionally pinned (`openssl`, `libc6:amd64`, `nginx=1.22.1-9`). */
 export const packageNameSchema = z
@@ -118,7 +118,7 @@ export const packageNameSchema = z
   .min(1)
   .max(256)
   .refine((v) => !UNSAFE.test(v), unsafe('package name'))
-  .refine((v) => /^[A-Za-z0-9][A-Za-z0-9+._:=~-]*$/.test(v), { message: 'package name: letters, digits and + . _ : = ~ - only, starting with a letter or digit', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
+  .refine((v) => UNSAFE.test(v) || /^[A-Za-z0-9][A-Za-z0-9+._:=~-]*$/.test(v), { message: 'package name: letters, digits and + . _ : = ~ - only, starting with a letter or digit', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
 
 /** An absolute path without shell metacharacters or `..` segments. */
 export const safePathSchema = z
@@ -126,7 +126,7 @@ export const safePathSchema = z
   .min(1)
   .max(4096)
   .refine((v) => !UNSAFE.test(v), unsafe('path'))
-  .refine((v) => v.startsWith('/') && !v.split('/').includes('..'), { message: 'path must be absolute and must not contain ..', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
+  .refine((v) => UNSAFE.test(v) || (v.startsWith('/') && !v.split('/').includes('..')), { message: 'path must be absolute and must not contain ..', params: { code: 'WORKFLOW_UNSAFE_VALUE' } });
 
 /** One argv element: any text but NUL and line breaks (argv never passes through a shell unquoted). */
 const argSchema = z
