@@ -11,12 +11,16 @@ import type { BulkOperation, Filter, FindOptions, PipelineStage, ProjectionSpec,
 export const SUPPORTED_LOGICAL_OPERATORS = ['$and', '$or', '$nor'] as const;
 /** Operators on a field: `{ field: { $op: value } }`. */
 export const SUPPORTED_FIELD_OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$not', '$regex', '$options', '$size', '$all', '$elemMatch'] as const;
-/** Update operators. `$push`/`$addToSet` take a value or `{ $each: [...] }`; `$pull` a value or a condition. */
+/** Update operators. `$push`/`$addToSet` take a value or `{ $each: [...] }`; `$pull` a scalar value (FerretDB ignores conditions). */
 export const SUPPORTED_UPDATE_OPERATORS = ['$set', '$unset', '$inc', '$push', '$addToSet', '$pull', '$setOnInsert'] as const;
-/** Aggregation stages. Expressions are field paths (`"$a.b"`), literals or objects of those. */
+/**
+ * Aggregation stages, narrowed to what FerretDB v1.24 computes correctly: `$project` takes 0/1
+ * only, `$addFields`/`$set` take literal values only, `$unwind` takes a "$path" string, and `$group`
+ * groups by a field path (or null, or an object of paths) with at most one accumulator.
+ */
 export const SUPPORTED_PIPELINE_STAGES = ['$match', '$sort', '$skip', '$limit', '$project', '$group', '$count', '$unwind', '$addFields', '$set', '$unset'] as const;
-/** `$group` accumulators. */
-export const SUPPORTED_ACCUMULATORS = ['$sum', '$avg', '$min', '$max', '$first', '$last', '$push', '$addToSet', '$count'] as const;
+/** `$group` accumulators (one per `$group`: FerretDB v1.24 returns 0 for every accumulator after the first). */
+export const SUPPORTED_ACCUMULATORS = ['$sum', '$count'] as const;
 /** Named in errors so callers see why: these run code inside the server. */
 export const CODE_EXECUTING_OPERATORS = ['$where', '$function', '$accumulator', '$eval'] as const;
 
@@ -28,6 +32,20 @@ const accumulators = new Set<string>(SUPPORTED_ACCUMULATORS);
 const codeOps = new Set<string>(CODE_EXECUTING_OPERATORS);
 
 const MAX_DEPTH = 32;
+
+/** Finds a code-executing operator anywhere in a structure, so it is named even when nested under another unsupported operator. */
+function rejectCode(value: unknown, what: string, path = '', depth = 0): void {
+  if (depth > MAX_DEPTH || value === null || typeof value !== 'object') return;
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => rejectCode(v, what, `${path}.${i}`, depth + 1));
+    return;
+  }
+  if (!isPlainObject(value)) return;
+  for (const [k, v] of Object.entries(value)) {
+    if (codeOps.has(k)) reject(what, k, path);
+    rejectCode(v, what, path ? `${path}.${k}` : k, depth + 1);
+  }
+}
 
 function reject(what: string, operator: string | undefined, path: string): never {
   if (operator && codeOps.has(operator)) {
@@ -82,6 +100,7 @@ function checkLiteral(value: unknown, path: string, what: string, depth: number,
 
 /** Validates a query filter; throws `InvalidQueryError` on anything outside the dialect. */
 export function checkFilter(filter: unknown, path = '', depth = 0): asserts filter is Filter {
+  if (depth === 0) rejectCode(filter, 'filter', path);
   if (depth > MAX_DEPTH) throw new InvalidQueryError(`filter nests deeper than ${MAX_DEPTH} levels`, { path });
   if (!isPlainObject(filter)) throw new InvalidQueryError(`a filter must be a plain object (at ${path || 'top level'})`, { path });
   for (const [key, value] of Object.entries(filter)) {
@@ -130,10 +149,12 @@ function checkFieldCondition(value: unknown, path: string, depth: number): void 
           checkFieldCondition(arg, at, depth + 1);
           break;
         case '$elemMatch':
-          if (!isPlainObject(arg)) throw new InvalidQueryError(`$elemMatch takes a condition (at ${at})`, { path: at });
-          // Either a filter on element fields or operators on the element itself.
-          if (Object.keys(arg).every((k) => fieldOps.has(k))) checkFieldCondition(arg, at, depth + 1);
-          else checkFilter(arg, at, depth + 1);
+          // Operators on the element itself only: FerretDB v1.24 rejects conditions on element fields
+          // (use a dotted path such as { 'runs.step': 'patch' } for one field).
+          if (!isPlainObject(arg) || Object.keys(arg).length === 0 || !Object.keys(arg).every((k) => k.startsWith('$'))) {
+            throw new InvalidQueryError(`$elemMatch takes operators on the element ({ $gt: 1 }), not fields (at ${at})`, { path: at });
+          }
+          checkFieldCondition(arg, at, depth + 1);
           break;
         default:
           checkLiteral(arg, at, 'filter', depth, true);
@@ -184,6 +205,7 @@ export function checkFindOptions(options: FindOptions): void {
 
 /** Validates an update document (operators only; replacement documents go through `upsertOne`). */
 export function checkUpdate(update: unknown): asserts update is UpdateSpec {
+  rejectCode(update, 'update');
   if (!isPlainObject(update) || Object.keys(update).length === 0) throw new InvalidQueryError('an update must be a non-empty object of update operators');
   const seen = new Map<string, string>();
   for (const [op, fields] of Object.entries(update)) {
@@ -217,9 +239,12 @@ export function checkUpdate(update: unknown): asserts update is UpdateSpec {
           }
           break;
         case '$pull':
-          if (isPlainObject(value) && hasOperatorKeys(value)) checkFieldCondition(value, at, 1);
-          else if (isPlainObject(value)) checkFilter(value, at, 1);
-          else checkLiteral(value, at, 'update', 1, false);
+          // Scalars only: FerretDB v1.24 silently ignores conditions, and compares documents exactly
+          // where MongoDB matches them as queries.
+          if (value !== null && typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean' && !(value instanceof Date)) {
+            throw new InvalidQueryError(`$pull takes a scalar value to remove (at ${at}); conditions and documents are not portable`, { path: at });
+          }
+          checkLiteral(value, at, 'update', 1, false);
           break;
         default:
           checkLiteral(value, at, 'update', 1, false);
@@ -263,6 +288,7 @@ function checkExpression(expr: unknown, path: string, depth: number): void {
 
 /** Validates an aggregation pipeline against {@link SUPPORTED_PIPELINE_STAGES}. */
 export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineStage[] {
+  rejectCode(pipeline, 'pipeline');
   if (!Array.isArray(pipeline)) throw new InvalidQueryError('a pipeline must be an array of stages');
   pipeline.forEach((stage, i) => {
     const at = `pipeline.${i}`;
@@ -284,12 +310,9 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
         if (typeof arg !== 'string' || arg === '' || arg.startsWith('$') || arg.includes('.')) throw new InvalidQueryError(`$count takes a field name (at ${at})`, { path: at });
         break;
       case '$unwind': {
-        const p = isPlainObject(arg) ? arg['path'] : arg;
-        if (isPlainObject(arg)) {
-          for (const k of Object.keys(arg)) if (k !== 'path' && k !== 'preserveNullAndEmptyArrays') throw new InvalidQueryError(`$unwind option ${k} is not supported (at ${at})`, { path: at });
-        }
-        if (typeof p !== 'string' || !p.startsWith('$') || p.startsWith('$$')) throw new InvalidQueryError(`$unwind takes a "$field" path (at ${at})`, { path: at });
-        checkFieldName(p.slice(1), at, 'pipeline');
+        // The string form only: FerretDB v1.24 has no options (preserveNullAndEmptyArrays).
+        if (typeof arg !== 'string' || !arg.startsWith('$') || arg.startsWith('$$')) throw new InvalidQueryError(`$unwind takes a "$field" path string (at ${at})`, { path: at });
+        checkFieldName(arg.slice(1), at, 'pipeline');
         break;
       }
       case '$unset': {
@@ -305,12 +328,9 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
         if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw new InvalidQueryError(`$project takes an object (at ${at})`, { path: at });
         for (const [k, v] of Object.entries(arg)) {
           checkFieldName(k, at, 'pipeline');
+          // FerretDB v1.24 returns "$field" as a literal string instead of the field's value.
           if (v === 0 || v === 1 || v === true || v === false) continue;
-          if (typeof v === 'string' && v.startsWith('$')) {
-            checkExpression(v, `${at}.${k}`, 1);
-            continue;
-          }
-          throw new InvalidQueryError(`$project supports 0, 1 and "$field" only (at ${at}.${k})`, { path: `${at}.${k}` });
+          throw new InvalidQueryError(`$project supports 0 and 1 only (at ${at}.${k})`, { path: `${at}.${k}` });
         }
         break;
       case '$addFields':
@@ -318,11 +338,15 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
         if (!isPlainObject(arg) || Object.keys(arg).length === 0) throw new InvalidQueryError(`${name} takes an object (at ${at})`, { path: at });
         for (const [k, v] of Object.entries(arg)) {
           checkFieldName(k, at, 'pipeline');
-          checkExpression(v, `${at}.${k}`, 1);
+          // Literal values only: FerretDB v1.24 stores "$field" as text instead of resolving it.
+          if (typeof v === 'string' && v.startsWith('$')) throw new InvalidQueryError(`${name} takes literal values only, not field paths (at ${at}.${k})`, { path: `${at}.${k}` });
+          if (isPlainObject(v) && hasOperatorKeys(v)) reject('pipeline expression', Object.keys(v).find((x) => x.startsWith('$')), `${at}.${k}`);
+          checkLiteral(v, `${at}.${k}`, 'pipeline', 1, false);
         }
         break;
       case '$group': {
         if (!isPlainObject(arg) || !('_id' in arg)) throw new InvalidQueryError(`$group needs an _id (at ${at})`, { path: at });
+        if (Object.keys(arg).length > 2) throw new InvalidQueryError(`$group takes at most one accumulator (FerretDB v1.24 computes only the first) (at ${at})`, { path: at });
         for (const [k, v] of Object.entries(arg)) {
           if (k === '_id') {
             checkExpression(v, `${at}._id`, 1);
@@ -335,6 +359,9 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
           if (acc === '$count') {
             if (!isPlainObject(accArg) || Object.keys(accArg).length !== 0) throw new InvalidQueryError(`$count accumulator takes {} (at ${at}.${k})`, { path: at });
           } else {
+            if (!(typeof accArg === 'number' && Number.isFinite(accArg)) && !(typeof accArg === 'string' && accArg.startsWith('$'))) {
+              throw new InvalidQueryError(`$sum takes a number or a "$field" path (at ${at}.${k})`, { path: `${at}.${k}` });
+            }
             checkExpression(accArg, `${at}.${k}.${acc}`, 2);
           }
         }

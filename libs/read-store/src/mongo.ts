@@ -63,6 +63,11 @@ function translate(error: unknown, collection: string): never {
       const index = /index: (\S+)/.exec(error.message)?.[1] ?? 'unknown';
       throw new DuplicateKeyError(collection, index);
     }
+    // FerretDB v1.24 (SQLite backend) reports a unique-index violation caused by an UPDATE as a
+    // generic server error carrying SQLite's message, not as E11000; the server offers nothing
+    // else to tell it apart.
+    const sqliteUnique = /UNIQUE constraint failed: index '([^']+)'/.exec(error.message);
+    if (sqliteUnique) throw new DuplicateKeyError(collection, sqliteUnique[1]!);
     if (UNAVAILABLE_CODES.has(code)) throw new ReadStoreUnavailableError(`read store unavailable (${collection}): ${error.message}`, error);
     if (INVALID_CODES.has(code)) throw new InvalidQueryError(`the server rejected the query on ${collection}: ${error.message}`, { collection, serverCode: code });
     throw error;
@@ -75,6 +80,11 @@ function translate(error: unknown, collection: string): never {
     (error instanceof MongoAPIError && /closed/i.test(error.name))
   ) {
     throw new ReadStoreUnavailableError(`read store unavailable (${collection}): ${error.message}`, error);
+  }
+  // Socket-level failures the driver passes through unwrapped (e.g. EPIPE after the server died).
+  const sysCode = (error as { code?: unknown })?.code;
+  if (!(error instanceof MongoError) && typeof sysCode === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ERR_STREAM_\w+)$/.test(sysCode)) {
+    throw new ReadStoreUnavailableError(`read store unavailable (${collection}): ${(error as Error).message}`, error);
   }
   if (error instanceof MongoError && error.name === 'MongoClientClosedError') {
     throw new ReadStoreUnavailableError(`read store closed (${collection})`, error);

@@ -1,0 +1,116 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, before, describe, it } from 'node:test';
+import { freePort } from '@patchbay/testing';
+import { describeReadStoreConformance, rejectsWithCode } from './conformance.js';
+import { FerretDbServer, findFerretDbBinary } from './ferretdb-server.js';
+import { MongoReadStore } from './mongo.js';
+import { openReadStore } from './open.js';
+
+/*
+ * Runs the conformance suite against a real MongoDB-wire server: MONGODB_URL when set, otherwise a
+ * FerretDB started here (built by scripts/build-ferretdb.sh, or FERRETDB_BIN). Without either the
+ * suite is skipped with the reason.
+ */
+const externalUrl = process.env['MONGODB_URL']?.trim() || undefined;
+const binary = externalUrl ? undefined : findFerretDbBinary();
+const skip = externalUrl || binary ? false : 'no MongoDB-wire server: set MONGODB_URL, or build FerretDB with libs/read-store/scripts/build-ferretdb.sh (or set FERRETDB_BIN)';
+const label = externalUrl ? 'MongoDB at MONGODB_URL' : 'FerretDB v1.24.2 (SQLite backend)';
+
+let server: FerretDbServer | undefined;
+let serverStarts = 0;
+/** One server for the file; started lazily so a skipped suite starts nothing. */
+async function serverUrl(): Promise<string> {
+  if (externalUrl) return externalUrl;
+  if (!server) {
+    server = await FerretDbServer.start({ binary: binary! });
+    serverStarts++;
+  }
+  return server.url;
+}
+after(async () => {
+  await server?.stop();
+});
+
+describeReadStoreConformance(
+  label,
+  async () => {
+    const database = `patchbay_conf_${randomUUID().slice(0, 8)}`;
+    const url = await serverUrl();
+    let store: MongoReadStore | undefined;
+    return {
+      open: async () => (store = await MongoReadStore.connect(url, { database })),
+      dispose: async () => {
+        // The store is closed by now; drop the database through a fresh connection.
+        const cleanup = await MongoReadStore.connect(url, { database });
+        await cleanup.dropDatabase();
+        await cleanup.close();
+        void store;
+      },
+    };
+  },
+  { skip },
+);
+
+describe(`MongoReadStore failure mapping: ${label}`, { skip }, () => {
+  let url: string;
+  before(async () => {
+    url = await serverUrl();
+  });
+
+  it('maps an unreachable server to READ_STORE_UNAVAILABLE', async () => {
+    const port = await freePort();
+    const t0 = Date.now();
+    await rejectsWithCode(MongoReadStore.connect(`mongodb://127.0.0.1:${port}/`, { serverSelectionTimeoutMS: 500 }), 'READ_STORE_UNAVAILABLE');
+    assert.ok(Date.now() - t0 < 5_000, 'fails within the selection timeout');
+  });
+
+  it('maps a closed client to READ_STORE_UNAVAILABLE', async () => {
+    const store = await MongoReadStore.connect(url, { database: `patchbay_closed_${randomUUID().slice(0, 8)}` });
+    await store.close();
+    await rejectsWithCode(store.collection('c').find({}), 'READ_STORE_UNAVAILABLE');
+  });
+
+  it('openReadStore picks MongoDB when MONGODB_URL is set', async () => {
+    const database = `patchbay_open_${randomUUID().slice(0, 8)}`;
+    const store = await openReadStore({ MONGODB_URL: url, MONGODB_DATABASE: database });
+    assert.ok(store instanceof MongoReadStore);
+    assert.equal(store.databaseName, database);
+    await store.collection('c').upsertOne({ _id: 'a' }, { v: 1 });
+    assert.equal(await store.collection('c').count(), 1);
+    await store.dropDatabase();
+    await store.close();
+  });
+
+  it('reports READ_STORE_UNAVAILABLE while the server is down and recovers after a restart', { skip: externalUrl ? 'needs a server this test started' : false }, async () => {
+    const own = await FerretDbServer.start({ binary: binary! });
+    try {
+      const store = await MongoReadStore.connect(own.url, { database: 'patchbay_restart', serverSelectionTimeoutMS: 1_000 });
+      try {
+        const c = store.collection('c');
+        await c.upsertOne({ _id: 'a' }, { v: 1 });
+        await own.kill();
+        await rejectsWithCode(c.find({}), 'READ_STORE_UNAVAILABLE');
+        await own.restart();
+        let doc: unknown;
+        for (let i = 0; i < 50 && doc === undefined; i++) {
+          try {
+            doc = await c.findOne({ _id: 'a' });
+          } catch (error) {
+            if ((error as { code?: string }).code !== 'READ_STORE_UNAVAILABLE') throw error;
+            await new Promise((r) => setTimeout(r, 100));
+          }
+        }
+        assert.deepEqual(doc, { _id: 'a', v: 1 }, 'the data survived the crash and the client reconnected');
+      } finally {
+        await store.close();
+      }
+    } finally {
+      await own.stop();
+    }
+  });
+
+  it('started at most one shared server for this file', () => {
+    assert.ok(serverStarts <= 1);
+  });
+});
