@@ -1,4 +1,4 @@
-import { execFile, execFileSync } from 'node:child_process';
+import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,7 +9,7 @@ import { PatchbayError } from '@patchbay/contracts';
 import { InvalidArgvError, InvalidEnvError, REMOTE_ERROR_CODES, SecretUnavailableError } from './errors.js';
 import { describeHostKey, pinnedHostKeys, sshCryptoBackend, sshSha256Fingerprint } from './host-key.js';
 import { combinedDigest, OutputTail } from './output-tail.js';
-import { buildRemoteCommand } from './remote-command.js';
+import { buildRemoteCommand, buildStopCommand } from './remote-command.js';
 import { BuiltinSecretResolver } from './secret-resolver.js';
 import { Ssh2RemoteExecutor } from './ssh2-executor.js';
 
@@ -50,6 +50,31 @@ describe('buildRemoteCommand', () => {
     const line = buildRemoteCommand(['sh', '-c', 'sleep 30 & wait'], { deadline: { deadlineMs: 300, killAfterMs: 200 } });
     await assert.rejects(sh(line), (e: unknown) => (e as { code?: unknown }).code === 124);
     assert.ok(Date.now() - started < 3_000);
+  });
+
+  it('the stop command signals exactly the processes of one run id, children included', async () => {
+    const runId = 'a'.repeat(32);
+    const other = 'b'.repeat(32);
+    const start = (id: string) =>
+      spawn('/bin/sh', ['-c', buildRemoteCommand(['sh', '-c', 'sleep 30 & wait'], { runId: id, deadline: { deadlineMs: 20_000, killAfterMs: 500 } })], { stdio: 'ignore' });
+    const target = start(runId);
+    const bystander = start(other);
+    const exited = (p: ReturnType<typeof spawn>) => new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
+    try {
+      await new Promise((r) => setTimeout(r, 300));
+      const started = Date.now();
+      const targetExit = exited(target);
+      await sh(buildStopCommand(runId, 'TERM', false));
+      await targetExit;
+      assert.ok(Date.now() - started < 2_000);
+      assert.equal(bystander.exitCode, null, 'another run is untouched');
+    } finally {
+      const bystanderExit = exited(bystander);
+      await sh(buildStopCommand(other, 'KILL', false));
+      await bystanderExit;
+    }
+    assert.throws(() => buildStopCommand('$(reboot)', 'TERM', false), InvalidArgvError);
+    assert.throws(() => buildRemoteCommand(['true'], { runId, env: { PATCHBAY_RUN_ID: 'x' } }), InvalidEnvError);
   });
 
   it('refuses bad argv with INVALID_ARGV and bad env with INVALID_ENV', () => {

@@ -38,7 +38,7 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
   const target = (i: number, extra: Partial<RemoteTarget> = {}): RemoteTarget => ({ endpointId: ep(i).id, host: ep(i).host, port: ep(i).port, user: 'patchbay', keyRef: 'env:PB_KEY', ...extra });
   const executor = (opts: Partial<Ssh2RemoteExecutorOptions> = {}): Ssh2RemoteExecutor => {
     // The simulated shell runs simple commands only (no `exec`, no GNU timeout): no remote deadline.
-    const ex = new Ssh2RemoteExecutor({ hostKeyVerifier: pinnedHostKeys(pins), secretResolver: new BuiltinSecretResolver(env), remoteDeadline: false, stopGraceMs: 200, ...opts });
+    const ex = new Ssh2RemoteExecutor({ hostKeyVerifier: pinnedHostKeys(pins), secretResolver: new BuiltinSecretResolver(env), remoteProcessControl: false, stopGraceMs: 200, ...opts });
     executors.push(ex);
     return ex;
   };

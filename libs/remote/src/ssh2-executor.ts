@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Span } from '@opentelemetry/api';
 import { ValidationError } from '@patchbay/contracts';
@@ -17,7 +18,7 @@ import {
 import { describeHostKey, sshCryptoBackend } from './host-key.js';
 import { combinedDigest, OutputTail } from './output-tail.js';
 import type { CommandResult, HostKeyVerifier, PresentedHostKey, RemoteExecutor, RemoteTarget, RunOptions, WaitForBootOptions } from './port.js';
-import { buildRemoteCommand } from './remote-command.js';
+import { buildRemoteCommand, buildStopCommand } from './remote-command.js';
 import { BuiltinSecretResolver, type SecretResolver } from './secret-resolver.js';
 
 /** Structured log callback; fields never carry key material. Fits pino as `(l, m, f) => logger[l](f, m)`. */
@@ -42,11 +43,13 @@ export interface Ssh2RemoteExecutorOptions {
   /** After SIGTERM, how long a stopped command may take to exit before SIGKILL and closing the channel (ms). Default 2,000. */
   stopGraceMs?: number;
   /**
-   * Run each command as `exec [sudo -n --] timeout -k <grace> <deadline> …` so it dies on the host
-   * even if the controller disappears (see README). Default true. Endpoints without GNU `timeout`
-   * (or the simulated fleet, whose shell does not interpret `exec`) set false.
+   * Make sure a stopped command dies on the host (see README): each command runs as
+   * `exec [sudo -n --] timeout -k <grace> <deadline> env PATCHBAY_RUN_ID=<id> …`, and stopping it
+   * sends TERM (then KILL) both as an SSH signal and through a second channel to every process
+   * carrying the run id. Default true. Endpoints without GNU `timeout`, or the simulated fleet
+   * (whose shell does not interpret `exec`), set false: then stopping only closes the channel.
    */
-  remoteDeadline?: boolean;
+  remoteProcessControl?: boolean;
   /** Tail bytes kept per stream when `outputCapBytes` is not given. Default 65,536. */
   outputCapBytes?: number;
   /** Tail lines returned per stream when `tailLines` is not given. Default 50. */
@@ -91,7 +94,7 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       maxChannelsPerConnection: 8,
       defaultTimeoutMs: 600_000,
       stopGraceMs: 2_000,
-      remoteDeadline: true,
+      remoteProcessControl: true,
       outputCapBytes: 65_536,
       tailLines: 50,
       ...options,
@@ -113,7 +116,9 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     return withSpan(
       'ssh.exec',
       async (span) => {
-        const result = await this.runOnce(target, command(timeoutMs), argv0, timeoutMs, options);
+        const runId = randomBytes(16).toString('hex');
+        const stopVia = this.opts.remoteProcessControl ? { runId, sudo: command.sudo } : undefined;
+        const result = await this.runOnce(target, command.build(timeoutMs, runId), stopVia, argv0, timeoutMs, options);
         span.setAttributes({
           'process.exit.code': result.exitCode ?? -1,
           'patchbay.remote.stdout_bytes': result.stdoutBytes,
@@ -217,18 +222,21 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     return this.readBootId(target, { timeoutMs: ms, ...(signal ? { signal } : {}) });
   }
 
-  /** Validates argv, env and sudo once and returns the command line for a given timeout. */
-  private commandLine(argv: readonly string[], options: RunOptions, target: RemoteTarget): (timeoutMs: number) => string {
+  /** Validates argv, env and sudo once and returns how to build the command line for a given timeout. */
+  private commandLine(argv: readonly string[], options: RunOptions, target: RemoteTarget): { sudo: boolean; build: (timeoutMs: number, runId: string) => string } {
     const sudo = options.sudo ?? target.sudo ?? false;
     const spec = { sudo, ...(options.env ? { env: options.env } : {}) };
     buildRemoteCommand(argv, spec);
-    // The remote deadline is a backstop one second after the controller's own timer, which stops
-    // the command first and reports REMOTE_TIMEOUT.
-    return (timeoutMs) =>
-      buildRemoteCommand(argv, this.opts.remoteDeadline ? { ...spec, deadline: { deadlineMs: timeoutMs + 1_000, killAfterMs: this.opts.stopGraceMs } } : spec);
+    return {
+      sudo,
+      // The remote deadline is a backstop one second after the controller's own timer, which
+      // stops the command first and reports REMOTE_TIMEOUT.
+      build: (timeoutMs, runId) =>
+        buildRemoteCommand(argv, this.opts.remoteProcessControl ? { ...spec, runId, deadline: { deadlineMs: timeoutMs + 1_000, killAfterMs: this.opts.stopGraceMs } } : spec),
+    };
   }
 
-  private async runOnce(target: RemoteTarget, command: string, argv0: string, timeoutMs: number, options: RunOptions): Promise<CommandResult> {
+  private async runOnce(target: RemoteTarget, command: string, stopVia: StopVia | undefined, argv0: string, timeoutMs: number, options: RunOptions): Promise<CommandResult> {
     // A connection found dead before anything was sent is replaced once; after the exec request
     // went out, a drop is CONNECTION_LOST and never retried (the command may have run).
     let conn = await this.connection(target, options.signal);
@@ -239,13 +247,13 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       await this.acquireChannel(conn, target, argv0, options.signal);
     }
     try {
-      return await this.exec(conn, target, command, argv0, timeoutMs, options);
+      return await this.exec(conn, target, command, stopVia, argv0, timeoutMs, options);
     } finally {
       this.releaseChannel(conn);
     }
   }
 
-  private exec(conn: Connection, target: RemoteTarget, command: string, argv0: string, timeoutMs: number, options: RunOptions): Promise<CommandResult> {
+  private exec(conn: Connection, target: RemoteTarget, command: string, stopVia: StopVia | undefined, argv0: string, timeoutMs: number, options: RunOptions): Promise<CommandResult> {
     const endpointId = target.endpointId;
     const stdout = new OutputTail(options.outputCapBytes ?? this.opts.outputCapBytes, options.captureStdout ?? 0);
     const stderr = new OutputTail(options.outputCapBytes ?? this.opts.outputCapBytes, 0);
@@ -301,10 +309,14 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
         if (!channel) return; // the exec callback sees `stopping` and closes the channel at once
         // TERM first so the program (and, through `timeout`, its process group) can exit; KILL
         // and a closed channel if it has not after the grace period.
+        // The SSH signal does not reach root sessions (OpenSSH only delivers it from a
+        // privilege-separated child), hence the second channel that signals by run id.
         sendSignal(conn.client, channel, 'TERM');
+        if (stopVia) signalRun(conn.client, stopVia, 'TERM');
         killTimer = setTimeout(() => {
           if (channel) {
             sendSignal(conn.client, channel, 'KILL');
+            if (stopVia) signalRun(conn.client, stopVia, 'KILL');
             channel.close();
           }
           // A server that never confirms the close must not hold the caller.
@@ -497,17 +509,46 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
   }
 }
 
+/** What stopping a run needs: its marker and whether it runs under sudo. */
+interface StopVia {
+  readonly runId: string;
+  readonly sudo: boolean;
+}
+
+/**
+ * Signals every process of a run over a channel of its own. This channel is outside the
+ * per-connection bound (8 of OpenSSH's default 10 sessions), so a full connection can still stop
+ * its commands. Fire and forget: the caller's grace period and the remote deadline follow.
+ */
+function signalRun(client: Client, via: StopVia, signal: 'TERM' | 'KILL'): void {
+  try {
+    client.exec(buildStopCommand(via.runId, signal, via.sudo), (err, ch) => {
+      if (err) return;
+      ch.on('data', () => undefined);
+      ch.stderr.on('data', () => undefined);
+      ch.on('error', () => undefined);
+      const t = setTimeout(() => ch.close(), 5_000);
+      t.unref();
+      ch.on('close', () => clearTimeout(t));
+      ch.end();
+    });
+  } catch {
+    // The connection is gone; the remote deadline ends the run.
+  }
+}
+
 /**
  * Sends an SSH "signal" channel request. ssh2's `ClientChannel.signal` does nothing once our side
  * has sent EOF (we close stdin right after the exec), but the request is valid on a channel that is
- * still open, so it goes straight to the protocol object; OpenSSH delivers it to the session's
- * process (≥ 7.9).
+ * still open, so it goes straight to the protocol object. OpenSSH (≥ 7.9) delivers it with
+ * `killpg` to the session's process group: the program `exec` put there, and sudo, which relays it.
  */
 function sendSignal(client: Client, channel: ClientChannel, name: 'TERM' | 'KILL'): void {
   const ch = channel as unknown as { outgoing?: { id?: number; state?: string } };
   const protocol = (client as unknown as { _protocol?: { signal?: (id: number, name: string) => void } })._protocol;
   try {
-    if (protocol?.signal && ch.outgoing?.state === 'open' && typeof ch.outgoing.id === 'number') protocol.signal(ch.outgoing.id, name);
+    const state = ch.outgoing?.state;
+    if (protocol?.signal && (state === 'open' || state === 'eof') && typeof ch.outgoing?.id === 'number') protocol.signal(ch.outgoing.id, name);
     else channel.signal(name);
   } catch {
     // The channel or connection is already gone; closing it follows.
