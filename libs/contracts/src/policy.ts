@@ -99,7 +99,7 @@ export const maintenanceWindowSchema = z
   .strict();
 export type MaintenanceWindow = z.infer<typeof maintenanceWindowSchema>;
 
-const packageGlob = z.string().regex(/^[A-Za-z0-9+._:*?\[\]-]{1,256}$/, 'package glob: letters, digits, + . _ : - and the wildcards * ? [ ]');
+const packageGlob = z.string().regex(/^[A-Za-z0-9+._:*?[\]-]{1,256}$/, 'package glob: letters, digits, + . _ : - and the wildcards * ? [ ]');
 
 export const UPDATE_SEVERITIES = ['low', 'medium', 'high', 'critical'] as const;
 
@@ -182,7 +182,7 @@ export const POLICY_ISSUE_CODES: IssueCodeTable = {
 const groupDefinition = z.custom<ReferenceGroup>((v) => referenceGroupSchema.safeParse(v).success, 'invalid reference group');
 const policyDefinition = z.custom<PatchPolicy>((v) => patchPolicySchema.safeParse(v).success, 'invalid patch policy');
 
-export const ReferenceGroupDefined = defineEvent('ReferenceGroupDefined', 1, z.object({ groupId: groupIdSchema, version: z.literal(1), definition: groupDefinition }));
+export const ReferenceGroupDefined = defineEvent('ReferenceGroupDefined', 1, z.object({ groupId: groupIdSchema, version: z.number().int().min(1), definition: groupDefinition }));
 export const ReferenceGroupUpdated = defineEvent(
   'ReferenceGroupUpdated',
   1,
@@ -209,7 +209,7 @@ export const GroupMembershipChanged = defineEvent(
   }),
 );
 
-export const PatchPolicyDefined = defineEvent('PatchPolicyDefined', 1, z.object({ policyId: policyIdSchema, version: z.literal(1), definition: policyDefinition }));
+export const PatchPolicyDefined = defineEvent('PatchPolicyDefined', 1, z.object({ policyId: policyIdSchema, version: z.number().int().min(1), definition: policyDefinition }));
 export const PatchPolicyUpdated = defineEvent(
   'PatchPolicyUpdated',
   1,

@@ -5,7 +5,7 @@ import { checkGroup, checkPolicy, checkWorkflow, orThrow } from './definitions.j
 import { decideGroup, evolveGroup, initialGroupState, type EndpointLookup, type GroupCommand, type GroupEvent } from './group-decider.js';
 import { decidePolicy, evolvePolicy, initialPolicyState, type PolicyCommand, type PolicyEvent } from './policy-decider.js';
 import { decideWorkflow, evolveWorkflow, initialWorkflowState, type WorkflowCommand, type WorkflowEvent } from './workflow-decider.js';
-import { explainMembership, type EndpointFacts } from './membership.js';
+import { compileGroup, explainMembership, type EndpointFacts } from './membership.js';
 
 /** Given / when / then over a decider: the events it decides, or the error code it throws. */
 function spec<S, C, E>(d: { initial: () => S; evolve: (s: S, e: E) => S; decide: (c: C, s: S) => E[] }) {
@@ -98,7 +98,7 @@ describe('reference group decider', () => {
     assert.equal(x.member, false);
     assert.equal(x.summary, 'selector env=prod,role in (db),!legacy did not match (!legacy: is yes) → not a member');
     assert.deepEqual(x.selector?.requirements.map((r) => r.matched), [true, true, false]);
-    const excluded = explainMembership(group({ ...prodDb, exclusions: ['db1'] }) && { ...state.compiled!, exclusions: new Set(['db1']) }, fleet.get('db1'), 'db1', true);
+    const excluded = explainMembership(compileGroup(group({ ...prodDb, exclusions: ['db1'] })), fleet.get('db1'), 'db1', true);
     assert.equal(excluded.summary, 'selector env=prod,role in (db),!legacy matched; excluded by static exclusion → not a member');
     assert.ok(excluded.reasons.includes('excluded by static exclusion'));
   });

@@ -31,7 +31,7 @@ export class SelectorSyntaxError extends PatchbayError {
   }
 }
 
-const KEY = /^[A-Za-z0-9]([A-Za-z0-9_.\/-]{0,62}[A-Za-z0-9])?$/;
+const KEY = /^[A-Za-z0-9]([A-Za-z0-9_./-]{0,62}[A-Za-z0-9])?$/;
 const VALUE = /^[A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?$/;
 
 type Token = { kind: 'word' | '=' | '==' | '!=' | '!' | ',' | '(' | ')' | 'end'; text: string; column: number };
@@ -55,9 +55,9 @@ function tokenize(src: string): Token[] {
     } else if (c === '=' || c === '!' || c === ',' || c === '(' || c === ')') {
       out.push({ kind: c, text: c, column });
       i++;
-    } else if (/[A-Za-z0-9_.\/-]/.test(c)) {
+    } else if (/[A-Za-z0-9_./-]/.test(c)) {
       let j = i;
-      while (j < src.length && /[A-Za-z0-9_.\/-]/.test(src[j]!)) j++;
+      while (j < src.length && /[A-Za-z0-9_./-]/.test(src[j]!)) j++;
       out.push({ kind: 'word', text: src.slice(i, j), column });
       i = j;
     } else {
