@@ -4,5 +4,4 @@ export * from './quote-argv.js';
 export * from './remote-command.js';
 export * from './host-key.js';
 export * from './secret-resolver.js';
-export * from './output-tail.js';
 export * from './ssh2-executor.js';

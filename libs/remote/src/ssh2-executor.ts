@@ -66,6 +66,8 @@ interface Connection {
   readonly client: Client;
   ready: Promise<void>;
   closed: boolean;
+  /** `close()` was called; a handshake still waiting for its key gives up. */
+  closing: boolean;
   closeReason: string;
   active: number;
   readonly waiters: Array<() => void>;
@@ -207,9 +209,12 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
         const conn = this.connections.get(id);
         if (!conn) return;
         this.connections.delete(id);
+        conn.closeReason = 'closed by the controller';
+        conn.closing = true;
         conn.client.end();
         const t = setTimeout(() => conn.client.destroy(), 1_000);
-        await conn.closedPromise;
+        // A connection still resolving its key has no socket yet; the handshake sees `closing`.
+        await Promise.race([conn.closedPromise, sleep(1_500)]);
         clearTimeout(t);
       }),
     );
@@ -391,6 +396,7 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       client,
       ready: Promise.resolve(),
       closed: false,
+      closing: false,
       closeReason: 'connection closed',
       active: 0,
       waiters: [],
@@ -427,6 +433,11 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     }
     const client = conn.client;
     const address = `${target.host}:${target.port}`;
+    if (conn.closing) {
+      conn.closed = true;
+      resolveClosed();
+      throw new HostUnreachableError(target.endpointId, address, conn.closeReason);
+    }
     return new Promise<void>((resolve, reject) => {
       let ready = false;
       let rejectedKey: PresentedHostKey | undefined;
