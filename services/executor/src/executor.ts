@@ -1,0 +1,276 @@
+import {
+  CycleAborted,
+  EndpointReleased,
+  RunStarted,
+  toRunStreamName,
+  type RecordedEvent,
+} from '@patchbay/contracts';
+import { WrongExpectedVersionError, type EventStore } from '@patchbay/event-store';
+import type { EventConsumer, NatsBus } from '@patchbay/messaging';
+import type { RemoteExecutor } from '@patchbay/remote';
+import { CYCLE_ABORT_REASON } from './activities/steps.js';
+import { EndpointRun, runEventId, type CrashFault, type ExecutorLog } from './endpoint-run.js';
+
+/** Durable consumer of released endpoints, shared by every executor replica (each message goes to one). */
+export const RELEASED_DURABLE = 'executor-endpoint-released';
+/** Subject filter of `EndpointReleased`, whatever stream category the planner appends it to. */
+export const RELEASED_SUBJECT = 'patchbay.evt.*.EndpointReleased';
+
+export interface ExecutorOptions {
+  store: EventStore;
+  bus: NatsBus;
+  remote: RemoteExecutor;
+  /** Stable across restarts: a restarted executor resumes the runs recorded under its id. */
+  executorId: string;
+  /** Endpoint runs driven at once by this executor. */
+  concurrency: number;
+  /** How often unfinished runs of this executor are looked for (ms). */
+  resumeIntervalMs: number;
+  /** How often the cycle streams are read for aborts (ms). */
+  abortPollMs: number;
+  /** Pause between boot-id polls while an endpoint reboots (ms). */
+  rebootPollMs: number;
+  /** How long the bus waits for a claim before redelivering a release to another replica (ms). */
+  ackWaitMs?: number;
+  log: ExecutorLog;
+  crashFault?: CrashFault | undefined;
+}
+
+/** A counting semaphore: at most `n` holders. */
+class Slots {
+  private used = 0;
+  private readonly waiters: Array<() => void> = [];
+  constructor(private readonly n: number) {}
+  get inUse(): number {
+    return this.used;
+  }
+  async acquire(): Promise<() => void> {
+    if (this.used >= this.n) await new Promise<void>((r) => this.waiters.push(r));
+    else this.used++;
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      const next = this.waiters.shift();
+      if (next) next();
+      else this.used--;
+    };
+  }
+}
+
+/** Figures for health replies and tests. */
+export interface ExecutorStats {
+  claimed: number;
+  lostClaims: number;
+  resumed: number;
+  finished: number;
+  active: number;
+}
+
+/**
+ * The executor: claims released endpoints (one `RunStarted` per run stream, appended with
+ * expected revision `no-stream`, so two replicas never both run one endpoint), drives up to
+ * `concurrency` runs at once, resumes its unfinished runs from the log at start and periodically,
+ * and cancels the runs of aborted cycles.
+ */
+export class Executor {
+  private readonly active = new Map<string, { run: EndpointRun; done: Promise<void> }>();
+  private readonly abortedCycles = new Map<string, string>();
+  private readonly slots: Slots;
+  private consumer?: EventConsumer;
+  private timers: NodeJS.Timeout[] = [];
+  private cyclePosition: bigint | undefined;
+  private runPosition: bigint | undefined;
+  /** Owner of every unfinished run seen in the `run` category. */
+  private readonly owners = new Map<string, string>();
+  private stopping = false;
+  private scanning: Promise<void> = Promise.resolve();
+  readonly stats: ExecutorStats = { claimed: 0, lostClaims: 0, resumed: 0, finished: 0, active: 0 };
+
+  constructor(private readonly opts: ExecutorOptions) {
+    if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
+    this.slots = new Slots(opts.concurrency);
+  }
+
+  /** Reads aborts and unfinished runs, resumes them, then starts consuming releases. */
+  async start(): Promise<void> {
+    await this.pollAborts();
+    await this.scanRuns();
+    this.consumer = await this.opts.bus.consume(RELEASED_DURABLE, RELEASED_SUBJECT, (event) => this.onReleased(event), {
+      maxAckPending: Math.max(2, this.opts.concurrency),
+      ackWaitMs: this.opts.ackWaitMs ?? 60_000,
+      maxDeliver: 5,
+    });
+    const every = (ms: number, f: () => Promise<void>) => {
+      const t = setInterval(() => {
+        if (!this.stopping) f().catch((e) => this.opts.log('warn', { error: (e as Error).message }, 'periodic executor task failed'));
+      }, ms);
+      t.unref();
+      this.timers.push(t);
+    };
+    every(this.opts.abortPollMs, () => this.pollAborts());
+    every(this.opts.resumeIntervalMs, () => this.scanRuns());
+  }
+
+  /** Stops taking work; runs in flight stop without recording anything and are resumed at the next start. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    for (const t of this.timers) clearInterval(t);
+    await this.consumer?.stop();
+    for (const { run } of this.active.values()) run.abort({ kind: 'shutdown' });
+    await Promise.allSettled([...this.active.values()].map((a) => a.done));
+    await this.scanning.catch(() => undefined);
+  }
+
+  /** Resolves once no run is active (for tests). */
+  async idle(): Promise<void> {
+    while (this.active.size > 0) await Promise.allSettled([...this.active.values()].map((a) => a.done));
+  }
+
+  get activeRuns(): number {
+    return this.active.size;
+  }
+
+  private cycleAborted = (cycleId: string): { reason: string } | undefined => {
+    const reason = this.abortedCycles.get(cycleId);
+    return reason === undefined ? undefined : { reason };
+  };
+
+  private deps() {
+    return {
+      store: this.opts.store,
+      remote: this.opts.remote,
+      executorId: this.opts.executorId,
+      log: this.opts.log,
+      cycleAborted: this.cycleAborted,
+      rebootPollMs: this.opts.rebootPollMs,
+      crashFault: this.opts.crashFault,
+    };
+  }
+
+  private async readCategory(category: string, after: bigint | undefined, each: (e: RecordedEvent) => void): Promise<bigint | undefined> {
+    let pos = after;
+    for (;;) {
+      const page = await this.opts.store.readAll({ categories: [category], maxCount: 2000, ...(pos !== undefined ? { after: pos } : {}) });
+      for (const e of page) {
+        each(e);
+        pos = e.position;
+      }
+      if (page.length < 2000) return pos;
+    }
+  }
+
+  /** Reads new CycleAborted events (the store is the truth) and aborts the matching runs in flight. */
+  async pollAborts(): Promise<void> {
+    this.cyclePosition = await this.readCategory('cycle', this.cyclePosition, (e) => {
+      if (e.type !== CycleAborted.type) return;
+      const d = e.data as { cycleId: string; reason: string; by: string };
+      if (this.abortedCycles.has(d.cycleId)) return;
+      this.abortedCycles.set(d.cycleId, `aborted by ${d.by}: ${d.reason}`);
+      for (const { run } of this.active.values()) {
+        if (run.cycleId === d.cycleId) run.abort({ kind: CYCLE_ABORT_REASON, reason: d.reason });
+      }
+    });
+  }
+
+  /** Finds unfinished runs owned by this executor (a small projection over the `run` category) and resumes them. */
+  async scanRuns(): Promise<void> {
+    const scan = (async () => {
+      this.runPosition = await this.readCategory('run', this.runPosition, (e) => {
+        const d = e.data as { executorId?: string };
+        if (e.type === 'RunStarted' || e.type === 'RunResumed') this.owners.set(e.metadata.stream, d.executorId!);
+        else if (e.type === 'RunSucceeded' || e.type === 'RunFailed' || e.type === 'RunCancelled') this.owners.delete(e.metadata.stream);
+      });
+      for (const [stream, owner] of this.owners) {
+        if (owner !== this.opts.executorId || this.active.has(stream) || this.stopping) continue;
+        await this.resume(stream);
+      }
+    })();
+    this.scanning = scan.catch(() => undefined);
+    await scan;
+  }
+
+  private async resume(stream: string): Promise<void> {
+    const release = await this.slots.acquire();
+    let launched = false;
+    try {
+      if (this.active.has(stream) || this.stopping) return;
+      const events = await this.opts.store.readStream(stream, { ifMissing: 'empty' });
+      const run = new EndpointRun(this.deps(), stream, events);
+      if (run.status !== 'running') return;
+      this.opts.log('info', { stream }, 'resuming an unfinished run from its log');
+      this.stats.resumed++;
+      launched = this.launch(stream, run, release, true);
+    } finally {
+      if (!launched) release();
+    }
+  }
+
+  private launch(stream: string, run: EndpointRun, release: () => void, resumed: boolean): boolean {
+    if (this.active.has(stream)) return false;
+    const done = (async () => {
+      try {
+        if (resumed) await run.markResumed();
+        await run.drive();
+      } catch (e) {
+        if ((e as { code?: string }).code !== 'RUN_OWNERSHIP_LOST') this.opts.log('error', { stream, error: (e as Error).message }, 'run stopped on an error; it is resumed at the next scan');
+      } finally {
+        this.active.delete(stream);
+        this.stats.active = this.active.size;
+        if (run.status !== 'running') this.stats.finished++;
+        release();
+      }
+    })();
+    this.active.set(stream, { run, done });
+    this.stats.active = this.active.size;
+    return true;
+  }
+
+  /** Claims a released endpoint; a lost claim (another replica, a redelivery) drops the message. */
+  private async onReleased(event: RecordedEvent): Promise<void> {
+    const released = EndpointReleased.parse(event.data);
+    const stream = toRunStreamName(released.cycleId, released.endpointId);
+    if (this.active.has(stream)) return;
+    // Back-pressure: the consumer waits for a free slot before claiming, so an idle replica gets the next one.
+    const release = await this.slots.acquire();
+    let launched = false;
+    try {
+      if (this.stopping) throw new Error('executor stopping');
+      const { cycleId, endpointId, ...plan } = released;
+      let duplicate = false;
+      try {
+        const r = await this.opts.store.append(
+          stream,
+          [
+            {
+              eventId: runEventId(stream, 'run-started', this.opts.executorId),
+              type: RunStarted.type,
+              schemaVersion: RunStarted.schemaVersion,
+              data: RunStarted.parse({ cycleId, endpointId, executorId: this.opts.executorId, releasedEventId: event.metadata.eventId, plan }),
+              correlationId: cycleId,
+              causationId: event.metadata.eventId,
+              actor: `executor:${this.opts.executorId}`,
+              ...(event.metadata.traceparent ? { traceparent: event.metadata.traceparent } : {}),
+            },
+          ],
+          'no-stream',
+        );
+        duplicate = r.duplicate;
+      } catch (e) {
+        if (e instanceof WrongExpectedVersionError || (e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') {
+          this.stats.lostClaims++;
+          this.opts.log('debug', { stream }, 'run already claimed; dropping the release');
+          return;
+        }
+        throw e;
+      }
+      this.stats.claimed++;
+      const events = await this.opts.store.readStream(stream);
+      const run = new EndpointRun(this.deps(), stream, events);
+      if (run.status !== 'running') return;
+      launched = this.launch(stream, run, release, duplicate);
+    } finally {
+      if (!launched) release();
+    }
+  }
+}

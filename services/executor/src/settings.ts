@@ -1,0 +1,56 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { ValidationError } from '@patchbay/contracts';
+import { parseCrashFault, type CrashFault } from './endpoint-run.js';
+
+/** Settings of the executor service, from its environment (see the README). */
+export interface ExecutorSettings {
+  /** Stable id of this executor; a restarted executor with the same id resumes its unfinished runs. */
+  executorId: string;
+  /** Endpoint runs driven at once. */
+  concurrency: number;
+  resumeIntervalMs: number;
+  abortPollMs: number;
+  rebootPollMs: number;
+  ackWaitMs: number;
+  /** Run remote commands under GNU `timeout` with a run marker, so a stopped or orphaned command really ends on the host (see libs/remote). */
+  remoteProcessControl: boolean;
+  /** Key reference for endpoints without one. */
+  defaultKeyRef?: string;
+  connectTimeoutMs: number;
+  crashFault?: CrashFault;
+}
+
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const schema = z.object({
+  PATCHBAY_EXECUTOR_ID: z.string().regex(/^[A-Za-z0-9_.@-]{1,100}$/, 'letters, digits and _ . @ - (max 100)').optional(),
+  PATCHBAY_EXECUTOR_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(32),
+  PATCHBAY_EXECUTOR_RESUME_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
+  PATCHBAY_EXECUTOR_ABORT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
+  PATCHBAY_EXECUTOR_REBOOT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(150),
+  PATCHBAY_EXECUTOR_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL: bool.default(true),
+  PATCHBAY_EXECUTOR_DEFAULT_KEY_REF: z.string().regex(/^(file:\S+|env:[A-Za-z_][A-Za-z0-9_]*)$/, 'file:<path> or env:<VARIABLE>').optional(),
+  PATCHBAY_EXECUTOR_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  PATCHBAY_EXECUTOR_FAULT_KILL_AFTER: z.string().regex(/^[A-Za-z]+(:[a-z0-9.-]*(:\d+)?)?$/).optional(),
+});
+
+/** Reads the settings; a bad value is a `VALIDATION_FAILED` naming the variable. */
+export function loadExecutorSettings(env: NodeJS.ProcessEnv = process.env): ExecutorSettings {
+  const r = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('PATCHBAY_EXECUTOR_') && v !== '')));
+  if (!r.success) throw new ValidationError(`invalid executor settings: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+  const e = r.data;
+  const fault = parseCrashFault(e.PATCHBAY_EXECUTOR_FAULT_KILL_AFTER);
+  return {
+    executorId: e.PATCHBAY_EXECUTOR_ID ?? `executor-${hostname().replace(/[^A-Za-z0-9_.@-]/g, '-').slice(0, 80)}`,
+    concurrency: e.PATCHBAY_EXECUTOR_CONCURRENCY,
+    resumeIntervalMs: e.PATCHBAY_EXECUTOR_RESUME_INTERVAL_MS,
+    abortPollMs: e.PATCHBAY_EXECUTOR_ABORT_POLL_MS,
+    rebootPollMs: e.PATCHBAY_EXECUTOR_REBOOT_POLL_MS,
+    ackWaitMs: e.PATCHBAY_EXECUTOR_ACK_WAIT_MS,
+    remoteProcessControl: e.PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL,
+    connectTimeoutMs: e.PATCHBAY_EXECUTOR_CONNECT_TIMEOUT_MS,
+    ...(e.PATCHBAY_EXECUTOR_DEFAULT_KEY_REF ? { defaultKeyRef: e.PATCHBAY_EXECUTOR_DEFAULT_KEY_REF } : {}),
+    ...(fault ? { crashFault: fault } : {}),
+  };
+}
