@@ -101,3 +101,23 @@ describe('policy bundle parsing', () => {
     assert.deepEqual(parseIssuePath(''), []);
   });
 });
+
+describe('the documented examples', () => {
+  it('services/policy/examples is a valid bundle on an empty store', async () => {
+    const { readdirSync, readFileSync, statSync } = await import('node:fs');
+    const { join, relative } = await import('node:path');
+    const root = join(__dirname, '..', '..', 'examples');
+    const files: Array<{ name: string; content: string }> = [];
+    const walk = (d: string): void => {
+      for (const n of readdirSync(d)) {
+        const p = join(d, n);
+        if (statSync(p).isDirectory()) walk(p);
+        else if (n.endsWith('.yaml')) files.push({ name: relative(root, p), content: readFileSync(p, 'utf8') });
+      }
+    };
+    walk(root);
+    const b = parseBundle(files);
+    assert.deepEqual([b.groups.size, b.policies.size, b.workflows.size], [3, 2, 2]);
+    checkBundleReferences(b, { activeGroups: new Set(), workflowVersionsAfter: new Map([...b.workflows.keys()].map((id) => [id, 1])), prune: true });
+  });
+});

@@ -1,0 +1,123 @@
+import { afterEach, beforeEach, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { toEndpointStreamName, type CommandEnvelope, type RecordedEvent } from '@patchbay/contracts';
+import { SqliteEventStore, type EventStore } from '@patchbay/event-store';
+import { SqliteAppliedEventLedger } from '@patchbay/messaging';
+import { compileGroup, computeMembership } from '../domain/membership.js';
+import { PolicyApplication } from './policy-application.js';
+
+describe('policy application on a real SQLite store and ledger', () => {
+  let dir: string;
+  let store: SqliteEventStore;
+  let db: DatabaseSync;
+  let ledger: SqliteAppliedEventLedger;
+  let failGroupAppends = 0;
+  let seq = 0;
+
+  /** The real store, except that the next `failGroupAppends` appends to group streams fail (a store outage mid-recompute). */
+  const flaky = (s: EventStore): EventStore =>
+    new Proxy(s, {
+      get(target, prop, receiver) {
+        if (prop === 'append')
+          return async (stream: string, events: never, expected: never) => {
+            if (stream.startsWith('group-') && failGroupAppends > 0) {
+              failGroupAppends--;
+              throw new Error('disk unavailable');
+            }
+            return target.append(stream, events, expected);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+
+  const envelope = (payload: unknown): CommandEnvelope => ({ commandId: `c-${++seq}`, actor: 'spec', payload });
+  const endpointEvent = async (endpointId: string, type: string, data: Record<string, unknown>): Promise<RecordedEvent> => {
+    const stream = toEndpointStreamName(endpointId);
+    const existing = await store.readStream(stream, { ifMissing: 'empty' });
+    await store.append(stream, [{ eventId: `inv-${endpointId}-${existing.length}`, type, data: { endpointId, ...data }, actor: 'inventory' }], existing.length ? existing.length - 1 : 'no-stream');
+    return (await store.readStream(stream)).at(-1)!;
+  };
+  const registered = (id: string, labels: Record<string, string>) => endpointEvent(id, 'EndpointRegistered', { labels, ssh: { host: '10.0.0.1', port: 22, user: 'root', sudo: false }, source: 'spec' });
+  const open = async () => {
+    db = new DatabaseSync(join(dir, 'policy.db'));
+    ledger = new SqliteAppliedEventLedger(db);
+    const app = new PolicyApplication(flaky(store), db, ledger);
+    await app.start();
+    return app;
+  };
+  const groupEventCount = async (id: string) => (await store.readStream(`group-${id}`, { ifMissing: 'empty' })).length;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'patchbay-policy-app-'));
+    store = SqliteEventStore.open(join(dir, 'events.db'));
+    failGroupAppends = 0;
+  });
+  afterEach(async () => {
+    await ledger.close();
+    if (db.isOpen) db.close();
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('an endpoint event delivered twice is applied once', async () => {
+    const app = await open();
+    await app.defineGroup(envelope({ group: { id: 'web', tier: 'high', selector: 'role=web' } }), 'define');
+    const e = await registered('w1', { role: 'web' });
+    assert.deepEqual(await app.onEndpointEvent(e), { applied: true, groupsChanged: 1 });
+    const count = await groupEventCount('web');
+    assert.deepEqual(await app.onEndpointEvent(e), { applied: false, groupsChanged: 0 });
+    assert.equal(await groupEventCount('web'), count);
+  });
+
+  it('a recompute that fails half-way leaves neither the fact nor the applied mark; the redelivery completes it', async () => {
+    const app = await open();
+    await app.defineGroup(envelope({ group: { id: 'a', tier: 'high', selector: 'role=web' } }), 'define');
+    await app.defineGroup(envelope({ group: { id: 'b', tier: 'low', selector: 'env=prod' } }), 'define');
+    const e = await registered('w1', { role: 'web', env: 'prod' });
+    failGroupAppends = 1; // the first group's membership append fails; the effect stops there
+    await assert.rejects(app.onEndpointEvent(e), /disk unavailable/);
+    assert.equal(app.endpoints.get('w1'), undefined, 'in-memory fact rolled back');
+    assert.equal((db.prepare('SELECT count(*) AS n FROM policy_endpoints').get() as { n: number }).n, 0, 'stored fact rolled back');
+    assert.equal(await ledger.lastApplied('policy-endpoint-membership', e.metadata.stream), undefined, 'not marked applied');
+    failGroupAppends = 0;
+    assert.equal((await app.onEndpointEvent(e)).applied, true);
+    for (const g of ['a', 'b']) {
+      const members = (await app.getGroup(envelope({ groupId: g }))).members.map((m) => m.endpointId);
+      assert.deepEqual(members, ['w1'], `group ${g}`);
+    }
+  });
+
+  it('definition changes racing endpoint events end in the membership the rule gives for the final facts', async () => {
+    const app = await open();
+    await app.defineGroup(envelope({ group: { id: 'prod', tier: 'critical', selector: 'env=prod' } }), 'define');
+    const events: RecordedEvent[] = [];
+    for (let i = 0; i < 40; i++) events.push(await registered(`h${i}`, { env: i % 2 ? 'prod' : 'dev', role: i % 3 ? 'web' : 'db' }));
+    for (let i = 0; i < 40; i += 3) events.push(await endpointEvent(`h${i}`, 'EndpointLabelsChanged', { labels: { env: 'prod', role: 'db' }, previous: {} }));
+    const consumer = (async () => {
+      for (const e of events) await app.onEndpointEvent(e);
+    })();
+    const selectors = ['env=prod,role=db', 'env=prod', 'role=web', 'env=prod,role in (db,web)'];
+    const definer = (async () => {
+      for (const selector of selectors) {
+        await app.defineGroup(envelope({ group: { id: 'prod', tier: 'critical', selector } }), 'update');
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    })();
+    await Promise.all([consumer, definer]);
+    const got = (await app.getGroup(envelope({ groupId: 'prod' }))).members.map((m) => m.endpointId).sort();
+    const finalGroup = compileGroup((await app.getGroup(envelope({ groupId: 'prod' }))).definition);
+    const expected = [...computeMembership(finalGroup, [...app.endpoints.ids()].map((id) => app.endpoints.get(id)!)).keys()].sort();
+    assert.equal(app.endpoints.size, 40);
+    assert.deepEqual(got, expected);
+    // And a fresh process folding the streams agrees.
+    await ledger.close();
+    db.close();
+    const reopened = await open();
+    assert.deepEqual((await reopened.getGroup(envelope({ groupId: 'prod' }))).members.map((m) => m.endpointId).sort(), expected);
+  });
+});
