@@ -66,7 +66,7 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
       assert.equal(r.stdoutTail, `n${i} it's $(x)\n`);
     }
     // Round trips only: Nagle's algorithm with delayed ACKs would make this about 4 s.
-    assert.ok(Date.now() - started < 1_500, `100 commands took ${Date.now() - started} ms`);
+    assert.ok(Date.now() - started < 2_500, `100 commands took ${Date.now() - started} ms`);
     const who = await ex.run(target(0), ['whoami'], { sudo: true, captureStdout: 100 });
     assert.equal(who.stdout, 'root\n');
     assert.equal((await ex.run(target(0), ['whoami'])).stdoutTail, 'patchbay\n');
@@ -101,7 +101,7 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
     assert.ok(results.every((r) => r.exitCode === 0));
     assert.equal(ep(1).connectionsAccepted - before, 1);
     // 20 commands of 300 ms, 8 at a time: three rounds; all at once would be one, one by one twenty.
-    assert.ok(elapsed >= 850 && elapsed < 2_500, `took ${elapsed} ms`);
+    assert.ok(elapsed >= 850 && elapsed < 4_000, `took ${elapsed} ms`);
   });
 
   it('stops a command at its timeout with REMOTE_TIMEOUT, and the connection stays usable', async () => {

@@ -308,25 +308,26 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
           ...(captured ? { stdout: captured.text } : {}),
         });
       };
+      // TERM first so the program (and, through `timeout`, its process group) can exit; KILL and
+      // a closed channel if it has not after the grace period. The SSH signal does not reach root
+      // sessions (OpenSSH delivers it only from a privilege-separated child), hence the second
+      // channel that signals by run id.
+      const beginStop = (ch: ClientChannel): void => {
+        sendSignal(conn.client, ch, 'TERM');
+        if (stopVia) signalRun(conn.client, stopVia, 'TERM');
+        killTimer = setTimeout(() => {
+          sendSignal(conn.client, ch, 'KILL');
+          if (stopVia) signalRun(conn.client, stopVia, 'KILL');
+          ch.close();
+          // A server that never confirms the close must not hold the caller.
+          killTimer = setTimeout(finish, 1_000);
+        }, this.opts.stopGraceMs);
+      };
       const stop = (why: 'timeout' | 'cancel'): void => {
         if (settled || stopping) return;
         stopping = why;
-        if (!channel) return; // the exec callback sees `stopping` and closes the channel at once
-        // TERM first so the program (and, through `timeout`, its process group) can exit; KILL
-        // and a closed channel if it has not after the grace period.
-        // The SSH signal does not reach root sessions (OpenSSH only delivers it from a
-        // privilege-separated child), hence the second channel that signals by run id.
-        sendSignal(conn.client, channel, 'TERM');
-        if (stopVia) signalRun(conn.client, stopVia, 'TERM');
-        killTimer = setTimeout(() => {
-          if (channel) {
-            sendSignal(conn.client, channel, 'KILL');
-            if (stopVia) signalRun(conn.client, stopVia, 'KILL');
-            channel.close();
-          }
-          // A server that never confirms the close must not hold the caller.
-          setTimeout(finish, 1_000).unref();
-        }, this.opts.stopGraceMs);
+        // Before the channel is open the exec callback starts the stop (the command may be running).
+        if (channel) beginStop(channel);
       };
       const onAbort = (): void => stop('cancel');
       const onDrop = (reason: string): void => {
@@ -342,9 +343,8 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
         conn.client.exec(command, (err, ch) => {
           if (err) return fail(new ConnectionLostError(endpointId, argv0, conn.closed ? conn.closeReason : `exec refused: ${err.message}`));
           channel = ch;
-          if (settled || stopping) {
+          if (settled) {
             ch.close();
-            if (!settled) finish();
             return;
           }
           ch.on('data', (d: Buffer) => stdout.push(d));
@@ -360,6 +360,7 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
           });
           if (options.stdin !== undefined) ch.end(typeof options.stdin === 'string' ? options.stdin : Buffer.from(options.stdin));
           else ch.end();
+          if (stopping) beginStop(ch);
         });
       } catch (e) {
         fail(new ConnectionLostError(endpointId, argv0, (e as Error).message));
