@@ -15,6 +15,7 @@ export const REMOTE_ERROR_CODES = [
   'INVALID_ENV',
   'SECRET_UNAVAILABLE',
   'REBOOT_TIMEOUT',
+  'BOOT_ID_UNREADABLE',
 ] as const;
 export type RemoteErrorCode = (typeof REMOTE_ERROR_CODES)[number];
 
@@ -108,6 +109,13 @@ export class RebootTimeoutError extends RemoteError {
       timeoutMs,
       ...(lastErrorCode ? { lastErrorCode } : {}),
     });
+  }
+}
+
+/** `/proc/sys/kernel/random/boot_id` could not be read or is not a boot id (not a Linux host?). */
+export class BootIdUnreadableError extends RemoteError {
+  constructor(endpointId: string, reason: string) {
+    super('BOOT_ID_UNREADABLE', `cannot read the boot id of ${endpointId}: ${reason}`, { endpointId, reason });
   }
 }
 

@@ -108,7 +108,10 @@ export interface RemoteExecutor {
    *   HOST_KEY_REJECTED, CONNECTION_LOST, REMOTE_TIMEOUT, CANCELLED
    */
   run(target: RemoteTarget, argv: readonly string[], options?: RunOptions): Promise<CommandResult>;
-  /** The endpoint's current boot id (`/proc/sys/kernel/random/boot_id`). */
+  /**
+   * The endpoint's current boot id (`/proc/sys/kernel/random/boot_id`).
+   * @throws BOOT_ID_UNREADABLE, and the connection errors of `run`
+   */
   readBootId(target: RemoteTarget, options?: { timeoutMs?: number; signal?: AbortSignal }): Promise<string>;
   /**
    * Waits until the endpoint answers with a boot id other than `previousBootId`, reconnecting

@@ -196,7 +196,7 @@ describe('error vocabulary', () => {
   it('every code is stable and every error is a PatchbayError', () => {
     assert.deepEqual([...REMOTE_ERROR_CODES], [
       'HOST_UNREACHABLE', 'AUTH_FAILED', 'HOST_KEY_REJECTED', 'CONNECTION_LOST', 'REMOTE_TIMEOUT', 'CANCELLED',
-      'INVALID_ARGV', 'INVALID_ENV', 'SECRET_UNAVAILABLE', 'REBOOT_TIMEOUT',
+      'INVALID_ARGV', 'INVALID_ENV', 'SECRET_UNAVAILABLE', 'REBOOT_TIMEOUT', 'BOOT_ID_UNREADABLE',
     ]);
     const e = new InvalidArgvError('x');
     assert.ok(e instanceof PatchbayError);

@@ -6,6 +6,7 @@ import { withSpan, SpanKind } from '@patchbay/telemetry';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import {
   AuthFailedError,
+  BootIdUnreadableError,
   CancelledError,
   ConnectionLostError,
   HostKeyRejectedError,
@@ -152,7 +153,7 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     });
     const id = (r.stdout ?? '').trim();
     if (r.exitCode !== 0 || !BOOT_ID.test(id)) {
-      throw new ConnectionLostError(target.endpointId, 'cat', `boot id unreadable (exit ${r.exitCode ?? r.signal}): ${r.stderrTail.trim().slice(0, 200)}`);
+      throw new BootIdUnreadableError(target.endpointId, `exit ${r.exitCode ?? r.signal}: ${(r.stderrTail || r.stdoutTail).trim().slice(0, 200)}`);
     }
     return id;
   }
@@ -231,7 +232,8 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
   private commandLine(argv: readonly string[], options: RunOptions, target: RemoteTarget): { sudo: boolean; build: (timeoutMs: number, runId: string) => string } {
     const sudo = options.sudo ?? target.sudo ?? false;
     const spec = { sudo, ...(options.env ? { env: options.env } : {}) };
-    buildRemoteCommand(argv, spec);
+    // Validate now, before any span or connection: the run id only needs to have the right shape.
+    buildRemoteCommand(argv, this.opts.remoteProcessControl ? { ...spec, runId: '0'.repeat(32) } : spec);
     return {
       sudo,
       // The remote deadline is a backstop one second after the controller's own timer, which
