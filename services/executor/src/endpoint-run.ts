@@ -194,6 +194,9 @@ export class EndpointRun {
           action.planned.key, action.attempt, 'failed',
         );
         return;
+      case 'complete-step':
+        await this.record(StepSucceeded, { stepKey: action.planned.key, attempt: action.attempt, durationMs: 0, commands: [], detail: action.detail }, action.planned.key, action.attempt, 'succeeded');
+        return;
       case 'run-step':
         if (action.notBefore !== undefined && action.notBefore > Date.now()) {
           try {

@@ -224,7 +224,7 @@ export function managerFromOsRelease(osRelease: string): PackageManager | undefi
   const ids = [field('ID'), ...field('ID_LIKE').split(/\s+/)].filter(Boolean).map((s) => s.toLowerCase());
   const version = Number.parseInt(field('VERSION_ID'), 10);
   if (ids.some((i) => ['debian', 'ubuntu'].includes(i))) return 'apt';
-  if (ids.some((i) => i.includes('suse'))) return 'zypper';
+  if (ids.some((i) => i.includes('suse') || i === 'sles')) return 'zypper';
   if (ids.some((i) => ['rhel', 'centos', 'fedora', 'rocky', 'almalinux', 'ol', 'amzn'].includes(i))) {
     const id = ids[0];
     // RHEL/CentOS 7 and Amazon Linux 2 ship yum only.

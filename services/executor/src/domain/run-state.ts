@@ -135,6 +135,8 @@ export type NextAction =
   | { kind: 'confirm-reboot'; planned: PlannedStep; attempt: number; bootIdBefore: string; issuedAt: number }
   /** A cancelled run left a step open (the executor died while stopping it): close it as cancelled. */
   | { kind: 'close-step'; planned: PlannedStep; attempt: number; code: 'CANCELLED'; message: string }
+  /** A reboot was confirmed but the run stopped before the step's own outcome: record it, do not reboot again. */
+  | { kind: 'complete-step'; planned: PlannedStep; attempt: number; detail: Record<string, unknown> }
   | { kind: 'finish'; outcome: 'succeeded' }
   | { kind: 'finish'; outcome: 'failed'; stepKey: string; stepId: string; code: string; message: string; compensated: boolean }
   | { kind: 'finish'; outcome: 'cancelled'; reason: string };
@@ -192,6 +194,9 @@ function stepAction(planned: PlannedStep, r: StepRecord | undefined, cancelling:
   if (!r) return { kind: 'run-step', planned, attempt: 1, resumed: false };
   if (r.status === 'started') {
     // The run stopped while this step was open (a crash): the log decides how to go on.
+    if (r.rebootConfirmed && r.rebootConfirmed.attempt === r.lastAttempt) {
+      return { kind: 'complete-step', planned, attempt: r.lastAttempt, detail: { bootIdBefore: r.rebootIssued?.bootIdBefore, bootIdAfter: r.rebootConfirmed.bootIdAfter, resumed: true } };
+    }
     if (r.rebootIssued && r.rebootIssued.attempt === r.lastAttempt && !(r.rebootConfirmed && r.rebootConfirmed.attempt === r.lastAttempt)) {
       if (cancelling) return { kind: 'close-step', planned, attempt: r.lastAttempt, code: 'CANCELLED', message: 'cycle aborted while the endpoint was rebooting' };
       return { kind: 'confirm-reboot', planned, attempt: r.lastAttempt, bootIdBefore: r.rebootIssued.bootIdBefore, issuedAt: r.rebootIssued.at };
