@@ -11,7 +11,7 @@ export const endpointIdSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,1
 export type EndpointId = z.infer<typeof endpointIdSchema>;
 
 /** Label keys and values as Kubernetes-style selectors expect them. */
-export const labelKeySchema = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9_.\/-]{0,62}[A-Za-z0-9])?$/, 'label key: letters, digits, _ . / - (max 64)');
+export const labelKeySchema = z.string().regex(/^[A-Za-z0-9]([A-Za-z0-9_./-]{0,62}[A-Za-z0-9])?$/, 'label key: letters, digits, _ . / - (max 64)');
 export const labelValueSchema = z.string().regex(/^([A-Za-z0-9]([A-Za-z0-9_.-]{0,62}[A-Za-z0-9])?)?$/, 'label value: letters, digits, _ . - (max 64)');
 export const labelsSchema = z.record(labelKeySchema, labelValueSchema);
 export type Labels = z.infer<typeof labelsSchema>;

@@ -9,7 +9,9 @@ import { DEFAULT_SCENARIO, Lab } from '@patchbay/fleet-lab';
 import { NatsBus } from '@patchbay/messaging';
 import { loadConfig, startService, type RunningService } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
+import type { FactsGatherer } from './facts-gatherer.js';
 import { inventoryService } from './index.js';
+import { FACTS_GATHERER } from './inventory.module.js';
 
 /**
  * The inventory service booted as it runs in production (startService: NestJS on the NATS
@@ -178,6 +180,22 @@ role=lab
     assert.deepEqual(await types('nowhere'), ['EndpointRegistered', 'FactsGatheringFailed']);
     const health = await client.request(commandSubject('inventory', 'system.health'), { commandId: randomUUID(), actor: 't', payload: {} });
     assert.equal((health as { status: string }).status, 'ok');
+  });
+
+  it('the fact schedule gathers from every active endpoint on its interval', async () => {
+    const count = async () => (await stream('lab-db')).filter((e) => e.type === 'FactsGathered').length;
+    const before = await count();
+    const gatherer = service.app.get<symbol, FactsGatherer>(FACTS_GATHERER);
+    const rounds: number[] = [];
+    gatherer.start(1, (outcomes) => rounds.push(outcomes.length));
+    try {
+      for (let i = 0; i < 100 && rounds.length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    } finally {
+      await gatherer.stop();
+    }
+    assert.ok(rounds.length >= 1, 'a scheduled round ran');
+    assert.equal(rounds[0], 3, 'lab-web, lab-db and nowhere were tried');
+    assert.equal(await count(), before + rounds.length);
   });
 
   it('labels, SSH identity and retirement over NATS; a retried command appends nothing twice; bad payloads are VALIDATION_FAILED', async () => {

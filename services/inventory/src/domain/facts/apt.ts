@@ -10,7 +10,7 @@ export interface AptUpgradable {
   from?: string;
 }
 
-const LIST_LINE = /^([a-z0-9][a-z0-9+.\-]*)\/(\S+) (\S+) (\S+)(?: \[upgradable from: ([^\]]+)\])?\s*$/;
+const LIST_LINE = /^([a-z0-9][a-z0-9+.-]*)\/(\S+) (\S+) (\S+)(?: \[upgradable from: ([^\]]+)\])?\s*$/;
 
 /**
  * Parses `apt list --upgradable`: `name/suite[,suite] new arch [upgradable from: old]`. The

@@ -19,7 +19,8 @@ export function expandHostRange(pattern: string): string[] {
   const tail = pattern.slice(close + 1);
   const bounds = pattern.slice(open + 1, close).split(':');
   if (bounds.length !== 2 && bounds.length !== 3) throw new HostPatternError('host range must be begin:end or begin:end:step');
-  let [beg, end] = bounds as [string, string];
+  const end = bounds[1]!;
+  let beg = bounds[0]!;
   const stepText = bounds[2];
   if (!/^\d*$/.test(stepText ?? '') || stepText === '0') throw new HostPatternError('host range step must be a positive integer');
   const step = stepText ? Number(stepText) : 1;
