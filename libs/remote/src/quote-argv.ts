@@ -8,8 +8,23 @@ const SAFE_WORD = /^[A-Za-z0-9_@%+=:,./-]+$/;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 // Words a shell parses as syntax when they come first (POSIX reserved words plus bash's).
 const RESERVED_WORDS = new Set([
-  'if', 'then', 'else', 'elif', 'fi', 'do', 'done', 'case', 'esac', 'while', 'until', 'for', 'in',
-  'function', 'select', 'time', 'coproc',
+  'if',
+  'then',
+  'else',
+  'elif',
+  'fi',
+  'do',
+  'done',
+  'case',
+  'esac',
+  'while',
+  'until',
+  'for',
+  'in',
+  'function',
+  'select',
+  'time',
+  'coproc',
 ]);
 
 /**

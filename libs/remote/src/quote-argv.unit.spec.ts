@@ -92,7 +92,10 @@ describe('quoteArgv', () => {
   });
 
   it('leaves safe words bare and quotes everything else, writing a quote as close-escape-reopen', () => {
-    assert.equal(quoteArgv(['apt-get', '-y', 'upgrade', '/etc/os-release', 'key=value', 'user@host:1,2', '100%']), 'apt-get -y upgrade /etc/os-release key=value user@host:1,2 100%');
+    assert.equal(
+      quoteArgv(['apt-get', '-y', 'upgrade', '/etc/os-release', 'key=value', 'user@host:1,2', '100%']),
+      'apt-get -y upgrade /etc/os-release key=value user@host:1,2 100%',
+    );
     assert.equal(quoteArg(''), "''");
     assert.equal(quoteArg("it's"), "'it'\\''s'");
     assert.equal(quoteArg('a b'), "'a b'");

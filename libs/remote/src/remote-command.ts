@@ -29,8 +29,7 @@ const RUN_ID = /^[0-9a-f]{32}$/;
 // Signals every process whose environment carries the run's marker. A constant script: the run id
 // and signal arrive as positional parameters, never inside the script text. Its own environment
 // has no marker, so it never signals itself.
-const STOP_SCRIPT =
-  't="$1=$2"; for d in /proc/[0-9]*; do grep -qzxF -e "$t" "$d/environ" 2>/dev/null && kill -s "$3" "${d#/proc/}" 2>/dev/null; done; exit 0';
+const STOP_SCRIPT = 't="$1=$2"; for d in /proc/[0-9]*; do grep -qzxF -e "$t" "$d/environ" 2>/dev/null && kill -s "$3" "${d#/proc/}" 2>/dev/null; done; exit 0';
 
 /**
  * The command line that sends `signal` to every process of a run started with `runId`, wherever
@@ -71,8 +70,10 @@ export function buildRemoteCommand(argv: readonly string[], spec: RemoteCommandS
   if (env.length > 0) {
     words.push('env');
     for (const [name, value] of env) {
-      if (!ENV_NAME.test(name)) throw new InvalidEnvError(`environment variable name ${JSON.stringify(name.slice(0, 64))} is not [A-Za-z_][A-Za-z0-9_]*`, { name: name.slice(0, 64) });
-      if (typeof value !== 'string' || value.includes('\0')) throw new InvalidEnvError(`environment variable ${name} must be a string without NUL bytes`, { name });
+      if (!ENV_NAME.test(name))
+        throw new InvalidEnvError(`environment variable name ${JSON.stringify(name.slice(0, 64))} is not [A-Za-z_][A-Za-z0-9_]*`, { name: name.slice(0, 64) });
+      if (typeof value !== 'string' || value.includes('\0'))
+        throw new InvalidEnvError(`environment variable ${name} must be a string without NUL bytes`, { name });
       words.push(`${name}=${value}`);
     }
   }

@@ -27,7 +27,11 @@ describe('buildRemoteCommand', () => {
     assert.equal(buildRemoteCommand(['apt-get', '-y', 'upgrade']), 'apt-get -y upgrade');
     assert.equal(buildRemoteCommand(['apt-get', 'upgrade'], { sudo: true }), 'sudo -n -- apt-get upgrade');
     assert.equal(
-      buildRemoteCommand(['apt-get', 'upgrade'], { sudo: true, env: { DEBIAN_FRONTEND: 'noninteractive' }, deadline: { deadlineMs: 61_000, killAfterMs: 2_000 } }),
+      buildRemoteCommand(['apt-get', 'upgrade'], {
+        sudo: true,
+        env: { DEBIAN_FRONTEND: 'noninteractive' },
+        deadline: { deadlineMs: 61_000, killAfterMs: 2_000 },
+      }),
       'exec sudo -n -- timeout -k 2s 61s env DEBIAN_FRONTEND=noninteractive apt-get upgrade',
     );
     assert.equal(buildRemoteCommand(['sleep', '1'], { deadline: { deadlineMs: 1_500, killAfterMs: 250 } }), 'exec timeout -k 0.25s 1.5s sleep 1');
@@ -56,7 +60,9 @@ describe('buildRemoteCommand', () => {
     const runId = 'a'.repeat(32);
     const other = 'b'.repeat(32);
     const start = (id: string) =>
-      spawn('/bin/sh', ['-c', buildRemoteCommand(['sh', '-c', 'sleep 30 & wait'], { runId: id, deadline: { deadlineMs: 20_000, killAfterMs: 500 } })], { stdio: 'ignore' });
+      spawn('/bin/sh', ['-c', buildRemoteCommand(['sh', '-c', 'sleep 30 & wait'], { runId: id, deadline: { deadlineMs: 20_000, killAfterMs: 500 } })], {
+        stdio: 'ignore',
+      });
     const target = start(runId);
     const bystander = start(other);
     const exited = (p: ReturnType<typeof spawn>) => new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
@@ -79,16 +85,36 @@ describe('buildRemoteCommand', () => {
 
   it('refuses bad argv with INVALID_ARGV and bad env with INVALID_ENV', () => {
     for (const argv of [[], ['-rf'], [''], ['A=b', 'x'], ['ls', 'a\0']]) {
-      assert.throws(() => buildRemoteCommand(argv), (e: unknown) => e instanceof InvalidArgvError && e.code === 'INVALID_ARGV', JSON.stringify(argv));
+      assert.throws(
+        () => buildRemoteCommand(argv),
+        (e: unknown) => e instanceof InvalidArgvError && e.code === 'INVALID_ARGV',
+        JSON.stringify(argv),
+      );
     }
-    for (const env of <Record<string, string>[]>[{ 'A-B': 'x' }, { '1A': 'x' }, { '': 'x' }, { 'A B': 'x' }, { 'X=Y': 'z' }, { A: 'x\0y' }, { A: 42 as unknown as string }]) {
-      assert.throws(() => buildRemoteCommand(['true'], { env }), (e: unknown) => e instanceof InvalidEnvError && e.code === 'INVALID_ENV', JSON.stringify(env));
+    for (const env of <Record<string, string>[]>[
+      { 'A-B': 'x' },
+      { '1A': 'x' },
+      { '': 'x' },
+      { 'A B': 'x' },
+      { 'X=Y': 'z' },
+      { A: 'x\0y' },
+      { A: 42 as unknown as string },
+    ]) {
+      assert.throws(
+        () => buildRemoteCommand(['true'], { env }),
+        (e: unknown) => e instanceof InvalidEnvError && e.code === 'INVALID_ENV',
+        JSON.stringify(env),
+      );
     }
   });
 });
 
 describe('host keys', () => {
-  for (const [type, extra] of [['ed25519', []], ['ecdsa', ['-b', '256']], ['rsa', ['-b', '2048']]] as const) {
+  for (const [type, extra] of [
+    ['ed25519', []],
+    ['ecdsa', ['-b', '256']],
+    ['rsa', ['-b', '2048']],
+  ] as const) {
     it(`fingerprint and algorithm of a ${type} key match ssh-keygen -lf`, () => {
       const file = join(dir, `key-${type}`);
       execFileSync('ssh-keygen', ['-q', '-t', type, ...extra, '-N', '', '-C', 'unit', '-f', file]);
@@ -144,7 +170,17 @@ describe('BuiltinSecretResolver', () => {
     const empty = join(dir, 'empty');
     writeFileSync(empty, '');
     const r = new BuiltinSecretResolver({ EMPTY: '', OTHER: material });
-    for (const ref of ['env:MISSING', 'env:EMPTY', 'env:', 'env:not-a-name', `file:${join(dir, 'missing')}`, `file:${empty}`, 'file:', 'vault:x', 'TOPSECRETMATERIAL']) {
+    for (const ref of [
+      'env:MISSING',
+      'env:EMPTY',
+      'env:',
+      'env:not-a-name',
+      `file:${join(dir, 'missing')}`,
+      `file:${empty}`,
+      'file:',
+      'vault:x',
+      'TOPSECRETMATERIAL',
+    ]) {
       await assert.rejects(r.resolve(ref), (e: unknown) => {
         assert.ok(e instanceof SecretUnavailableError, ref);
         assert.equal(e.code, 'SECRET_UNAVAILABLE');
@@ -171,10 +207,7 @@ describe('OutputTail', () => {
     assert.equal(tail.complete, false);
     assert.equal(out.bytes, Buffer.byteLength(text));
     assert.deepEqual(out.capture(), { text: text.slice(0, 32), complete: false });
-    const expected = createHash('sha256')
-      .update(createHash('sha256').update(text).digest())
-      .update(createHash('sha256').update('').digest())
-      .digest('hex');
+    const expected = createHash('sha256').update(createHash('sha256').update(text).digest()).update(createHash('sha256').update('').digest()).digest('hex');
     assert.equal(combinedDigest(out, err), expected);
   });
 
@@ -194,10 +227,22 @@ describe('OutputTail', () => {
 
 describe('error vocabulary', () => {
   it('every code is stable and every error is a PatchbayError', () => {
-    assert.deepEqual([...REMOTE_ERROR_CODES], [
-      'HOST_UNREACHABLE', 'AUTH_FAILED', 'HOST_KEY_REJECTED', 'CONNECTION_LOST', 'REMOTE_TIMEOUT', 'CANCELLED',
-      'INVALID_ARGV', 'INVALID_ENV', 'SECRET_UNAVAILABLE', 'REBOOT_TIMEOUT', 'BOOT_ID_UNREADABLE',
-    ]);
+    assert.deepEqual(
+      [...REMOTE_ERROR_CODES],
+      [
+        'HOST_UNREACHABLE',
+        'AUTH_FAILED',
+        'HOST_KEY_REJECTED',
+        'CONNECTION_LOST',
+        'REMOTE_TIMEOUT',
+        'CANCELLED',
+        'INVALID_ARGV',
+        'INVALID_ENV',
+        'SECRET_UNAVAILABLE',
+        'REBOOT_TIMEOUT',
+        'BOOT_ID_UNREADABLE',
+      ],
+    );
     const e = new InvalidArgvError('x');
     assert.ok(e instanceof PatchbayError);
     assert.deepEqual(e.toJSON(), { code: 'INVALID_ARGV', message: 'x', details: {} });

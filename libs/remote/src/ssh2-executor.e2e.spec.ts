@@ -116,7 +116,10 @@ describe('Ssh2RemoteExecutor against real lab hosts', () => {
     assert.deepEqual([killed.exitCode, killed.signal], [null, 'TERM']);
   });
 
-  for (const [user, sudo, secs] of [['root', false, '30.101'], ['patchbay', true, '30.102']] as const) {
+  for (const [user, sudo, secs] of [
+    ['root', false, '30.101'],
+    ['patchbay', true, '30.102'],
+  ] as const) {
     it(`a timed-out \`sleep 30\` (${user}${sudo ? ' with sudo' : ''}) is stopped after 1 s and no longer runs on the host`, async () => {
       const host = lab.hosts[0]!;
       const started = Date.now();
@@ -131,7 +134,10 @@ describe('Ssh2RemoteExecutor against real lab hosts', () => {
   it('12 commands at once on one connection each get their own output', async () => {
     const t = target(0, 'patchbay');
     const results = await Promise.all(Array.from({ length: 12 }, (_, i) => ex.run(t, ['sh', '-c', 'sleep 0.3; echo "$1"', 'sh', String(i)])));
-    assert.deepEqual(results.map((r) => r.stdoutTail), Array.from({ length: 12 }, (_, i) => `${i}\n`));
+    assert.deepEqual(
+      results.map((r) => r.stdoutTail),
+      Array.from({ length: 12 }, (_, i) => `${i}\n`),
+    );
   });
 
   it('cancellation stops the remote process too', async () => {

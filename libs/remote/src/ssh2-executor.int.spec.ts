@@ -35,17 +35,36 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
   const executors: Ssh2RemoteExecutor[] = [];
 
   const ep = (i: number): SimulatedEndpoint => fleet.endpoints[i]!;
-  const target = (i: number, extra: Partial<RemoteTarget> = {}): RemoteTarget => ({ endpointId: ep(i).id, host: ep(i).host, port: ep(i).port, user: 'patchbay', keyRef: 'env:PB_KEY', ...extra });
+  const target = (i: number, extra: Partial<RemoteTarget> = {}): RemoteTarget => ({
+    endpointId: ep(i).id,
+    host: ep(i).host,
+    port: ep(i).port,
+    user: 'patchbay',
+    keyRef: 'env:PB_KEY',
+    ...extra,
+  });
   const executor = (opts: Partial<Ssh2RemoteExecutorOptions> = {}): Ssh2RemoteExecutor => {
     // The simulated shell runs simple commands only (no `exec`, no GNU timeout): no remote deadline.
-    const ex = new Ssh2RemoteExecutor({ hostKeyVerifier: pinnedHostKeys(pins), secretResolver: new BuiltinSecretResolver(env), remoteProcessControl: false, stopGraceMs: 200, ...opts });
+    const ex = new Ssh2RemoteExecutor({
+      hostKeyVerifier: pinnedHostKeys(pins),
+      secretResolver: new BuiltinSecretResolver(env),
+      remoteProcessControl: false,
+      stopGraceMs: 200,
+      ...opts,
+    });
     executors.push(ex);
     return ex;
   };
 
   before(async () => {
     telemetry = startTelemetry({ serviceName: 'remote-int', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
-    fleet = await SimulatedFleet.start({ endpoints: 6, clientPublicKey: clientKey.public, basePort: 20_000 + Math.floor(Math.random() * 20_000), latencyJitter: 0, shutdownDelayMs: 50 });
+    fleet = await SimulatedFleet.start({
+      endpoints: 6,
+      clientPublicKey: clientKey.public,
+      basePort: 20_000 + Math.floor(Math.random() * 20_000),
+      latencyJitter: 0,
+      shutdownDelayMs: 50,
+    });
     pins = Object.fromEntries(fleet.targets().map((t) => [t.id, t.hostKeyFingerprint]));
   });
   after(async () => {
@@ -186,7 +205,8 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
     await rejectsWith(ex.run(target(5, { keyRef: undefined }), ['true']), 'SECRET_UNAVAILABLE');
     for (const e of [auth, garbage]) {
       const shown = JSON.stringify({ message: e.message, details: e.details, stack: e.stack });
-      for (const secret of [otherKey.private, 'TOPSECRET', otherKey.private.split('\n')[1]!]) assert.ok(!shown.includes(secret), `${e.code} shows key material`);
+      for (const secret of [otherKey.private, 'TOPSECRET', otherKey.private.split('\n')[1]!])
+        assert.ok(!shown.includes(secret), `${e.code} shows key material`);
     }
     for (const span of exporter.getFinishedSpans()) {
       const shown = JSON.stringify({ a: span.attributes, s: span.status, e: span.events });
@@ -199,7 +219,10 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
   it('fails with HOST_UNREACHABLE when nothing listens, and within the connect timeout when nothing answers', async () => {
     const ex = executor({ connectTimeoutMs: 300 });
     const port = await freePort();
-    const refused = await rejectsWith(ex.run({ endpointId: 'gone', host: '127.0.0.1', port, user: 'root', keyRef: 'env:PB_KEY' }, ['true']), 'HOST_UNREACHABLE');
+    const refused = await rejectsWith(
+      ex.run({ endpointId: 'gone', host: '127.0.0.1', port, user: 'root', keyRef: 'env:PB_KEY' }, ['true']),
+      'HOST_UNREACHABLE',
+    );
     assert.match(refused.message, /ECONNREFUSED/);
     // A listener that accepts and never says a word: the handshake must give up at the connect timeout.
     const held = new Set<Socket>();
@@ -207,7 +230,10 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
     try {
       const started = Date.now();
-      const e = await rejectsWith(ex.run({ endpointId: 'mute', host: '127.0.0.1', port: (silent.address() as AddressInfo).port, user: 'root', keyRef: 'env:PB_KEY' }, ['true']), 'HOST_UNREACHABLE');
+      const e = await rejectsWith(
+        ex.run({ endpointId: 'mute', host: '127.0.0.1', port: (silent.address() as AddressInfo).port, user: 'root', keyRef: 'env:PB_KEY' }, ['true']),
+        'HOST_UNREACHABLE',
+      );
       const took = Date.now() - started;
       assert.equal(e.details['reason'], 'timed out');
       assert.ok(took >= 280 && took < 1_500, `gave up after ${took} ms`);

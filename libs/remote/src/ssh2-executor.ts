@@ -229,7 +229,11 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
   }
 
   /** Validates argv, env and sudo once and returns how to build the command line for a given timeout. */
-  private commandLine(argv: readonly string[], options: RunOptions, target: RemoteTarget): { sudo: boolean; build: (timeoutMs: number, runId: string) => string } {
+  private commandLine(
+    argv: readonly string[],
+    options: RunOptions,
+    target: RemoteTarget,
+  ): { sudo: boolean; build: (timeoutMs: number, runId: string) => string } {
     const sudo = options.sudo ?? target.sudo ?? false;
     const spec = { sudo, ...(options.env ? { env: options.env } : {}) };
     // Validate now, before any span or connection: the run id only needs to have the right shape.
@@ -239,11 +243,21 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       // The remote deadline is a backstop one second after the controller's own timer, which
       // stops the command first and reports REMOTE_TIMEOUT.
       build: (timeoutMs, runId) =>
-        buildRemoteCommand(argv, this.opts.remoteProcessControl ? { ...spec, runId, deadline: { deadlineMs: timeoutMs + 1_000, killAfterMs: this.opts.stopGraceMs } } : spec),
+        buildRemoteCommand(
+          argv,
+          this.opts.remoteProcessControl ? { ...spec, runId, deadline: { deadlineMs: timeoutMs + 1_000, killAfterMs: this.opts.stopGraceMs } } : spec,
+        ),
     };
   }
 
-  private async runOnce(target: RemoteTarget, command: string, stopVia: StopVia | undefined, argv0: string, timeoutMs: number, options: RunOptions): Promise<CommandResult> {
+  private async runOnce(
+    target: RemoteTarget,
+    command: string,
+    stopVia: StopVia | undefined,
+    argv0: string,
+    timeoutMs: number,
+    options: RunOptions,
+  ): Promise<CommandResult> {
     // A connection found dead before anything was sent is replaced once; after the exec request
     // went out, a drop is CONNECTION_LOST and never retried (the command may have run).
     let conn = await this.connection(target, options.signal);
@@ -260,7 +274,15 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     }
   }
 
-  private exec(conn: Connection, target: RemoteTarget, command: string, stopVia: StopVia | undefined, argv0: string, timeoutMs: number, options: RunOptions): Promise<CommandResult> {
+  private exec(
+    conn: Connection,
+    target: RemoteTarget,
+    command: string,
+    stopVia: StopVia | undefined,
+    argv0: string,
+    timeoutMs: number,
+    options: RunOptions,
+  ): Promise<CommandResult> {
     const endpointId = target.endpointId;
     const stdout = new OutputTail(options.outputCapBytes ?? this.opts.outputCapBytes, options.captureStdout ?? 0);
     const stderr = new OutputTail(options.outputCapBytes ?? this.opts.outputCapBytes, 0);
@@ -335,7 +357,13 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       const onDrop = (reason: string): void => {
         // Exit status already in: the command finished; the drop only cut the channel's close.
         if (exit && !stopping) return finish();
-        fail(stopping === 'timeout' ? new RemoteTimeoutError(endpointId, argv0, timeoutMs) : stopping === 'cancel' ? new CancelledError(endpointId, argv0) : new ConnectionLostError(endpointId, argv0, reason));
+        fail(
+          stopping === 'timeout'
+            ? new RemoteTimeoutError(endpointId, argv0, timeoutMs)
+            : stopping === 'cancel'
+              ? new CancelledError(endpointId, argv0)
+              : new ConnectionLostError(endpointId, argv0, reason),
+        );
       };
       const timer = setTimeout(() => stop('timeout'), timeoutMs);
       options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -406,15 +434,11 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       onDrop: new Set(),
       closedPromise: new Promise<void>((r) => (resolveClosed = r)),
     };
-    conn.ready = withSpan(
-      'ssh.connect',
-      () => this.handshake(target, conn, resolveClosed, connectTimeoutMs),
-      {
-        kind: SpanKind.CLIENT,
-        tracer: TRACER,
-        attributes: { 'patchbay.endpoint.id': target.endpointId, 'server.address': target.host, 'server.port': target.port, 'user.name': target.user },
-      },
-    );
+    conn.ready = withSpan('ssh.connect', () => this.handshake(target, conn, resolveClosed, connectTimeoutMs), {
+      kind: SpanKind.CLIENT,
+      tracer: TRACER,
+      attributes: { 'patchbay.endpoint.id': target.endpointId, 'server.address': target.host, 'server.port': target.port, 'user.name': target.user },
+    });
     return conn;
   }
 
