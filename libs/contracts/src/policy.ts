@@ -238,8 +238,13 @@ export const POLICY_COMMANDS = {
   getPolicy: 'policy.get',
   listPolicies: 'policy.list',
   nextWindows: 'policy.windows',
+  /** Saves a new version (also answered as `workflow.define` and `workflow.update`). */
   saveWorkflow: 'workflow.save',
+  defineWorkflow: 'workflow.define',
+  updateWorkflow: 'workflow.update',
+  /** Retires the template (also answered as `workflow.delete`); its versions stay readable. */
   retireWorkflow: 'workflow.retire',
+  deleteWorkflow: 'workflow.delete',
   getWorkflow: 'workflow.get',
   listWorkflows: 'workflow.list',
   applyBundle: 'bundle.apply',

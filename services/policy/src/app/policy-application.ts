@@ -1,6 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
+import { context, propagation } from '@opentelemetry/api';
 import { z } from 'zod';
 import {
   applyBundlePayloadSchema,
@@ -45,7 +46,14 @@ function payload<S extends z.ZodType>(schema: S, envelope: CommandEnvelope): z.i
   return r.data;
 }
 
-const metaOf = (envelope: CommandEnvelope): CommandMeta => ({ commandId: envelope.commandId, actor: envelope.actor, ...(envelope.correlationId ? { correlationId: envelope.correlationId } : {}) });
+/** W3C trace context of the active span (the transport's `handle <subject>` span), so events join the command's trace. */
+function activeTrace(): { traceparent?: string } {
+  const carrier: Record<string, string> = {};
+  propagation.inject(context.active(), carrier);
+  return carrier['traceparent'] ? { traceparent: carrier['traceparent'] } : {};
+}
+
+const metaOf = (envelope: CommandEnvelope): CommandMeta => ({ commandId: envelope.commandId, actor: envelope.actor, ...(envelope.correlationId ? { correlationId: envelope.correlationId } : {}), ...activeTrace() });
 
 /** One change a bundle apply made (or would make, in a dry run). */
 export interface BundleChange {
@@ -359,7 +367,7 @@ export class PolicyApplication {
             commandId: event.metadata.eventId,
             actor: 'policy',
             correlationId: event.metadata.correlationId,
-            ...(event.metadata.traceparent ? { traceparent: event.metadata.traceparent } : {}),
+            ...(activeTrace().traceparent ? activeTrace() : event.metadata.traceparent ? { traceparent: event.metadata.traceparent } : {}),
           });
           if (r.appended) changed++;
         }

@@ -92,8 +92,20 @@ class PolicyController {
   saveWorkflow(@Payload() e: CommandEnvelope) {
     return this.app.saveWorkflow(e);
   }
+  @MessagePattern(cmd(POLICY_COMMANDS.defineWorkflow))
+  defineWorkflow(@Payload() e: CommandEnvelope) {
+    return this.app.saveWorkflow(e);
+  }
+  @MessagePattern(cmd(POLICY_COMMANDS.updateWorkflow))
+  updateWorkflow(@Payload() e: CommandEnvelope) {
+    return this.app.saveWorkflow(e);
+  }
   @MessagePattern(cmd(POLICY_COMMANDS.retireWorkflow))
   retireWorkflow(@Payload() e: CommandEnvelope) {
+    return this.app.retireWorkflow(e);
+  }
+  @MessagePattern(cmd(POLICY_COMMANDS.deleteWorkflow))
+  deleteWorkflow(@Payload() e: CommandEnvelope) {
     return this.app.retireWorkflow(e);
   }
   @MessagePattern(cmd(POLICY_COMMANDS.getWorkflow))

@@ -2,7 +2,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { PatchPolicy, ReferenceGroup } from '@patchbay/contracts';
 import { checkGroup, checkPolicy, checkWorkflow, orThrow } from './definitions.js';
-import { decideGroup, evolveGroup, initialGroupState, type EndpointLookup, type GroupCommand, type GroupEvent } from './group-decider.js';
+import { decideGroup, evolveGroup, initialGroupState, MEMBERSHIP_CHUNK, type EndpointLookup, type GroupCommand, type GroupEvent } from './group-decider.js';
 import { decidePolicy, evolvePolicy, initialPolicyState, type PolicyCommand, type PolicyEvent } from './policy-decider.js';
 import { decideWorkflow, evolveWorkflow, initialWorkflowState, type WorkflowCommand, type WorkflowEvent } from './workflow-decider.js';
 import { compileGroup, explainMembership, type EndpointFacts } from './membership.js';
@@ -86,6 +86,19 @@ describe('reference group decider', () => {
       ]);
     givenGroup(defined).when({ type: 'DeleteGroup', groupId: 'prod-db', usedBy: ['nightly'] }).thenThrows('GROUP_IN_USE');
     givenGroup([]).when({ type: 'DeleteGroup', groupId: 'prod-db', usedBy: [] }).thenThrows('GROUP_NOT_FOUND');
+  });
+  it('a large membership change is split into events of at most MEMBERSHIP_CHUNK entries, folding to the same members', () => {
+    const many = directory(...Array.from({ length: 2500 }, (_, i) => ep(`h${String(i).padStart(4, '0')}`, { env: 'prod' })));
+    const def = group({ id: 'big', selector: 'env=prod' });
+    givenGroup([])
+      .when({ type: 'DefineGroup', definition: def, endpoints: many })
+      .then((events) => {
+        const sizes = events.map((e) => (e.type === 'GroupMembershipChanged' ? e.data.added.length + e.data.removed.length : -1));
+        assert.deepEqual(sizes, [-1, MEMBERSHIP_CHUNK, MEMBERSHIP_CHUNK, 500]);
+        assert.equal(events.reduce(evolveGroup, initialGroupState()).members.size, 2500);
+        const deleted = decideGroup({ type: 'DeleteGroup', groupId: 'big', usedBy: [] }, events.reduce(evolveGroup, initialGroupState()));
+        assert.deepEqual(deleted.map((e) => e.type), ['GroupMembershipChanged', 'GroupMembershipChanged', 'GroupMembershipChanged', 'ReferenceGroupDeleted']);
+      });
   });
   it('member and exclusion lists are sets: order and duplicates do not make a new definition', () => {
     const a = group({ id: 'x', members: ['b', 'a', 'a'] });

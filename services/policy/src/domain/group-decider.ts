@@ -1,4 +1,4 @@
-import { DefinitionInvalidError, GroupMembershipChanged, ReferenceGroupDefined, ReferenceGroupDeleted, ReferenceGroupUpdated, type EventOf, type ReferenceGroup } from '@patchbay/contracts';
+import { DefinitionInvalidError, GroupMembershipChanged, ReferenceGroupDefined, ReferenceGroupDeleted, ReferenceGroupUpdated, type EventOf, type MembershipReason, type ReferenceGroup } from '@patchbay/contracts';
 import { changedFields, sameDefinition } from './definitions.js';
 import { DefinitionExistsError, DefinitionInUseError, DefinitionNotFoundError } from './errors.js';
 import { compileGroup, diffMembership, type CompiledGroup, type EndpointFacts } from './membership.js';
@@ -55,10 +55,30 @@ export function evolveGroup(state: GroupState, event: GroupEvent): GroupState {
   }
 }
 
+/**
+ * Most entries (added + removed) one `GroupMembershipChanged` carries. Larger changes are split
+ * into several events of one append, so no event outgrows a NATS message (1 MiB by default).
+ */
+export const MEMBERSHIP_CHUNK = 1000;
+
+/** Splits a membership change into events of at most `MEMBERSHIP_CHUNK` entries (none for an empty change). */
+export function membershipEvents(data: Omit<EventOf<typeof GroupMembershipChanged>['data'], 'added' | 'removed'>, added: MembershipReason[], removed: MembershipReason[]): GroupEvent[] {
+  const out: GroupEvent[] = [];
+  let a = 0;
+  let r = 0;
+  while (a < added.length || r < removed.length) {
+    const takeRemoved = removed.slice(r, r + MEMBERSHIP_CHUNK);
+    r += takeRemoved.length;
+    const takeAdded = added.slice(a, a + (MEMBERSHIP_CHUNK - takeRemoved.length));
+    a += takeAdded.length;
+    out.push({ type: 'GroupMembershipChanged', data: { ...data, added: takeAdded, removed: takeRemoved } });
+  }
+  return out;
+}
+
 function membershipAfter(state: GroupState, next: CompiledGroup, version: number, endpoints: EndpointLookup): GroupEvent[] {
   const diff = diffMembership(next, state.members, endpoints.ids(), (id) => endpoints.get(id), true);
-  if (diff.added.length === 0 && diff.removed.length === 0) return [];
-  return [{ type: 'GroupMembershipChanged', data: { groupId: next.definition.id, definitionVersion: version, added: diff.added, removed: diff.removed, trigger: { kind: 'definition' } } }];
+  return membershipEvents({ groupId: next.definition.id, definitionVersion: version, trigger: { kind: 'definition' } }, diff.added, diff.removed);
 }
 
 /**
@@ -89,16 +109,16 @@ export function decideGroup(command: GroupCommand, state: GroupState): GroupEven
       if (state.status !== 'active') throw new DefinitionNotFoundError('group', command.groupId);
       if (command.usedBy.length) throw new DefinitionInUseError('group', command.groupId, command.usedBy);
       const removed = [...state.members.keys()].sort().map((endpointId) => ({ endpointId, reason: 'group deleted' }));
-      return [
-        ...(removed.length ? [{ type: 'GroupMembershipChanged' as const, data: { groupId: command.groupId, definitionVersion: state.version, added: [], removed, trigger: { kind: 'definition' as const } } }] : []),
-        { type: 'ReferenceGroupDeleted', data: { groupId: command.groupId, version: state.version + 1 } },
-      ];
+      return [...membershipEvents({ groupId: command.groupId, definitionVersion: state.version, trigger: { kind: 'definition' } }, [], removed), { type: 'ReferenceGroupDeleted', data: { groupId: command.groupId, version: state.version + 1 } }];
     }
     case 'RecomputeMembership': {
       if (state.status !== 'active') return [];
       const diff = diffMembership(state.compiled!, state.members, command.endpointIds, (id) => command.endpoints.get(id), false);
-      if (diff.added.length === 0 && diff.removed.length === 0) return [];
-      return [{ type: 'GroupMembershipChanged', data: { groupId: state.definition!.id, definitionVersion: state.version, added: diff.added, removed: diff.removed, trigger: { kind: 'endpoint', eventId: command.trigger.eventId, ...(command.trigger.endpointId ? { endpointId: command.trigger.endpointId } : {}) } } }];
+      return membershipEvents(
+        { groupId: state.definition!.id, definitionVersion: state.version, trigger: { kind: 'endpoint', eventId: command.trigger.eventId, ...(command.trigger.endpointId ? { endpointId: command.trigger.endpointId } : {}) } },
+        diff.added,
+        diff.removed,
+      );
     }
     default: {
       const never: never = command;
