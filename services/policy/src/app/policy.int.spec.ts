@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { trace } from '@opentelemetry/api';
 import { commandSubject, PatchbayError, POLICY_COMMANDS, toEndpointStreamName, type CommandEnvelope, type MembershipExplanation, type NewEvent } from '@patchbay/contracts';
 import { SqliteEventStore } from '@patchbay/event-store';
 import { EventRelay, NatsBus } from '@patchbay/messaging';
@@ -123,6 +124,20 @@ describe('policy service with nats-server, the SQLite store, the relay and inven
     assert.equal(again.eventsAppended, 0);
     assert.equal((await groupEvents('retry')).length, before);
     await send(POLICY_COMMANDS.deleteGroup, { groupId: 'retry' });
+  });
+
+  it('appended events carry the trace of the command that caused them', async () => {
+    let traceId = '';
+    await trace.getTracer('spec').startActiveSpan('spec: define a group', async (span) => {
+      traceId = span.spanContext().traceId;
+      await send(POLICY_COMMANDS.defineGroup, { group: { id: 'traced', tier: 'low', selector: 'role=db' } });
+      span.end();
+    });
+    const events = await groupEvents('traced');
+    assert.ok(events.length >= 1);
+    assert.match(traceId, /^[0-9a-f]{32}$/);
+    for (const e of events) assert.equal(e.metadata.traceparent?.split('-')[1], traceId, e.type);
+    await send(POLICY_COMMANDS.deleteGroup, { groupId: 'traced' });
   });
 
   it('applies a policy directory; the same directory again appends no events; a change appends only the difference', async () => {
