@@ -70,6 +70,8 @@ function checkLiteral(value: unknown, path: string, what: string, depth: number,
   if (depth > MAX_DEPTH) throw new InvalidQueryError(`${what} nests deeper than ${MAX_DEPTH} levels`, { path });
   if (value === null || typeof value === 'string' || typeof value === 'boolean') return;
   if (typeof value === 'number') {
+    // JSON (snapshots, cursors) cannot hold NaN or Infinity, and MongoDB orders them unlike JS.
+    if (!Number.isFinite(value)) throw new InvalidQueryError(`non-finite number in a ${what} (at ${path})`, { path });
     return;
   }
   if (value instanceof Date) {
