@@ -120,4 +120,33 @@ describe('policy application on a real SQLite store and ledger', () => {
     const reopened = await open();
     assert.deepEqual((await reopened.getGroup(envelope({ groupId: 'prod' }))).members.map((m) => m.endpointId).sort(), expected);
   });
+
+  it('bundle dry run stores nothing; prune removes what the bundle no longer lists, policies before their groups and templates', async () => {
+    const app = await open();
+    const wf = 'kind: WorkflowTemplate\nid: std\nphases:\n  patch:\n    - { id: patch, type: patch, params: { scope: all } }\n';
+    const groups = 'kind: ReferenceGroup\nid: a\ntier: high\nselector: role=web\n---\nkind: ReferenceGroup\nid: b\ntier: low\n';
+    const policies = 'kind: PatchPolicy\nid: pa\ngroups: [a]\nworkflow: { id: std, version: 1 }\n---\nkind: PatchPolicy\nid: pb\ngroups: [b]\nworkflow: { id: legacy, version: 1 }\n';
+    const legacy = 'kind: WorkflowTemplate\nid: legacy\nphases:\n  patch:\n    - { id: patch, type: patch, params: { scope: security } }\n';
+    const files = [
+      { name: 'wf.yaml', content: wf },
+      { name: 'legacy.yaml', content: legacy },
+      { name: 'groups.yaml', content: groups },
+      { name: 'policies.yaml', content: policies },
+    ];
+    const dry = await app.applyBundle(envelope({ files, dryRun: true }));
+    assert.equal(dry.dryRun, true);
+    assert.deepEqual(dry.changes.map((c) => `${c.action} ${c.kind} ${c.id}`).sort(), ['define PatchPolicy pa', 'define PatchPolicy pb', 'define ReferenceGroup a', 'define ReferenceGroup b', 'save-version WorkflowTemplate legacy', 'save-version WorkflowTemplate std']);
+    assert.equal((await store.readAll()).length, 0, 'a dry run stores nothing');
+    const applied = await app.applyBundle(envelope({ files }));
+    assert.equal(applied.changes.length, 6);
+    // Drop policy pb, group b and template legacy from the directory.
+    const pruned = await app.applyBundle(envelope({ files: [files[0]!, { name: 'groups.yaml', content: groups.split('---')[0]! }, { name: 'policies.yaml', content: policies.split('---')[0]! }], prune: true }));
+    assert.deepEqual(pruned.changes.map((c) => `${c.action} ${c.kind} ${c.id}`), ['delete PatchPolicy pb', 'delete ReferenceGroup b', 'retire WorkflowTemplate legacy']);
+    assert.deepEqual((await app.listGroups()).groups.map((g) => g.id), ['a']);
+    assert.deepEqual((await app.listWorkflows()).workflows.map((w) => [w.id, w.retired]), [['legacy', true], ['std', false]]);
+    // Pruning a group a remaining policy still uses is refused before anything is stored.
+    const before = (await store.readAll()).length;
+    await assert.rejects(app.applyBundle(envelope({ files: [files[0]!, { name: 'policies.yaml', content: policies.split('---')[0]! }], prune: true })), (e: unknown) => (e as { code?: string }).code === 'BUNDLE_INVALID');
+    assert.equal((await store.readAll()).length, before);
+  });
 });
