@@ -148,7 +148,9 @@ export class Planner {
   async start(): Promise<void> {
     await this.inputs.refresh();
     await this.cycles.loadAll();
-    this.consumer = await this.bus.consume(RUN_RESULTS_DURABLE, RUN_RESULT_SUBJECTS, (event) => this.onRunResult(event), { maxDeliver: 10 });
+    // A short ack wait: a result handed to the pull of a planner that just stopped comes back in
+    // seconds rather than the default 30 s; a redelivery is harmless (results are applied once).
+    this.consumer = await this.bus.consume(RUN_RESULTS_DURABLE, RUN_RESULT_SUBJECTS, (event) => this.onRunResult(event), { maxDeliver: 10, ackWaitMs: 5000 });
     this.timer = setInterval(() => void this.kick(), this.options.tickMs ?? 1000);
     await this.kick();
   }
