@@ -6,6 +6,9 @@ import { describe, it } from 'node:test';
 import { describeReadStoreConformance, rejectsWithCode } from './conformance.js';
 import { EmbeddedReadStore } from './embedded.js';
 import { openReadStore } from './open.js';
+import { runProjection } from './projection.js';
+import type { ProjectionDefinition } from './projection.js';
+import { SqliteEventStore } from '@patchbay/event-store';
 
 describeReadStoreConformance('embedded (mingo, in memory)', async () => ({ open: async () => EmbeddedReadStore.open() }));
 
@@ -115,5 +118,44 @@ describe('EmbeddedReadStore on 10,000 documents', () => {
     assert.ok(sorted < 250, 'a full sort of 10,000 stays under 250 ms');
     assert.ok(counted < 100, 'a full count scan stays under 100 ms');
     await store.close();
+  });
+});
+
+describe('EmbeddedReadStore with the projection runner across a restart', () => {
+  it('resumes from the checkpoint saved in the snapshot instead of replaying everything', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-resume-'));
+    const events = SqliteEventStore.open(join(dir, 'events.db'), { pollIntervalMs: 10 });
+    try {
+      for (let i = 0; i < 50; i++) await events.append(`cycle-${i}`, [{ eventId: `c${i}`, type: 'CycleRequested', data: { n: i } }], 'no-stream');
+      let handled = 0;
+      const definition: ProjectionDefinition = {
+        name: 'cycles',
+        categories: ['cycle'],
+        collections: ['cycles'],
+        handle: async (event, tx) => {
+          handled++;
+          await tx.applyOnce('cycles', event.metadata.stream, { $set: { n: (event.data as { n: number }).n } });
+        },
+      };
+      const file = join(dir, 'read.jsonl');
+      const first = EmbeddedReadStore.open({ file, snapshotIntervalMs: 0 });
+      const a = await runProjection({ ...definition, store: events, readStore: first, pollIntervalMs: 10 });
+      await a.caughtUp();
+      await a.stop();
+      await first.close();
+      assert.equal(handled, 50);
+
+      await events.append('cycle-new', [{ eventId: 'c-new', type: 'CycleRequested', data: { n: 99 } }], 'no-stream');
+      const second = EmbeddedReadStore.open({ file, snapshotIntervalMs: 0 });
+      const b = await runProjection({ ...definition, store: events, readStore: second, pollIntervalMs: 10 });
+      await b.caughtUp();
+      await b.stop();
+      assert.equal(handled, 51, 'only the event appended after the snapshot was handled');
+      assert.equal(await second.collection('cycles').count(), 51);
+      await second.close();
+    } finally {
+      await events.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

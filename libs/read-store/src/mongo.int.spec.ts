@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import { freePort } from '@patchbay/testing';
-import { describeReadStoreConformance, rejectsWithCode } from './conformance.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteEventStore } from '@patchbay/event-store';
+import { describeReadStoreConformance, rejectsWithCode, until } from './conformance.js';
+import { runProjection } from './projection.js';
 import { FerretDbServer, findFerretDbBinary } from './ferretdb-server.js';
 import { MongoReadStore } from './mongo.js';
 import { openReadStore } from './open.js';
@@ -149,6 +154,59 @@ describe(`MongoReadStore failure mapping: ${label}`, { skip }, () => {
     } finally {
       await store.dropDatabase();
       await store.close();
+    }
+  });
+
+  it('a projection rides out a server crash mid-way: it retries, and ends equal to a clean rebuild', { skip: externalUrl ? 'needs a server this test started' : false }, async () => {
+    const own = await FerretDbServer.start({ binary: binary! });
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-crash-'));
+    const events = SqliteEventStore.open(join(dir, 'events.db'), { pollIntervalMs: 10 });
+    const store = await MongoReadStore.connect(own.url, { database: 'patchbay_crash', serverSelectionTimeoutMS: 500 });
+    try {
+      const STREAMS = 20;
+      const PER_STREAM = 10;
+      for (let r = 0; r < PER_STREAM; r++) {
+        for (let s = 0; s < STREAMS; s++) await events.append(`run-c1.e${s}`, [{ eventId: `e${s}-${r}`, type: 'StepSucceeded', data: { step: r } }], r === 0 ? 'no-stream' : r - 1);
+      }
+      const all = await events.readAll({ categories: ['run'] });
+      const last = all[all.length - 1]!.position;
+      let handled = 0;
+      const errors: unknown[] = [];
+      const running = await runProjection({
+        name: 'run-progress',
+        categories: ['run'],
+        store: events,
+        readStore: store,
+        pollIntervalMs: 10,
+        onError: (e) => errors.push(e),
+        handle: async (event, tx) => {
+          handled++;
+          await tx.applyOnce('run_totals', 'all', { $inc: { steps: 1 } });
+          await tx.applyOnce('runs', event.metadata.stream, { $inc: { steps: 1 }, $set: { lastStep: (event.data as { step: number }).step } });
+        },
+      });
+      await until(() => handled >= 60, 20_000, '60 events handled');
+      await own.kill();
+      await new Promise((r) => setTimeout(r, 300));
+      await own.restart();
+      await until(async () => (await running.position().catch(() => undefined)) === last, 30_000, 'projection caught up after the restart');
+      const state = async (): Promise<unknown> => ({
+        totals: await store.collection('run_totals').find({}),
+        runs: await store.collection('runs').find({}, { sort: { _id: 1 } }),
+      });
+      const resumed = await state();
+      assert.deepEqual((resumed as { totals: { steps: number }[] }).totals.map((t) => t.steps), [STREAMS * PER_STREAM], 'every event counted exactly once');
+      assert.ok(errors.length > 0, 'the outage was reported');
+      assert.ok(errors.every((e) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE'), `only READ_STORE_UNAVAILABLE while down: ${errors.map(String).slice(0, 3).join('; ')}`);
+      await running.rebuild();
+      await until(async () => (await running.position()) === last, 30_000, 'rebuild caught up');
+      await running.stop();
+      assert.deepEqual(await state(), resumed);
+    } finally {
+      await store.close();
+      await events.close();
+      await own.stop();
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

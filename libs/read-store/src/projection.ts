@@ -187,7 +187,6 @@ export async function runProjection(options: RunProjectionOptions): Promise<Runn
 
   let subscription: Subscription | undefined;
   const start = async (): Promise<void> => {
-    for (const c of options.collections ?? []) recorded.delete(c);
     await options.setup?.(readStore);
     const declared = [...(options.collections ?? [])];
     if (declared.length > 0) {
