@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { defineEvent } from './event.js';
 import { endpointIdSchema, labelKeySchema } from './inventory.js';
-import { workflowIdSchema, workflowRefSchema, type IssueCodeTable } from './workflow.js';
+import { workflowIdSchema, workflowRefSchema, type DefinitionIssueCodes } from './workflow.js';
 
 /**
  * Policy contracts: reference groups (severity tier, label selector, static members and
@@ -41,7 +41,7 @@ export const referenceGroupSchema = z
 export type ReferenceGroup = z.infer<typeof referenceGroupSchema>;
 export type ReferenceGroupInput = z.input<typeof referenceGroupSchema>;
 
-export const GROUP_ISSUE_CODES: IssueCodeTable = {
+export const GROUP_ISSUE_CODES: DefinitionIssueCodes = {
   unknownType: 'GROUP_INVALID_VALUE',
   missing: 'GROUP_MISSING_FIELD',
   unknownField: 'GROUP_UNKNOWN_FIELD',
@@ -167,7 +167,7 @@ export const patchPolicySchema = z
 export type PatchPolicy = z.infer<typeof patchPolicySchema>;
 export type PatchPolicyInput = z.input<typeof patchPolicySchema>;
 
-export const POLICY_ISSUE_CODES: IssueCodeTable = {
+export const POLICY_ISSUE_CODES: DefinitionIssueCodes = {
   unknownType: 'POLICY_INVALID_VALUE',
   missing: 'POLICY_MISSING_FIELD',
   unknownField: 'POLICY_UNKNOWN_FIELD',

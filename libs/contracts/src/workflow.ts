@@ -35,18 +35,18 @@ export class DefinitionInvalidError extends PatchbayError {
     readonly issues: readonly DefinitionIssue[],
     what = 'definition',
   ) {
-    super(issues[0]?.code ?? 'DEFINITION_INVALID', `invalid ${what}: ${issues.map(formatIssue).join('; ')}`, { issues: issues.map((i) => ({ ...i })) });
+    super(issues[0]?.code ?? 'DEFINITION_INVALID', `invalid ${what}: ${issues.map(formatDefinitionIssue).join('; ')}`, { issues: issues.map((i) => ({ ...i })) });
   }
 }
 
 /** `file:line:column path: message [CODE]`, the form shown to people. */
-export function formatIssue(issue: DefinitionIssue): string {
+export function formatDefinitionIssue(issue: DefinitionIssue): string {
   const where = issue.file ? `${issue.file}${issue.line ? `:${issue.line}${issue.column ? `:${issue.column}` : ''}` : ''} ` : '';
   return `${where}${issue.path ? `${issue.path}: ` : ''}${issue.message} [${issue.code}]`;
 }
 
 /** Renders a zod path as `a.b[2].c`. */
-export function formatPath(path: readonly PropertyKey[]): string {
+export function formatIssuePath(path: readonly PropertyKey[]): string {
   let out = '';
   for (const p of path) {
     if (typeof p === 'number') out += `[${p}]`;
@@ -65,7 +65,7 @@ function valueAt(input: unknown, path: readonly PropertyKey[]): unknown {
 }
 
 /** Codes used when a zod issue carries no code of its own; each family gets its own prefix. */
-export interface IssueCodeTable {
+export interface DefinitionIssueCodes {
   unknownType: string;
   missing: string;
   unknownField: string;
@@ -78,9 +78,9 @@ export interface IssueCodeTable {
  * field absent from the input is "missing"; an unknown discriminator is an unknown type; a number
  * out of range in a field named like a timeout is an impossible timeout.
  */
-export function issuesFromZod(error: z.ZodError, input: unknown, codes: IssueCodeTable): DefinitionIssue[] {
+export function definitionIssuesFromZod(error: z.ZodError, input: unknown, codes: DefinitionIssueCodes): DefinitionIssue[] {
   return error.issues.map((issue) => {
-    const path = formatPath(issue.path);
+    const path = formatIssuePath(issue.path);
     const last = String(issue.path[issue.path.length - 1] ?? '');
     const custom = (issue as { params?: { code?: unknown } }).params?.code;
     if (typeof custom === 'string') return { code: custom, path, message: issue.message };
@@ -362,7 +362,7 @@ export const workflowTemplateSchema = templateBodySchema.superRefine((t, ctx) =>
   for (const phase of ['pre', 'patch', 'post'] as const) t.phases[phase].forEach((s, i) => all.push({ step: s, path: ['phases', phase, i] }));
   t.compensations.forEach((s, i) => all.push({ step: s, path: ['compensations', i] }));
   for (const { step, path } of all) {
-    const where = formatPath(path);
+    const where = formatIssuePath(path);
     const first = seen.get(step.id);
     if (first) ctx.addIssue({ code: 'custom', path: [...path, 'id'], message: `duplicate step id "${step.id}" (first used at ${first})`, params: { code: 'WORKFLOW_DUPLICATE_STEP_ID' } });
     else seen.set(step.id, where);
@@ -387,7 +387,7 @@ export const workflowTemplateSchema = templateBodySchema.superRefine((t, ctx) =>
 });
 
 /** Codes of workflow template issues. */
-export const WORKFLOW_ISSUE_CODES: IssueCodeTable = {
+export const WORKFLOW_ISSUE_CODES: DefinitionIssueCodes = {
   unknownType: 'WORKFLOW_UNKNOWN_STEP_TYPE',
   missing: 'WORKFLOW_MISSING_PARAMETER',
   unknownField: 'WORKFLOW_UNKNOWN_FIELD',
@@ -400,7 +400,7 @@ export function checkWorkflowTemplate(input: unknown): { ok: true; template: Wor
   const r = workflowTemplateSchema.safeParse(input);
   if (r.success) return { ok: true, template: r.data };
   // A step whose type is unknown also fails every later check; report the type once.
-  return { ok: false, issues: issuesFromZod(r.error, input, WORKFLOW_ISSUE_CODES) };
+  return { ok: false, issues: definitionIssuesFromZod(r.error, input, WORKFLOW_ISSUE_CODES) };
 }
 
 /** Like `checkWorkflowTemplate` but throws `DefinitionInvalidError`. */

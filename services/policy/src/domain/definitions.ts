@@ -3,7 +3,7 @@ import {
   checkWorkflowTemplate,
   DefinitionInvalidError,
   GROUP_ISSUE_CODES,
-  issuesFromZod,
+  definitionIssuesFromZod,
   patchPolicySchema,
   POLICY_ISSUE_CODES,
   referenceGroupSchema,
@@ -25,7 +25,7 @@ export type Checked<T> = { ok: true; value: T } | { ok: false; issues: Definitio
  */
 export function checkGroup(input: unknown): Checked<ReferenceGroup> {
   const r = referenceGroupSchema.safeParse(input);
-  if (!r.success) return { ok: false, issues: issuesFromZod(r.error, input, GROUP_ISSUE_CODES) };
+  if (!r.success) return { ok: false, issues: definitionIssuesFromZod(r.error, input, GROUP_ISSUE_CODES) };
   const g = r.data;
   if (g.selector !== undefined) {
     try {
@@ -41,7 +41,7 @@ export function checkGroup(input: unknown): Checked<ReferenceGroup> {
 /** Validates a patch policy: shape, safe values, time zones, and each window's cron expression. */
 export function checkPolicy(input: unknown): Checked<PatchPolicy> {
   const r = patchPolicySchema.safeParse(input);
-  if (!r.success) return { ok: false, issues: issuesFromZod(r.error, input, POLICY_ISSUE_CODES) };
+  if (!r.success) return { ok: false, issues: definitionIssuesFromZod(r.error, input, POLICY_ISSUE_CODES) };
   const issues: DefinitionIssue[] = [];
   r.data.windows.forEach((w, i) => {
     const problem = cronProblem(w.cron, w.timezone);
