@@ -159,3 +159,39 @@ describe('EmbeddedReadStore with the projection runner across a restart', () => 
     }
   });
 });
+
+describe('projection throughput on the embedded store (figure printed)', () => {
+  it('applies 5,000 events with guarded writes and checkpoints', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-rate-'));
+    const events = SqliteEventStore.open(join(dir, 'events.db'), { pollIntervalMs: 10 });
+    const store = EmbeddedReadStore.open();
+    try {
+      const N = 5_000;
+      for (let start = 0; start < N; start += 100) {
+        await events.append(`run-c1.e${start / 100}`, Array.from({ length: 100 }, (_, k) => ({ eventId: `ev${start + k}`, type: 'StepSucceeded', data: { step: k } })), 'no-stream');
+      }
+      const t0 = performance.now();
+      const running = await runProjection({
+        name: 'rate',
+        categories: ['run'],
+        store: events,
+        readStore: store,
+        pollIntervalMs: 10,
+        handle: async (event, tx) => {
+          await tx.applyOnce('runs', event.metadata.stream, { $inc: { steps: 1 }, $set: { last: (event.data as { step: number }).step } });
+        },
+      });
+      await running.caughtUp();
+      const ms = performance.now() - t0;
+      await running.stop();
+      process.stdout.write(`# projection on the embedded store: ${N} events in ${ms.toFixed(0)} ms (${Math.round((N / ms) * 1000)} events/s)\n`);
+      const runs = await store.collection('runs').find({});
+      assert.equal(runs.length, N / 100);
+      assert.ok(runs.every((r) => r['steps'] === 100 && r['last'] === 99));
+    } finally {
+      await store.close();
+      await events.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
