@@ -2,7 +2,7 @@ import type { HostKey, HostKeyPolicy, InventoryFormat, Labels, SshIdentity } fro
 import { PatchbayError } from '@patchbay/contracts';
 import { WrongExpectedVersionError, type EventStore } from '@patchbay/event-store';
 import type { PresentedHostKey } from '@patchbay/remote';
-import { decide, evolve, hostKeyTrusted, type EndpointCommand, type EndpointState } from './domain/endpoint.js';
+import { decide, evolve, hostKeyTrusted, type EndpointCommand, type EndpointEvent, type EndpointState } from './domain/endpoint.js';
 import { InventoryImportError } from './domain/errors.js';
 import { inventoryToSpecs, type SpecDefaults } from './domain/import/endpoint-spec.js';
 import { importSource, planImport, type ImportPlan } from './domain/import/plan.js';
@@ -78,6 +78,8 @@ export class InventoryService {
   constructor(
     store: EventStore,
     private readonly defaultHostKeyPolicy: HostKeyPolicy,
+    /** Structured log; fields are ids, codes and fingerprints, never payloads or secrets. */
+    private readonly log: (level: 'info' | 'warn', message: string, fields: Record<string, unknown>) => void = () => undefined,
   ) {
     this.repository = new EndpointRepository(store);
   }
@@ -86,13 +88,13 @@ export class InventoryService {
    * Runs one endpoint command. A concurrent writer (WRONG_EXPECTED_VERSION) makes it reload and
    * decide again, a few times; the decider sees the newer state, so the retry stays correct.
    */
-  async execute(command: EndpointCommand, meta: CommandMeta): Promise<{ state: EndpointState; revision: number; appended: number }> {
+  async execute(command: EndpointCommand, meta: CommandMeta): Promise<{ state: EndpointState; revision: number; appended: number; events: EndpointEvent[] }> {
     for (let attempt = 0; ; attempt++) {
       const { state, revision } = await this.repository.load(command.endpointId);
       const events = decide(command, state);
       try {
         const r = await this.repository.append(command.endpointId, events, revision, meta);
-        return { state: events.reduce(evolve, state), revision: r?.nextExpectedRevision ?? revision, appended: r && !r.duplicate ? events.length : 0 };
+        return { state: events.reduce(evolve, state), revision: r?.nextExpectedRevision ?? revision, appended: r && !r.duplicate ? events.length : 0, events };
       } catch (err) {
         if (err instanceof WrongExpectedVersionError && attempt < 4) continue;
         throw err;
@@ -155,12 +157,18 @@ export class InventoryService {
   async verifyHostKey(endpointId: string, presented: PresentedHostKey): Promise<'accept' | 'reject'> {
     const key: HostKey = { algorithm: presented.algorithm, fingerprint: presented.sha256Fingerprint };
     try {
-      const { state } = await this.execute(
+      const { state, events } = await this.execute(
         { type: 'ObserveHostKey', endpointId, presented: key, defaultPolicy: this.defaultHostKeyPolicy },
         { commandId: `host-key:${endpointId}:${key.fingerprint}`, actor: 'inventory' },
       );
+      for (const e of events) {
+        if (e.type === 'HostKeyMismatchDetected') this.log('warn', 'host key mismatch: connection refused', { endpointId, pinned: e.data.pinned.fingerprint, presented: key.fingerprint });
+        else if (e.type === 'HostKeyPending') this.log('warn', 'unknown host key waits for accept-host-key', { endpointId, presented: key.fingerprint });
+        else if (e.type === 'HostKeyPinned') this.log('info', 'host key pinned on first use', { endpointId, fingerprint: key.fingerprint });
+      }
       return hostKeyTrusted(state, key) ? 'accept' : 'reject';
-    } catch {
+    } catch (err) {
+      this.log('warn', 'host key check failed: connection refused', { endpointId, code: err instanceof PatchbayError ? err.code : 'INTERNAL' });
       return 'reject';
     }
   }

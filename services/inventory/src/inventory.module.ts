@@ -14,6 +14,7 @@ import {
   retireEndpointCommandSchema,
   setSshIdentityCommandSchema,
   updateLabelsCommandSchema,
+  PatchbayError,
   ValidationError,
   type CommandEnvelope,
 } from '@patchbay/contracts';
@@ -50,6 +51,7 @@ export class InventoryController {
   constructor(
     @Inject(INVENTORY_SERVICE) private readonly inventory: InventoryService,
     @Inject(FACTS_GATHERER) private readonly facts: FactsGatherer,
+    @Inject(HOST_LOGGER) private readonly logger: Logger,
   ) {}
 
   @MessagePattern(subject(INVENTORY_COMMANDS.register))
@@ -83,7 +85,16 @@ export class InventoryController {
   @MessagePattern(subject(INVENTORY_COMMANDS.import))
   async import(@Payload() e: CommandEnvelope) {
     const p = payload(importInventoryCommandSchema, e);
-    return this.inventory.import({ ...p, ...(p.hostKeyPolicy ? { hostKeyPolicy: p.hostKeyPolicy } : {}) }, meta(e));
+    // Only ids and counts are logged: the file may hold secrets the import drops.
+    try {
+      const r = await this.inventory.import({ ...p, ...(p.hostKeyPolicy ? { hostKeyPolicy: p.hostKeyPolicy } : {}) }, meta(e));
+      this.logger.info({ commandId: e.commandId, actor: e.actor, source: r.source, dryRun: r.dryRun, ...r.summary, eventsAppended: r.eventsAppended }, 'inventory imported');
+      return r;
+    } catch (err) {
+      const details = err instanceof PatchbayError ? { code: err.code, issues: (err.details['total'] as number | undefined) ?? undefined } : { code: 'INTERNAL' };
+      this.logger.warn({ commandId: e.commandId, actor: e.actor, file: p.fileName, ...details }, 'inventory import refused');
+      throw err;
+    }
   }
 
   @MessagePattern(subject(INVENTORY_COMMANDS.acceptHostKey))
@@ -97,6 +108,7 @@ export class InventoryController {
   async gatherFacts(@Payload() e: CommandEnvelope) {
     const p = payload(gatherFactsCommandSchema, e);
     const outcomes = await this.facts.gather(p.endpointIds, p.refresh);
+    for (const o of outcomes) if (!o.ok) this.logger.warn({ endpointId: o.endpointId, code: o.code, reason: o.message }, 'facts not gathered');
     return { outcomes: outcomes.map((o) => (o.ok ? { endpointId: o.endpointId, ok: true, updates: o.facts.updates.length, problems: o.facts.problems.length } : o)) };
   }
 
@@ -146,8 +158,8 @@ class InventoryLifecycle implements OnModuleInit, OnApplicationShutdown {
     { provide: HOST_LOGGER, inject: [ModuleRef], useFactory: (ref: ModuleRef) => ref.get<Logger>(LOGGER, { strict: false }) },
     {
       provide: INVENTORY_SERVICE,
-      inject: [HOST_STORE, INVENTORY_SETTINGS],
-      useFactory: (store: EventStore, settings: InventorySettings) => new InventoryService(store, settings.hostKeyPolicy),
+      inject: [HOST_STORE, INVENTORY_SETTINGS, HOST_LOGGER],
+      useFactory: (store: EventStore, settings: InventorySettings, logger: Logger) => new InventoryService(store, settings.hostKeyPolicy, (level, message, fields) => logger[level](fields, message)),
     },
     {
       provide: REMOTE_EXECUTOR,

@@ -84,6 +84,14 @@ describe('Ansible INI', () => {
     assert.ok(!JSON.stringify(k1).includes('hunter2'), 'the password is nowhere in the spec');
   });
 
+  it('all and ungrouped as Ansible means them: hosts of [all] or [ungrouped] only are ungrouped; a host in a real group is not', () => {
+    const m = specs('ansible-ini', 'lonely\n[all]\nlisted-in-all\n[ungrouped]\nexplicit\nalso-web\n[web]\nalso-web\n[all:vars]\nsite=dc1\n');
+    assert.deepEqual(m.get('lonely')!.labels, { 'group.ungrouped': 'true', site: 'dc1' });
+    assert.deepEqual(m.get('listed-in-all')!.labels, { 'group.ungrouped': 'true', site: 'dc1' });
+    assert.deepEqual(m.get('explicit')!.labels, { 'group.ungrouped': 'true', site: 'dc1' });
+    assert.deepEqual(m.get('also-web')!.labels, { 'group.web': 'true', site: 'dc1' });
+  });
+
   it('the same host in several groups is one endpoint with every group', () => {
     const m = specs('ansible-ini', '[a]\nh\n[b]\nh\n');
     assert.deepEqual(m.get('h')!.labels, { 'group.a': 'true', 'group.b': 'true' });
