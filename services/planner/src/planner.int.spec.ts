@@ -261,6 +261,30 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     assert.equal(await allCycleEvents(), count, 'nothing stored');
   });
 
+  it('maintenance windows: a window opening requests a scheduled cycle; a manual one waits for its window; an emergency skips it', async () => {
+    await seed('nightly', 'low', ['nightly-0'], { windows: [{ cron: '*/2 * * * * *', durationMinutes: 1, timezone: 'Europe/Paris' }] });
+    const sched = await eventually('a scheduled cycle', async () => (await send<CycleSummary[]>(PLANNER_COMMANDS.list, {})).find((c) => c.policyId === 'nightly'));
+    assert.match(sched.cycleId, /^sched-nightly-\d{8}T\d{6}Z$/);
+    assert.equal(sched.kind, 'scheduled');
+    assert.equal(sched.requestedBy, 'scheduler');
+    await eventually('it starts inside its window', async () => (await released(sched.cycleId)).length === 1);
+    const started = (await cycleEvents(sched.cycleId)).find((e) => e.type === 'CycleStarted')!.data as { windowEndsAt?: string };
+    assert.ok(started.windowEndsAt && Date.parse(started.windowEndsAt) > Date.now(), 'the window end is recorded');
+    await sleep(2500);
+    assert.equal((await send<CycleSummary[]>(PLANNER_COMMANDS.list, {})).filter((c) => c.policyId === 'nightly').length, 1, 'no pile-up while it is open');
+    await send(PLANNER_COMMANDS.abort, { cycleId: sched.cycleId, reason: 'window test done' });
+
+    await seed('yearly', 'low', ['yearly-0'], { windows: [{ cron: '0 0 29 2 *', durationMinutes: 1, timezone: 'UTC' }] });
+    await send(PLANNER_COMMANDS.request, { cycleId: 'outside', policyId: 'yearly' });
+    await sleep(400);
+    assert.equal(await status('outside'), 'queued', 'a manual cycle waits for a window');
+    await send(PLANNER_COMMANDS.emergency, { cycleId: 'inside-anyway', policyId: 'yearly', emergency: { advisoryId: 'DSA-5678-1', packages: ['openssl'], target: { kind: 'vulnerable' } } });
+    await eventually('the emergency skips the window', async () => (await released('inside-anyway')).length > 0);
+    assert.equal(await status('outside'), 'queued');
+    await send(PLANNER_COMMANDS.abort, { cycleId: 'inside-anyway', reason: 'window test done' });
+    await send(PLANNER_COMMANDS.abort, { cycleId: 'outside', reason: 'window test done' });
+  });
+
   it('a restarted planner carries on from the cycle stream and the run events it missed', async () => {
     await seed('cache', 'high', ['cache-0', 'cache-1', 'cache-2'], { maxConcurrency: 1 });
     await send(PLANNER_COMMANDS.request, { cycleId: 'restart', policyId: 'cache' });

@@ -112,6 +112,7 @@ function parseEmergency(value: unknown): EmergencySpec {
 
 const derivedId = (prefix: string, commandId: string) => `${prefix}-${createHash('sha256').update(commandId).digest('hex').slice(0, 16)}`;
 const DAY_MS = 86_400_000;
+const OPEN_STATUSES: readonly CycleState['status'][] = ['awaiting-approval', 'queued', 'running', 'paused'];
 
 /**
  * The planner at its edges: commands in, plans from a snapshot of the planning inputs, cycle
@@ -213,6 +214,13 @@ export class Planner {
       const cycleId = `sched-${policyId}-${w.start.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z')}`;
       if (this.attemptedSchedules.has(cycleId)) continue;
       this.attemptedSchedules.add(cycleId);
+      // One scheduled cycle of a policy at a time: a window opening while the last one is still
+      // waiting or running does not pile up another.
+      const open = this.cycles.all().find((c) => c.state.policyId === policyId && c.state.kind === 'scheduled' && OPEN_STATUSES.includes(c.state.status));
+      if (open) {
+        this.log('info', 'window opened while a scheduled cycle of the policy is still open', { policyId, cycleId: open.state.cycleId });
+        continue;
+      }
       if ((await this.cycles.load(cycleId)).revision >= 0) continue;
       try {
         await this.createCycle({ commandId: `schedule:${cycleId}`, actor: 'scheduler', payload: {} }, cycleId, policyId, { kind: 'scheduled' }, now, { index: w.index, start: w.start.toISOString(), end: w.end.toISOString() });
