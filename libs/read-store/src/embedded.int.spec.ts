@@ -62,6 +62,10 @@ describe('EmbeddedReadStore persistence', () => {
       const file = join(dir, 'read.jsonl');
       writeFileSync(file, '{"something":"else"}\n');
       assert.throws(() => EmbeddedReadStore.open({ file }), (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE');
+      writeFileSync(file, 'not json at all\n');
+      assert.throws(() => EmbeddedReadStore.open({ file }), (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE');
+      writeFileSync(file, '{"format":"patchbay-read-store","version":1}\n{"c":"x","d":{"_id":1}\n');
+      assert.throws(() => EmbeddedReadStore.open({ file }), (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE' && /line 2/.test((e as Error).message));
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -122,6 +126,17 @@ describe('EmbeddedReadStore on 10,000 documents', () => {
 });
 
 describe('EmbeddedReadStore with the projection runner across a restart', () => {
+  it('refuses a projection name that cannot be a key with VALIDATION_FAILED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-name-'));
+    const events = SqliteEventStore.open(join(dir, 'events.db'));
+    try {
+      await rejectsWithCode(runProjection({ name: 'bad name/$', store: events, readStore: EmbeddedReadStore.open(), handle: async () => undefined }), 'VALIDATION_FAILED');
+    } finally {
+      await events.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('resumes from the checkpoint saved in the snapshot instead of replaying everything', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-resume-'));
     const events = SqliteEventStore.open(join(dir, 'events.db'), { pollIntervalMs: 10 });

@@ -1,7 +1,6 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Query, update as applyUpdate } from 'mingo';
-import { Aggregator } from 'mingo';
+import { Aggregator, Query, update as applyUpdate } from 'mingo';
 import {
   checkBulk,
   checkFilter,
@@ -10,7 +9,6 @@ import {
   checkReplacement,
   checkSort,
   checkUpdate,
-  idFromFilter,
   isPlainObject,
   requireKnownId,
   requireUpsertId,
@@ -536,12 +534,23 @@ export class EmbeddedReadStore implements ReadStore {
       throw new ReadStoreUnavailableError(`cannot read read-store snapshot ${file}: ${(error as Error).message}`, error);
     }
     const lines = text.split('\n').filter((l) => l.length > 0);
-    const header = lines.length > 0 ? (JSON.parse(lines[0]!) as { format?: unknown; version?: unknown }) : undefined;
+    let header: { format?: unknown; version?: unknown } | undefined;
+    try {
+      header = lines.length > 0 ? (JSON.parse(lines[0]!) as typeof header) : undefined;
+    } catch {
+      header = undefined;
+    }
     if (!header || header.format !== SNAPSHOT_FORMAT || header.version !== SNAPSHOT_VERSION) {
       throw new ReadStoreUnavailableError(`${file} is not a read-store snapshot (format ${SNAPSHOT_FORMAT} v${SNAPSHOT_VERSION})`);
     }
-    for (const line of lines.slice(1)) {
-      const entry = decodeValue(line) as { collection?: string; indexes?: { name: string; spec: SortSpec; unique: boolean }[]; c?: string; d?: Doc };
+    for (const [i, line] of lines.slice(1).entries()) {
+      let parsed: unknown;
+      try {
+        parsed = decodeValue(line);
+      } catch (error) {
+        throw new ReadStoreUnavailableError(`read-store snapshot ${file} is damaged at line ${i + 2}: ${(error as Error).message}`, error);
+      }
+      const entry = parsed as { collection?: string; indexes?: { name: string; spec: SortSpec; unique: boolean }[]; c?: string; d?: Doc };
       if (entry.collection) {
         const st = this.stateOf(entry.collection, true)!;
         for (const i of entry.indexes ?? []) st.createIndex(i.spec, { name: i.name, unique: i.unique });
@@ -561,5 +570,3 @@ export class EmbeddedReadStore implements ReadStore {
     this.closed = true;
   }
 }
-
-export { idFromFilter };

@@ -85,6 +85,10 @@ describe(`MongoReadStore failure mapping: ${label}`, { skip }, () => {
     assert.equal(await store.collection('c').count(), 1);
     await store.dropDatabase();
     await store.close();
+    // Without MONGODB_DATABASE the URL's path names the database.
+    const fromPath = await openReadStore({ MONGODB_URL: `${url.replace(/\/?(\?.*)?$/, '')}/${database}_path` });
+    assert.equal((fromPath as MongoReadStore).databaseName, `${database}_path`);
+    await fromPath.close();
   });
 
   it('reports READ_STORE_UNAVAILABLE while the server is down and recovers after a restart', { skip: externalUrl ? 'needs a server this test started' : false }, async () => {

@@ -1,7 +1,7 @@
 import {
-  MongoAPIError,
   MongoBulkWriteError,
   MongoClient,
+  MongoClientClosedError,
   MongoError,
   MongoNetworkError,
   MongoNotConnectedError,
@@ -51,7 +51,14 @@ export interface MongoReadStoreOptions {
 
 /** Server error codes that mean "the server cannot serve now", not "the request is wrong". */
 const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602, 13435, 13436]);
-/** Server error codes that mean the request itself is malformed or unsupported. */
+/**
+ * Server error codes that mean the request itself is malformed or unsupported: BadValue (2),
+ * FailedToParse (9), TypeMismatch (14), Overflow (15), PathNotViable (28), ConflictingUpdateOperators
+ * (40), DollarPrefixedFieldName (52), EmptyFieldName (56), DottedFieldName (57), ImmutableField (66),
+ * CannotCreateIndex (67), InvalidOptions (72), InvalidNamespace (73), IndexOptionsConflict (85),
+ * IndexKeySpecsConflict (86), InvalidPipelineOperator (168), NotImplemented (238, FerretDB), and the
+ * numbered parser errors of projections and pipeline stages.
+ */
 const INVALID_CODES = new Set([2, 9, 14, 15, 16, 17, 28, 40, 52, 55, 56, 57, 66, 67, 72, 73, 85, 86, 115, 168, 238, 17276, 31253, 31254, 40324, 40352, 40353, 15998, 16410, 16411, 40323, 31249, 31250]);
 
 /** Maps a driver failure to the port's vocabulary; unknown failures pass through unchanged. */
@@ -77,7 +84,7 @@ function translate(error: unknown, collection: string): never {
     error instanceof MongoServerSelectionError ||
     error instanceof MongoTopologyClosedError ||
     error instanceof MongoNotConnectedError ||
-    (error instanceof MongoAPIError && /closed/i.test(error.name))
+    error instanceof MongoClientClosedError
   ) {
     throw new ReadStoreUnavailableError(`read store unavailable (${collection}): ${error.message}`, error);
   }
@@ -85,9 +92,6 @@ function translate(error: unknown, collection: string): never {
   const sysCode = (error as { code?: unknown })?.code;
   if (!(error instanceof MongoError) && typeof sysCode === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ERR_STREAM_\w+)$/.test(sysCode)) {
     throw new ReadStoreUnavailableError(`read store unavailable (${collection}): ${(error as Error).message}`, error);
-  }
-  if (error instanceof MongoError && error.name === 'MongoClientClosedError') {
-    throw new ReadStoreUnavailableError(`read store closed (${collection})`, error);
   }
   throw error;
 }

@@ -23,7 +23,9 @@ export async function openReadStore(config: ReadStoreConfig = process.env): Prom
   const url = config.MONGODB_URL?.trim();
   if (url) {
     const database = config.MONGODB_DATABASE?.trim() || undefined;
-    return MongoReadStore.connect(url, database ? { database } : { database: new URL(url.replace(/^mongodb(\+srv)?:/, 'http:')).pathname.slice(1) || 'patchbay' });
+    // The URL's path names the database; multi-host URLs (`h1,h2`) are not WHATWG URLs, hence the regex.
+    const fromUrl = /^mongodb(?:\+srv)?:\/\/[^/?]*\/([^?]+)/.exec(url)?.[1];
+    return MongoReadStore.connect(url, { database: database ?? (fromUrl ? decodeURIComponent(fromUrl) : 'patchbay') });
   }
   const path = config.READ_STORE_PATH?.trim() || DEFAULT_READ_STORE_PATH;
   return EmbeddedReadStore.open(path === ':memory:' ? {} : { file: path });
