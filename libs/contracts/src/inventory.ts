@@ -219,6 +219,8 @@ export const gatherFactsCommandSchema = z.object({
   endpointIds: z.array(endpointIdSchema).max(100_000).optional(),
   /** Refresh package lists first (`apt-get update`, `dnf makecache`, `zypper refresh`). */
   refresh: z.boolean().default(false),
+  /** Reply when every endpoint is done (default), or at once and gather in the background (large fleets). */
+  wait: z.boolean().default(true),
 }).strict();
 
 export const getEndpointCommandSchema = z.object({ endpointId: endpointIdSchema }).strict();

@@ -178,6 +178,10 @@ role=lab
     const r = await send<{ outcomes: Array<{ ok: boolean; code?: string }> }>('gather-facts', { endpointIds: ['nowhere'] });
     assert.deepEqual(r.outcomes.map((o) => [o.ok, o.code]), [[false, 'HOST_UNREACHABLE']]);
     assert.deepEqual(await types('nowhere'), ['EndpointRegistered', 'FactsGatheringFailed']);
+    // wait: false replies at once; the outcome arrives as an event.
+    assert.deepEqual(await send('gather-facts', { endpointIds: ['nowhere'], wait: false }), { started: true, outcomes: [] });
+    for (let i = 0; i < 100 && (await types('nowhere')).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(await types('nowhere'), ['EndpointRegistered', 'FactsGatheringFailed', 'FactsGatheringFailed']);
     const health = await client.request(commandSubject('inventory', 'system.health'), { commandId: randomUUID(), actor: 't', payload: {} });
     assert.equal((health as { status: string }).status, 'ok');
   });

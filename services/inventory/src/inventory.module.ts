@@ -107,8 +107,15 @@ export class InventoryController {
   @MessagePattern(subject(INVENTORY_COMMANDS.gatherFacts))
   async gatherFacts(@Payload() e: CommandEnvelope) {
     const p = payload(gatherFactsCommandSchema, e);
-    const outcomes = await this.facts.gather(p.endpointIds, p.refresh);
-    for (const o of outcomes) if (!o.ok) this.logger.warn({ endpointId: o.endpointId, code: o.code, reason: o.message }, 'facts not gathered');
+    const run = this.facts.gather(p.endpointIds, p.refresh).then((outcomes) => {
+      for (const o of outcomes) if (!o.ok) this.logger.warn({ endpointId: o.endpointId, code: o.code, reason: o.message }, 'facts not gathered');
+      return outcomes;
+    });
+    if (!p.wait) {
+      run.catch((err: unknown) => this.logger.warn({ err: String(err) }, 'background facts gathering failed'));
+      return { started: true, outcomes: [] };
+    }
+    const outcomes = await run;
     return { outcomes: outcomes.map((o) => (o.ok ? { endpointId: o.endpointId, ok: true, updates: o.facts.updates.length, problems: o.facts.problems.length } : o)) };
   }
 
