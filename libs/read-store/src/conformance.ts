@@ -97,7 +97,11 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
       const r2 = await c.upsertOne({ _id: 'h1' }, { name: 'alpha2', os: 'debian', cores: 3, tags: [] });
       assert.equal(r2.matchedCount, 1);
       assert.equal(r2.upsertedId, undefined);
-      assert.deepEqual(await c.findOne({ _id: 'h1' }), { _id: 'h1', name: 'alpha2', os: 'debian', cores: 3, tags: [] }, 'replacement drops fields it does not name');
+      assert.deepEqual(
+        await c.findOne({ _id: 'h1' }),
+        { _id: 'h1', name: 'alpha2', os: 'debian', cores: 3, tags: [] },
+        'replacement drops fields it does not name',
+      );
       assert.equal(await c.findOne({ _id: 'nope' }), null);
       await c.upsertOne({ _id: 'h2' }, HOSTS[1]!);
       assert.equal(await c.count(), 2);
@@ -167,7 +171,16 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
 
     it('$elemMatch takes operators on the element; element fields go through dotted paths', async () => {
       const c = fresh('elem');
-      await c.upsertOne({ _id: 'a' }, { runs: [{ step: 'patch', ok: false }, { step: 'reboot', ok: true }], exits: [0, 3] });
+      await c.upsertOne(
+        { _id: 'a' },
+        {
+          runs: [
+            { step: 'patch', ok: false },
+            { step: 'reboot', ok: true },
+          ],
+          exits: [0, 3],
+        },
+      );
       await c.upsertOne({ _id: 'b' }, { runs: [{ step: 'patch', ok: true }], exits: [0] });
       assert.deepEqual(ids(await c.find({ exits: { $elemMatch: { $gt: 0, $lt: 5 } } })), ['a']);
       assert.deepEqual(ids(await c.find({ 'runs.step': 'reboot' })), ['a']);
@@ -177,11 +190,26 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
 
     it('sorts, skips, limits and projects', async () => {
       const c = await seeded('sort');
-      assert.deepEqual((await c.find({}, { sort: { cores: -1, _id: 1 } })).map((d) => d._id), ['h5', 'h3', 'h2', 'h4', 'h1']);
-      assert.deepEqual((await c.find({}, { sort: { os: 1, cores: -1 } })).map((d) => d._id), ['h2', 'h1', 'h4', 'h5', 'h3']);
-      assert.deepEqual((await c.find({}, { sort: { name: 1 }, skip: 1, limit: 2 })).map((d) => d._id), ['h2', 'h3']);
-      assert.deepEqual((await c.find({}, { sort: { name: 1 }, skip: 10 })).map((d) => d._id), []);
-      assert.deepEqual((await c.find({}, { sort: { 'meta.slot': -1, _id: -1 }, limit: 2 })).map((d) => d._id), ['h4', 'h2']);
+      assert.deepEqual(
+        (await c.find({}, { sort: { cores: -1, _id: 1 } })).map((d) => d._id),
+        ['h5', 'h3', 'h2', 'h4', 'h1'],
+      );
+      assert.deepEqual(
+        (await c.find({}, { sort: { os: 1, cores: -1 } })).map((d) => d._id),
+        ['h2', 'h1', 'h4', 'h5', 'h3'],
+      );
+      assert.deepEqual(
+        (await c.find({}, { sort: { name: 1 }, skip: 1, limit: 2 })).map((d) => d._id),
+        ['h2', 'h3'],
+      );
+      assert.deepEqual(
+        (await c.find({}, { sort: { name: 1 }, skip: 10 })).map((d) => d._id),
+        [],
+      );
+      assert.deepEqual(
+        (await c.find({}, { sort: { 'meta.slot': -1, _id: -1 }, limit: 2 })).map((d) => d._id),
+        ['h4', 'h2'],
+      );
       assert.deepEqual(await c.find({ _id: 'h1' }, { projection: { name: 1 } }), [{ _id: 'h1', name: 'alpha' }]);
       assert.deepEqual(await c.find({ _id: 'h1' }, { projection: { name: 1, _id: 0 } }), [{ name: 'alpha' }]);
       assert.deepEqual(await c.find({ _id: 'h4' }, { projection: { tags: 0, meta: 0, score: 0 } }), [{ _id: 'h4', name: 'delta', os: 'rocky', cores: 4 }]);
@@ -203,7 +231,11 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
       await c.updateOne({ _id: 'e' }, { $pull: { history: 2 } });
       await c.updateOne({ _id: 'e' }, { $push: { tags: 'c' } });
       await c.updateOne({ _id: 'e' }, { $pull: { tags: 'c' } });
-      assert.deepEqual(await c.findOne({ _id: 'e' }), { _id: 'e', name: 'E', tags: ['a', 'd'], meta: { rack: 'r1', slot: 2 }, runs: 5, labels: ['x', 'y'], history: [1] }, '$pull removes every equal element');
+      assert.deepEqual(
+        await c.findOne({ _id: 'e' }),
+        { _id: 'e', name: 'E', tags: ['a', 'd'], meta: { rack: 'r1', slot: 2 }, runs: 5, labels: ['x', 'y'], history: [1] },
+        '$pull removes every equal element',
+      );
       // No match: nothing happens without upsert.
       assert.deepEqual(await c.updateOne({ _id: 'none' }, { $set: { x: 1 } }), { matchedCount: 0, modifiedCount: 0 });
       assert.equal(await c.count({ _id: 'none' }), 0);
@@ -229,17 +261,30 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
         { _id: 'rocky', cores: 4 },
       ]);
       assert.deepEqual(await c.aggregate([{ $group: { _id: null, total: { $sum: '$score' } } }]), [{ _id: null, total: 75 }]);
-      assert.deepEqual(await c.aggregate([{ $match: { meta: { $exists: true } } }, { $group: { _id: { rack: '$meta.rack' }, n: { $count: {} } } }, { $sort: { '_id.rack': 1 } }]), [
-        { _id: { rack: 'r1' }, n: 2 },
-        { _id: { rack: 'r2' }, n: 2 },
-      ]);
+      assert.deepEqual(
+        await c.aggregate([
+          { $match: { meta: { $exists: true } } },
+          { $group: { _id: { rack: '$meta.rack' }, n: { $count: {} } } },
+          { $sort: { '_id.rack': 1 } },
+        ]),
+        [
+          { _id: { rack: 'r1' }, n: 2 },
+          { _id: { rack: 'r2' }, n: 2 },
+        ],
+      );
       const tags = await c.aggregate([{ $unwind: '$tags' }, { $group: { _id: '$tags', n: { $count: {} } } }, { $sort: { n: -1, _id: 1 } }, { $limit: 2 }]);
       assert.deepEqual(tags, [
         { _id: 'web', n: 3 },
         { _id: 'db', n: 2 },
       ]);
       assert.deepEqual(await c.aggregate([{ $match: { os: 'ubuntu' } }, { $count: 'hosts' }]), [{ hosts: 2 }]);
-      const shaped = await c.aggregate([{ $match: { _id: 'h1' } }, { $project: { name: 1, meta: 1 } }, { $addFields: { kind: 'host', tier: 2 } }, { $set: { flag: true } }, { $unset: 'name' }]);
+      const shaped = await c.aggregate([
+        { $match: { _id: 'h1' } },
+        { $project: { name: 1, meta: 1 } },
+        { $addFields: { kind: 'host', tier: 2 } },
+        { $set: { flag: true } },
+        { $unset: 'name' },
+      ]);
       assert.deepEqual(shaped, [{ _id: 'h1', meta: { rack: 'r1', slot: 1 }, kind: 'host', tier: 2, flag: true }]);
       const excluded = await c.aggregate([{ $match: { _id: 'h4' } }, { $project: { tags: 0, meta: 0, score: 0 } }]);
       assert.deepEqual(excluded, [{ _id: 'h4', name: 'delta', os: 'rocky', cores: 4 }]);
@@ -267,7 +312,10 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
         after = page.pageInfo.endCursor;
       }
       assert.equal(pages, 4);
-      assert.deepEqual(seen, expected.filter((id) => id !== expected[20]));
+      assert.deepEqual(
+        seen,
+        expected.filter((id) => id !== expected[20]),
+      );
       // Descending, with a filter.
       const desc = await findPage(c, { filter: { rank: { $gte: 2 } }, sort: { rank: -1 }, first: 3 });
       const next = await findPage(c, { filter: { rank: { $gte: 2 } }, sort: { rank: -1 }, first: 100, after: desc.pageInfo.endCursor });
@@ -315,7 +363,15 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
 
     const REJECTED: [string, () => Promise<unknown>][] = [
       ['$where string', () => store.collection('rej').find({ $where: 'this.a == 1' })],
-      ['$where function', () => store.collection('rej').find({ $where: function () { return true; } } as never)],
+      [
+        '$where function',
+        () =>
+          store.collection('rej').find({
+            $where: function () {
+              return true;
+            },
+          } as never),
+      ],
       ['$expr', () => store.collection('rej').find({ $expr: { $eq: ['$a', 1] } })],
       ['$function in $expr', () => store.collection('rej').find({ $expr: { $function: { body: 'return 1', args: [], lang: 'js' } } })],
       ['$text', () => store.collection('rej').find({ $text: { $search: 'x' } })],
@@ -345,7 +401,10 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
       ['negative limit', () => store.collection('rej').find({}, { limit: -1 })],
       ['bad bulk op', () => store.collection('rej').bulkWrite([{ insertMany: {} } as never])],
       ['$avg (missing in FerretDB)', () => store.collection('rej').aggregate([{ $group: { _id: '$os', a: { $avg: '$cores' } } }])],
-      ['two accumulators (FerretDB computes only the first)', () => store.collection('rej').aggregate([{ $group: { _id: '$os', a: { $sum: 1 }, b: { $sum: '$cores' } } }])],
+      [
+        'two accumulators (FerretDB computes only the first)',
+        () => store.collection('rej').aggregate([{ $group: { _id: '$os', a: { $sum: 1 }, b: { $sum: '$cores' } } }]),
+      ],
       ['$unwind options', () => store.collection('rej').aggregate([{ $unwind: { path: '$tags', preserveNullAndEmptyArrays: true } }])],
       ['$project with a field path', () => store.collection('rej').aggregate([{ $project: { rack: '$meta.rack' } }])],
       ['$addFields with a field path', () => store.collection('rej').aggregate([{ $addFields: { rack: '$meta.rack' } }])],
@@ -388,7 +447,13 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
       assert.equal((await c.findOne({ _id: 'a' }))!['n'], 12, 'operations before the failure stay applied, those after it are not run');
       assert.equal(await c.count({ _id: 'd' }), 0);
       // A malformed operation is reported before anything is written.
-      await rejectsWithCode(c.bulkWrite([{ updateOne: { filter: { _id: 'a' }, update: { $inc: { n: 1 } } } }, { updateOne: { filter: { _id: 'a' }, update: { $where: 'x' } as never } }]), 'INVALID_QUERY');
+      await rejectsWithCode(
+        c.bulkWrite([
+          { updateOne: { filter: { _id: 'a' }, update: { $inc: { n: 1 } } } },
+          { updateOne: { filter: { _id: 'a' }, update: { $where: 'x' } as never } },
+        ]),
+        'INVALID_QUERY',
+      );
       assert.equal((await c.findOne({ _id: 'a' }))!['n'], 12);
     });
 
@@ -426,7 +491,11 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
         appended = true;
         for (let i = 0; i < ENDPOINTS; i++) {
           const id = `e${i}`;
-          await events.append(`endpoint-${id}`, [{ eventId: `${id}-r`, type: 'EndpointRegistered', data: { id, os: ['debian', 'ubuntu', 'rocky'][i % 3] } }], 'no-stream');
+          await events.append(
+            `endpoint-${id}`,
+            [{ eventId: `${id}-r`, type: 'EndpointRegistered', data: { id, os: ['debian', 'ubuntu', 'rocky'][i % 3] } }],
+            'no-stream',
+          );
         }
         for (let i = 0; i < ENDPOINTS; i++) {
           const id = `e${i}`;
@@ -437,7 +506,10 @@ export function describeReadStoreConformance(name: string, factory: () => Promis
       };
 
       /** A projection of endpoints plus a per-OS counter fed by many streams. */
-      const definition = (prefix: string, hooks: { beforeEvent?: (e: RecordedEvent, n: number) => Promise<void>; afterWrites?: (e: RecordedEvent) => void } = {}): ProjectionDefinition => {
+      const definition = (
+        prefix: string,
+        hooks: { beforeEvent?: (e: RecordedEvent, n: number) => Promise<void>; afterWrites?: (e: RecordedEvent) => void } = {},
+      ): ProjectionDefinition => {
         let n = 0;
         return {
           name: `${prefix}-endpoints`,

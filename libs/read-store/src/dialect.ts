@@ -10,7 +10,23 @@ import type { BulkOperation, Filter, FindOptions, PipelineStage, ProjectionSpec,
 /** Filter operators at the top level of a filter (or of `$elemMatch`). */
 export const SUPPORTED_LOGICAL_OPERATORS = ['$and', '$or', '$nor'] as const;
 /** Operators on a field: `{ field: { $op: value } }`. */
-export const SUPPORTED_FIELD_OPERATORS = ['$eq', '$ne', '$gt', '$gte', '$lt', '$lte', '$in', '$nin', '$exists', '$not', '$regex', '$options', '$size', '$all', '$elemMatch'] as const;
+export const SUPPORTED_FIELD_OPERATORS = [
+  '$eq',
+  '$ne',
+  '$gt',
+  '$gte',
+  '$lt',
+  '$lte',
+  '$in',
+  '$nin',
+  '$exists',
+  '$not',
+  '$regex',
+  '$options',
+  '$size',
+  '$all',
+  '$elemMatch',
+] as const;
 /** Update operators. `$push`/`$addToSet` take a value or `{ $each: [...] }`; `$pull` a scalar value (FerretDB ignores conditions). */
 export const SUPPORTED_UPDATE_OPERATORS = ['$set', '$unset', '$inc', '$push', '$addToSet', '$pull', '$setOnInsert'] as const;
 /**
@@ -18,7 +34,19 @@ export const SUPPORTED_UPDATE_OPERATORS = ['$set', '$unset', '$inc', '$push', '$
  * only, `$addFields`/`$set` take literal values only, `$unwind` takes a "$path" string, and `$group`
  * groups by a field path (or null, or an object of paths) with at most one accumulator.
  */
-export const SUPPORTED_PIPELINE_STAGES = ['$match', '$sort', '$skip', '$limit', '$project', '$group', '$count', '$unwind', '$addFields', '$set', '$unset'] as const;
+export const SUPPORTED_PIPELINE_STAGES = [
+  '$match',
+  '$sort',
+  '$skip',
+  '$limit',
+  '$project',
+  '$group',
+  '$count',
+  '$unwind',
+  '$addFields',
+  '$set',
+  '$unset',
+] as const;
 /** `$group` accumulators (one per `$group`: FerretDB v1.24 returns 0 for every accumulator after the first). */
 export const SUPPORTED_ACCUMULATORS = ['$sum', '$count'] as const;
 /** Named in errors so callers see why: these run code inside the server. */
@@ -49,7 +77,11 @@ function rejectCode(value: unknown, what: string, path = '', depth = 0): void {
 
 function reject(what: string, operator: string | undefined, path: string): never {
   if (operator && codeOps.has(operator)) {
-    throw new InvalidQueryError(`${operator} executes code and is never accepted (${what} at ${path || 'top level'})`, { operator, path, reason: 'code-execution' });
+    throw new InvalidQueryError(`${operator} executes code and is never accepted (${what} at ${path || 'top level'})`, {
+      operator,
+      path,
+      reason: 'code-execution',
+    });
   }
   throw new InvalidQueryError(`${operator ? `operator ${operator}` : 'value'} is not supported in a ${what} (at ${path || 'top level'})`, { operator, path });
 }
@@ -61,7 +93,10 @@ const hasOperatorKeys = (o: Record<string, unknown>): boolean => Object.keys(o).
 
 function checkFieldName(name: string, path: string, what: string): void {
   if (name === '' || name.startsWith('$') || name.split('.').some((seg) => seg === '' || seg.startsWith('$'))) {
-    throw new InvalidQueryError(`field name ${JSON.stringify(name)} is not allowed in a ${what} (at ${path || 'top level'}): no empty, $-prefixed or positional segments`, { field: name, path });
+    throw new InvalidQueryError(
+      `field name ${JSON.stringify(name)} is not allowed in a ${what} (at ${path || 'top level'}): no empty, $-prefixed or positional segments`,
+      { field: name, path },
+    );
   }
 }
 
@@ -147,7 +182,8 @@ function checkFieldCondition(value: unknown, path: string, depth: number): void 
           break;
         case '$not':
           if (arg instanceof RegExp) break;
-          if (!isPlainObject(arg) || !hasOperatorKeys(arg)) throw new InvalidQueryError(`$not takes an operator condition or a RegExp (at ${at})`, { path: at });
+          if (!isPlainObject(arg) || !hasOperatorKeys(arg))
+            throw new InvalidQueryError(`$not takes an operator condition or a RegExp (at ${at})`, { path: at });
           checkFieldCondition(arg, at, depth + 1);
           break;
         case '$elemMatch':
@@ -211,7 +247,8 @@ export function checkUpdate(update: unknown): asserts update is UpdateSpec {
   if (!isPlainObject(update) || Object.keys(update).length === 0) throw new InvalidQueryError('an update must be a non-empty object of update operators');
   const seen = new Map<string, string>();
   for (const [op, fields] of Object.entries(update)) {
-    if (!op.startsWith('$')) throw new InvalidQueryError(`an update takes operators only (found field ${JSON.stringify(op)}); use upsertOne to replace a document`, { field: op });
+    if (!op.startsWith('$'))
+      throw new InvalidQueryError(`an update takes operators only (found field ${JSON.stringify(op)}); use upsertOne to replace a document`, { field: op });
     if (!updateOps.has(op)) reject('update', op, '');
     if (!isPlainObject(fields) || Object.keys(fields).length === 0) throw new InvalidQueryError(`${op} takes a non-empty object of fields`, { operator: op });
     for (const [field, value] of Object.entries(fields)) {
@@ -233,7 +270,8 @@ export function checkUpdate(update: unknown): asserts update is UpdateSpec {
         case '$addToSet':
           if (isPlainObject(value) && hasOperatorKeys(value)) {
             const keys = Object.keys(value);
-            if (keys.length !== 1 || keys[0] !== '$each') throw new InvalidQueryError(`${op} supports only { $each: [...] } as a modifier (at ${at})`, { path: at });
+            if (keys.length !== 1 || keys[0] !== '$each')
+              throw new InvalidQueryError(`${op} supports only { $each: [...] } as a modifier (at ${at})`, { path: at });
             if (!Array.isArray(value['$each'])) throw new InvalidQueryError(`$each takes an array (at ${at})`, { path: at });
             checkLiteral(value['$each'], at, 'update', 1, false);
           } else {
@@ -294,7 +332,8 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
   if (!Array.isArray(pipeline)) throw new InvalidQueryError('a pipeline must be an array of stages');
   pipeline.forEach((stage, i) => {
     const at = `pipeline.${i}`;
-    if (!isPlainObject(stage) || Object.keys(stage).length !== 1) throw new InvalidQueryError(`each stage must be an object with exactly one stage operator (at ${at})`, { path: at });
+    if (!isPlainObject(stage) || Object.keys(stage).length !== 1)
+      throw new InvalidQueryError(`each stage must be an object with exactly one stage operator (at ${at})`, { path: at });
     const [name, arg] = Object.entries(stage)[0]!;
     if (!stages.has(name)) reject('pipeline', name, at);
     switch (name) {
@@ -309,11 +348,13 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
         nonNegativeInt(arg, name);
         break;
       case '$count':
-        if (typeof arg !== 'string' || arg === '' || arg.startsWith('$') || arg.includes('.')) throw new InvalidQueryError(`$count takes a field name (at ${at})`, { path: at });
+        if (typeof arg !== 'string' || arg === '' || arg.startsWith('$') || arg.includes('.'))
+          throw new InvalidQueryError(`$count takes a field name (at ${at})`, { path: at });
         break;
       case '$unwind': {
         // The string form only: FerretDB v1.24 has no options (preserveNullAndEmptyArrays).
-        if (typeof arg !== 'string' || !arg.startsWith('$') || arg.startsWith('$$')) throw new InvalidQueryError(`$unwind takes a "$field" path string (at ${at})`, { path: at });
+        if (typeof arg !== 'string' || !arg.startsWith('$') || arg.startsWith('$$'))
+          throw new InvalidQueryError(`$unwind takes a "$field" path string (at ${at})`, { path: at });
         checkFieldName(arg.slice(1), at, 'pipeline');
         break;
       }
@@ -341,14 +382,21 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
         for (const [k, v] of Object.entries(arg)) {
           checkFieldName(k, at, 'pipeline');
           // Literal values only: FerretDB v1.24 stores "$field" as text instead of resolving it.
-          if (typeof v === 'string' && v.startsWith('$')) throw new InvalidQueryError(`${name} takes literal values only, not field paths (at ${at}.${k})`, { path: `${at}.${k}` });
-          if (isPlainObject(v) && hasOperatorKeys(v)) reject('pipeline expression', Object.keys(v).find((x) => x.startsWith('$')), `${at}.${k}`);
+          if (typeof v === 'string' && v.startsWith('$'))
+            throw new InvalidQueryError(`${name} takes literal values only, not field paths (at ${at}.${k})`, { path: `${at}.${k}` });
+          if (isPlainObject(v) && hasOperatorKeys(v))
+            reject(
+              'pipeline expression',
+              Object.keys(v).find((x) => x.startsWith('$')),
+              `${at}.${k}`,
+            );
           checkLiteral(v, `${at}.${k}`, 'pipeline', 1, false);
         }
         break;
       case '$group': {
         if (!isPlainObject(arg) || !('_id' in arg)) throw new InvalidQueryError(`$group needs an _id (at ${at})`, { path: at });
-        if (Object.keys(arg).length > 2) throw new InvalidQueryError(`$group takes at most one accumulator (FerretDB v1.24 computes only the first) (at ${at})`, { path: at });
+        if (Object.keys(arg).length > 2)
+          throw new InvalidQueryError(`$group takes at most one accumulator (FerretDB v1.24 computes only the first) (at ${at})`, { path: at });
         for (const [k, v] of Object.entries(arg)) {
           if (k === '_id') {
             checkExpression(v, `${at}._id`, 1);
@@ -359,7 +407,8 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
           const [acc, accArg] = Object.entries(v)[0]!;
           if (!accumulators.has(acc)) reject('$group', acc, `${at}.${k}`);
           if (acc === '$count') {
-            if (!isPlainObject(accArg) || Object.keys(accArg).length !== 0) throw new InvalidQueryError(`$count accumulator takes {} (at ${at}.${k})`, { path: at });
+            if (!isPlainObject(accArg) || Object.keys(accArg).length !== 0)
+              throw new InvalidQueryError(`$count accumulator takes {} (at ${at}.${k})`, { path: at });
           } else {
             if (!(typeof accArg === 'number' && Number.isFinite(accArg)) && !(typeof accArg === 'string' && accArg.startsWith('$'))) {
               throw new InvalidQueryError(`$sum takes a number or a "$field" path (at ${at}.${k})`, { path: `${at}.${k}` });
@@ -377,7 +426,8 @@ export function checkPipeline(pipeline: unknown): asserts pipeline is PipelineSt
 export function checkBulk(operations: readonly BulkOperation[]): void {
   if (!Array.isArray(operations)) throw new InvalidQueryError('bulkWrite takes an array of operations');
   operations.forEach((op, i) => {
-    if (!isPlainObject(op as unknown) || Object.keys(op).length !== 1) throw new InvalidQueryError(`bulk operation ${i} must have exactly one of upsertOne, updateOne, deleteMany`, { index: i });
+    if (!isPlainObject(op as unknown) || Object.keys(op).length !== 1)
+      throw new InvalidQueryError(`bulk operation ${i} must have exactly one of upsertOne, updateOne, deleteMany`, { index: i });
     if ('upsertOne' in op) {
       checkFilter(op.upsertOne.filter);
       checkReplacement(op.upsertOne.document);
@@ -410,7 +460,8 @@ export function requireKnownId(filter: Filter, document: Record<string, unknown>
     throw new InvalidQueryError('upsertOne: the filter and the document name different _id values', { filterId: fromFilter, documentId: fromDoc });
   }
   const id = fromDoc ?? fromFilter;
-  if (id === undefined) throw new InvalidQueryError('upsertOne needs an _id in the document or an _id equality in the filter (generated ids would differ between rebuilds)');
+  if (id === undefined)
+    throw new InvalidQueryError('upsertOne needs an _id in the document or an _id equality in the filter (generated ids would differ between rebuilds)');
   return id;
 }
 

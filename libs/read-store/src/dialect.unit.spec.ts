@@ -7,7 +7,11 @@ import { decodeValue, encodeValue } from './json-codec.js';
 import { positionKey } from './projection.js';
 
 const rejects = (fn: () => unknown, reason?: string): void => {
-  assert.throws(fn, (e: unknown) => e instanceof InvalidQueryError && e.code === 'INVALID_QUERY' && (reason === undefined || (e.details as { reason?: string }).reason === reason));
+  assert.throws(
+    fn,
+    (e: unknown) =>
+      e instanceof InvalidQueryError && e.code === 'INVALID_QUERY' && (reason === undefined || (e.details as { reason?: string }).reason === reason),
+  );
 };
 
 describe('dialect checks', () => {
@@ -78,7 +82,10 @@ describe('dialect checks', () => {
   });
 
   it('never fails with anything but INVALID_QUERY on arbitrary input', () => {
-    const key = fc.oneof(fc.constantFrom('$where', '$gt', '$in', '$and', '$or', '$not', '$elemMatch', '$regex', '$set', '$push', '$each', '$group', '$sum', 'a', 'b.c', '_id', ''), fc.string({ maxLength: 4 }));
+    const key = fc.oneof(
+      fc.constantFrom('$where', '$gt', '$in', '$and', '$or', '$not', '$elemMatch', '$regex', '$set', '$push', '$each', '$group', '$sum', 'a', 'b.c', '_id', ''),
+      fc.string({ maxLength: 4 }),
+    );
     const value = fc.letrec<{ v: unknown }>((tie) => ({
       v: fc.oneof(
         { depthSize: 'small' },
@@ -118,6 +125,9 @@ describe('values and positions', () => {
     const keys = ps.map(positionKey);
     assert.deepEqual([...keys].sort(), keys);
     assert.equal(keys[4]!.length, 20);
-    assert.throws(() => positionKey(-1n), (e: unknown) => (e as { code?: string }).code === 'INVALID_QUERY');
+    assert.throws(
+      () => positionKey(-1n),
+      (e: unknown) => (e as { code?: string }).code === 'INVALID_QUERY',
+    );
   });
 });

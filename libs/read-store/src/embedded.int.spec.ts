@@ -61,11 +61,20 @@ describe('EmbeddedReadStore persistence', () => {
     try {
       const file = join(dir, 'read.jsonl');
       writeFileSync(file, '{"something":"else"}\n');
-      assert.throws(() => EmbeddedReadStore.open({ file }), (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE');
+      assert.throws(
+        () => EmbeddedReadStore.open({ file }),
+        (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE',
+      );
       writeFileSync(file, 'not json at all\n');
-      assert.throws(() => EmbeddedReadStore.open({ file }), (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE');
+      assert.throws(
+        () => EmbeddedReadStore.open({ file }),
+        (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE',
+      );
       writeFileSync(file, '{"format":"patchbay-read-store","version":1}\n{"c":"x","d":{"_id":1}\n');
-      assert.throws(() => EmbeddedReadStore.open({ file }), (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE' && /line 2/.test((e as Error).message));
+      assert.throws(
+        () => EmbeddedReadStore.open({ file }),
+        (e: unknown) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE' && /line 2/.test((e as Error).message),
+      );
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
@@ -92,7 +101,16 @@ describe('EmbeddedReadStore on 10,000 documents', () => {
     const t0 = performance.now();
     await c.bulkWrite(
       Array.from({ length: N }, (_, i) => ({
-        upsertOne: { filter: { _id: `r${i}` }, document: { endpoint: `e${i % 2000}`, cycle: `c${i % 50}`, state: ['ok', 'failed', 'running'][i % 3], startedAt: new Date(1_700_000_000_000 + i * 1000), n: i } },
+        upsertOne: {
+          filter: { _id: `r${i}` },
+          document: {
+            endpoint: `e${i % 2000}`,
+            cycle: `c${i % 50}`,
+            state: ['ok', 'failed', 'running'][i % 3],
+            startedAt: new Date(1_700_000_000_000 + i * 1000),
+            n: i,
+          },
+        },
       })),
     );
     const loadMs = performance.now() - t0;
@@ -108,7 +126,9 @@ describe('EmbeddedReadStore on 10,000 documents', () => {
     await c.createIndex({ endpoint: 1 });
     await c.createIndex({ cycle: 1, state: 1 });
     const indexed = await time('find by endpoint, hash index', 200, () => c.find({ endpoint: 'e1234' }));
-    const compound = await time('find by cycle+state, compound index (~67 docs), sorted', 100, () => c.find({ cycle: 'c7', state: 'failed' }, { sort: { startedAt: -1 } }));
+    const compound = await time('find by cycle+state, compound index (~67 docs), sorted', 100, () =>
+      c.find({ cycle: 'c7', state: 'failed' }, { sort: { startedAt: -1 } }),
+    );
     const byId = await time('findOne by _id', 500, () => c.findOne({ _id: 'r5000' }));
     const sorted = await time('find all sorted by startedAt desc, limit 20', 10, () => c.find({}, { sort: { startedAt: -1 }, limit: 20 }));
     const counted = await time('count by state (scan)', 10, () => c.count({ state: 'ok' }));
@@ -130,7 +150,10 @@ describe('EmbeddedReadStore with the projection runner across a restart', () => 
     const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-name-'));
     const events = SqliteEventStore.open(join(dir, 'events.db'));
     try {
-      await rejectsWithCode(runProjection({ name: 'bad name/$', store: events, readStore: EmbeddedReadStore.open(), handle: async () => undefined }), 'VALIDATION_FAILED');
+      await rejectsWithCode(
+        runProjection({ name: 'bad name/$', store: events, readStore: EmbeddedReadStore.open(), handle: async () => undefined }),
+        'VALIDATION_FAILED',
+      );
     } finally {
       await events.close();
       rmSync(dir, { recursive: true, force: true });
@@ -183,7 +206,11 @@ describe('projection throughput on the embedded store (figure printed)', () => {
     try {
       const N = 5_000;
       for (let start = 0; start < N; start += 100) {
-        await events.append(`run-c1.e${start / 100}`, Array.from({ length: 100 }, (_, k) => ({ eventId: `ev${start + k}`, type: 'StepSucceeded', data: { step: k } })), 'no-stream');
+        await events.append(
+          `run-c1.e${start / 100}`,
+          Array.from({ length: 100 }, (_, k) => ({ eventId: `ev${start + k}`, type: 'StepSucceeded', data: { step: k } })),
+          'no-stream',
+        );
       }
       const t0 = performance.now();
       const running = await runProjection({

@@ -89,7 +89,13 @@ class HashIndex {
   keysOf(doc: Doc): string[] {
     let keys = [''];
     for (const path of this.paths) {
-      const parts = [...new Set(valuesAt(doc, path).filter((v) => !Array.isArray(v)).map(keyPart))];
+      const parts = [
+        ...new Set(
+          valuesAt(doc, path)
+            .filter((v) => !Array.isArray(v))
+            .map(keyPart),
+        ),
+      ];
       if (parts.length === 0) parts.push('z');
       keys = keys.flatMap((k) => parts.map((p) => (k ? k + '\u0000' + p : p)));
     }
@@ -324,7 +330,10 @@ class CollectionState {
       const end = options.limit ? skip + options.limit : undefined;
       docs = docs.slice(skip, end);
       if (options.projection && Object.keys(options.projection).length > 0) {
-        return new Query({}, {}).find<Doc>(docs, options.projection).all().map((d) => structuredClone(d));
+        return new Query({}, {})
+          .find<Doc>(docs, options.projection)
+          .all()
+          .map((d) => structuredClone(d));
       }
       return docs.map((d) => structuredClone(d));
     } catch (error) {
@@ -397,7 +406,9 @@ class CollectionState {
       return translateMingo(error);
     }
     if (doc._id === undefined) {
-      throw new InvalidQueryError('an upsert needs an _id from the filter or the update (generated ids would differ between rebuilds)', { collection: this.name });
+      throw new InvalidQueryError('an upsert needs an _id from the filter or the update (generated ids would differ between rebuilds)', {
+        collection: this.name,
+      });
     }
     this.insert(doc);
     return { matchedCount: 0, modifiedCount: 0, upsertedId: doc._id };

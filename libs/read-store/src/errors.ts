@@ -2,7 +2,10 @@ import { PatchbayError } from '@patchbay/contracts';
 
 /** The read store cannot be reached or cannot take the operation right now (network, closed store, disk). */
 export class ReadStoreUnavailableError extends PatchbayError {
-  constructor(message: string, override readonly cause?: unknown) {
+  constructor(
+    message: string,
+    override readonly cause?: unknown,
+  ) {
     super('READ_STORE_UNAVAILABLE', message);
   }
 }

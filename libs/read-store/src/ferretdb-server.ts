@@ -22,7 +22,11 @@ export function findFerretDbBinary(env: NodeJS.ProcessEnv = process.env): string
 
 export class FerretDbMissingError extends PatchbayError {
   constructor(binary: string) {
-    super('FERRETDB_MISSING', `FerretDB binary not found at ${binary}: run libs/read-store/scripts/build-ferretdb.sh (or set FERRETDB_BIN, or MONGODB_URL of a running server)`, { binary });
+    super(
+      'FERRETDB_MISSING',
+      `FerretDB binary not found at ${binary}: run libs/read-store/scripts/build-ferretdb.sh (or set FERRETDB_BIN, or MONGODB_URL of a running server)`,
+      { binary },
+    );
   }
 }
 

@@ -17,13 +17,7 @@ export { MongoReadStore } from './mongo.js';
 export type { MongoReadStoreOptions } from './mongo.js';
 export { findPage } from './pagination.js';
 export type { Edge, Page, PageRequest } from './pagination.js';
-export {
-  runProjection,
-  rebuildProjection,
-  loadProjectionPosition,
-  positionKey,
-  PROJECTIONS_COLLECTION,
-} from './projection.js';
+export { runProjection, rebuildProjection, loadProjectionPosition, positionKey, PROJECTIONS_COLLECTION } from './projection.js';
 export type { ProjectionContext, ProjectionDefinition, RunProjectionOptions, RunningProjection } from './projection.js';
 export { openReadStore, DEFAULT_READ_STORE_PATH } from './open.js';
 export type { ReadStoreConfig } from './open.js';

@@ -19,7 +19,10 @@ import { openReadStore } from './open.js';
  */
 const externalUrl = process.env['MONGODB_URL']?.trim() || undefined;
 const binary = externalUrl ? undefined : findFerretDbBinary();
-const skip = externalUrl || binary ? false : 'no MongoDB-wire server: set MONGODB_URL, or build FerretDB with libs/read-store/scripts/build-ferretdb.sh (or set FERRETDB_BIN)';
+const skip =
+  externalUrl || binary
+    ? false
+    : 'no MongoDB-wire server: set MONGODB_URL, or build FerretDB with libs/read-store/scripts/build-ferretdb.sh (or set FERRETDB_BIN)';
 const label = externalUrl ? 'MongoDB at MONGODB_URL' : 'FerretDB v1.24.2 (SQLite backend)';
 
 let server: FerretDbServer | undefined;
@@ -91,33 +94,37 @@ describe(`MongoReadStore failure mapping: ${label}`, { skip }, () => {
     await fromPath.close();
   });
 
-  it('reports READ_STORE_UNAVAILABLE while the server is down and recovers after a restart', { skip: externalUrl ? 'needs a server this test started' : false }, async () => {
-    const own = await FerretDbServer.start({ binary: binary! });
-    try {
-      const store = await MongoReadStore.connect(own.url, { database: 'patchbay_restart', serverSelectionTimeoutMS: 1_000 });
+  it(
+    'reports READ_STORE_UNAVAILABLE while the server is down and recovers after a restart',
+    { skip: externalUrl ? 'needs a server this test started' : false },
+    async () => {
+      const own = await FerretDbServer.start({ binary: binary! });
       try {
-        const c = store.collection('c');
-        await c.upsertOne({ _id: 'a' }, { v: 1 });
-        await own.kill();
-        await rejectsWithCode(c.find({}), 'READ_STORE_UNAVAILABLE');
-        await own.restart();
-        let doc: unknown;
-        for (let i = 0; i < 50 && doc === undefined; i++) {
-          try {
-            doc = await c.findOne({ _id: 'a' });
-          } catch (error) {
-            if ((error as { code?: string }).code !== 'READ_STORE_UNAVAILABLE') throw error;
-            await new Promise((r) => setTimeout(r, 100));
+        const store = await MongoReadStore.connect(own.url, { database: 'patchbay_restart', serverSelectionTimeoutMS: 1_000 });
+        try {
+          const c = store.collection('c');
+          await c.upsertOne({ _id: 'a' }, { v: 1 });
+          await own.kill();
+          await rejectsWithCode(c.find({}), 'READ_STORE_UNAVAILABLE');
+          await own.restart();
+          let doc: unknown;
+          for (let i = 0; i < 50 && doc === undefined; i++) {
+            try {
+              doc = await c.findOne({ _id: 'a' });
+            } catch (error) {
+              if ((error as { code?: string }).code !== 'READ_STORE_UNAVAILABLE') throw error;
+              await new Promise((r) => setTimeout(r, 100));
+            }
           }
+          assert.deepEqual(doc, { _id: 'a', v: 1 }, 'the data survived the crash and the client reconnected');
+        } finally {
+          await store.close();
         }
-        assert.deepEqual(doc, { _id: 'a', v: 1 }, 'the data survived the crash and the client reconnected');
       } finally {
-        await store.close();
+        await own.stop();
       }
-    } finally {
-      await own.stop();
-    }
-  });
+    },
+  );
 
   it('serves indexed lookups on 2,000 documents (figures printed)', async () => {
     const database = `patchbay_perf_${randomUUID().slice(0, 8)}`;
@@ -132,7 +139,17 @@ describe(`MongoReadStore failure mapping: ${label}`, { skip }, () => {
         await c.bulkWrite(
           Array.from({ length: 500 }, (_, k) => {
             const i = start + k;
-            return { upsertOne: { filter: { _id: `r${i}` }, document: { endpoint: `e${i % 2000}`, cycle: `c${i % 50}`, state: ['ok', 'failed', 'running'][i % 3], startedAt: new Date(1_700_000_000_000 + i * 1000) } } };
+            return {
+              upsertOne: {
+                filter: { _id: `r${i}` },
+                document: {
+                  endpoint: `e${i % 2000}`,
+                  cycle: `c${i % 50}`,
+                  state: ['ok', 'failed', 'running'][i % 3],
+                  startedAt: new Date(1_700_000_000_000 + i * 1000),
+                },
+              },
+            };
           }),
         );
       }
@@ -152,8 +169,14 @@ describe(`MongoReadStore failure mapping: ${label}`, { skip }, () => {
       await time(`${label}: findOne by _id`, 50, () => c.findOne({ _id: 'r5000' }));
       await time(`${label}: find sorted by startedAt desc, limit 20`, 10, () => c.find({}, { sort: { startedAt: -1 }, limit: 20 }));
       await time(`${label}: count by state`, 10, () => c.count({ state: 'ok' }));
-      assert.deepEqual((await c.find({ endpoint: 'e1234' })).map((d) => d._id), ['r1234']);
-      assert.deepEqual((await c.find({}, { sort: { startedAt: -1 }, limit: 2 })).map((d) => d._id), ['r1999', 'r1998']);
+      assert.deepEqual(
+        (await c.find({ endpoint: 'e1234' })).map((d) => d._id),
+        ['r1234'],
+      );
+      assert.deepEqual(
+        (await c.find({}, { sort: { startedAt: -1 }, limit: 2 })).map((d) => d._id),
+        ['r1999', 'r1998'],
+      );
       assert.ok(indexed < 1_000, `an indexed lookup should take well under a second (took ${indexed.toFixed(2)} ms)`);
     } finally {
       await store.dropDatabase();
@@ -161,58 +184,70 @@ describe(`MongoReadStore failure mapping: ${label}`, { skip }, () => {
     }
   });
 
-  it('a projection rides out a server crash mid-way: it retries, and ends equal to a clean rebuild', { skip: externalUrl ? 'needs a server this test started' : false }, async () => {
-    const own = await FerretDbServer.start({ binary: binary! });
-    const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-crash-'));
-    const events = SqliteEventStore.open(join(dir, 'events.db'), { pollIntervalMs: 10 });
-    const store = await MongoReadStore.connect(own.url, { database: 'patchbay_crash', serverSelectionTimeoutMS: 500 });
-    try {
-      const STREAMS = 20;
-      const PER_STREAM = 10;
-      for (let r = 0; r < PER_STREAM; r++) {
-        for (let s = 0; s < STREAMS; s++) await events.append(`run-c1.e${s}`, [{ eventId: `e${s}-${r}`, type: 'StepSucceeded', data: { step: r } }], r === 0 ? 'no-stream' : r - 1);
+  it(
+    'a projection rides out a server crash mid-way: it retries, and ends equal to a clean rebuild',
+    { skip: externalUrl ? 'needs a server this test started' : false },
+    async () => {
+      const own = await FerretDbServer.start({ binary: binary! });
+      const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-crash-'));
+      const events = SqliteEventStore.open(join(dir, 'events.db'), { pollIntervalMs: 10 });
+      const store = await MongoReadStore.connect(own.url, { database: 'patchbay_crash', serverSelectionTimeoutMS: 500 });
+      try {
+        const STREAMS = 20;
+        const PER_STREAM = 10;
+        for (let r = 0; r < PER_STREAM; r++) {
+          for (let s = 0; s < STREAMS; s++)
+            await events.append(`run-c1.e${s}`, [{ eventId: `e${s}-${r}`, type: 'StepSucceeded', data: { step: r } }], r === 0 ? 'no-stream' : r - 1);
+        }
+        const all = await events.readAll({ categories: ['run'] });
+        const last = all[all.length - 1]!.position;
+        let handled = 0;
+        const errors: unknown[] = [];
+        const running = await runProjection({
+          name: 'run-progress',
+          categories: ['run'],
+          store: events,
+          readStore: store,
+          pollIntervalMs: 10,
+          onError: (e) => errors.push(e),
+          handle: async (event, tx) => {
+            handled++;
+            await tx.applyOnce('run_totals', 'all', { $inc: { steps: 1 } });
+            await tx.applyOnce('runs', event.metadata.stream, { $inc: { steps: 1 }, $set: { lastStep: (event.data as { step: number }).step } });
+          },
+        });
+        await until(() => handled >= 60, 20_000, '60 events handled');
+        await own.kill();
+        await new Promise((r) => setTimeout(r, 300));
+        await own.restart();
+        await until(async () => (await running.position().catch(() => undefined)) === last, 30_000, 'projection caught up after the restart');
+        const state = async (): Promise<unknown> => ({
+          totals: await store.collection('run_totals').find({}),
+          runs: await store.collection('runs').find({}, { sort: { _id: 1 } }),
+        });
+        const resumed = await state();
+        assert.deepEqual(
+          (resumed as { totals: { steps: number }[] }).totals.map((t) => t.steps),
+          [STREAMS * PER_STREAM],
+          'every event counted exactly once',
+        );
+        assert.ok(errors.length > 0, 'the outage was reported');
+        assert.ok(
+          errors.every((e) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE'),
+          `only READ_STORE_UNAVAILABLE while down: ${errors.map(String).slice(0, 3).join('; ')}`,
+        );
+        await running.rebuild();
+        await until(async () => (await running.position()) === last, 30_000, 'rebuild caught up');
+        await running.stop();
+        assert.deepEqual(await state(), resumed);
+      } finally {
+        await store.close();
+        await events.close();
+        await own.stop();
+        rmSync(dir, { recursive: true, force: true });
       }
-      const all = await events.readAll({ categories: ['run'] });
-      const last = all[all.length - 1]!.position;
-      let handled = 0;
-      const errors: unknown[] = [];
-      const running = await runProjection({
-        name: 'run-progress',
-        categories: ['run'],
-        store: events,
-        readStore: store,
-        pollIntervalMs: 10,
-        onError: (e) => errors.push(e),
-        handle: async (event, tx) => {
-          handled++;
-          await tx.applyOnce('run_totals', 'all', { $inc: { steps: 1 } });
-          await tx.applyOnce('runs', event.metadata.stream, { $inc: { steps: 1 }, $set: { lastStep: (event.data as { step: number }).step } });
-        },
-      });
-      await until(() => handled >= 60, 20_000, '60 events handled');
-      await own.kill();
-      await new Promise((r) => setTimeout(r, 300));
-      await own.restart();
-      await until(async () => (await running.position().catch(() => undefined)) === last, 30_000, 'projection caught up after the restart');
-      const state = async (): Promise<unknown> => ({
-        totals: await store.collection('run_totals').find({}),
-        runs: await store.collection('runs').find({}, { sort: { _id: 1 } }),
-      });
-      const resumed = await state();
-      assert.deepEqual((resumed as { totals: { steps: number }[] }).totals.map((t) => t.steps), [STREAMS * PER_STREAM], 'every event counted exactly once');
-      assert.ok(errors.length > 0, 'the outage was reported');
-      assert.ok(errors.every((e) => (e as { code?: string }).code === 'READ_STORE_UNAVAILABLE'), `only READ_STORE_UNAVAILABLE while down: ${errors.map(String).slice(0, 3).join('; ')}`);
-      await running.rebuild();
-      await until(async () => (await running.position()) === last, 30_000, 'rebuild caught up');
-      await running.stop();
-      assert.deepEqual(await state(), resumed);
-    } finally {
-      await store.close();
-      await events.close();
-      await own.stop();
-      rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    },
+  );
 
   it('started at most one shared server for this file', () => {
     assert.ok(serverStarts <= 1);

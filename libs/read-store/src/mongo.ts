@@ -59,7 +59,10 @@ const UNAVAILABLE_CODES = new Set([6, 7, 89, 91, 189, 9001, 10107, 11600, 11602,
  * IndexKeySpecsConflict (86), InvalidPipelineOperator (168), NotImplemented (238, FerretDB), and the
  * numbered parser errors of projections and pipeline stages.
  */
-const INVALID_CODES = new Set([2, 9, 14, 15, 16, 17, 28, 40, 52, 55, 56, 57, 66, 67, 72, 73, 85, 86, 115, 168, 238, 17276, 31253, 31254, 40324, 40352, 40353, 15998, 16410, 16411, 40323, 31249, 31250]);
+const INVALID_CODES = new Set([
+  2, 9, 14, 15, 16, 17, 28, 40, 52, 55, 56, 57, 66, 67, 72, 73, 85, 86, 115, 168, 238, 17276, 31253, 31254, 40324, 40352, 40353, 15998, 16410, 16411, 40323,
+  31249, 31250,
+]);
 
 /** Maps a driver failure to the port's vocabulary; unknown failures pass through unchanged. */
 function translate(error: unknown, collection: string): never {
@@ -76,7 +79,8 @@ function translate(error: unknown, collection: string): never {
     const sqliteUnique = /UNIQUE constraint failed: index '([^']+)'/.exec(error.message);
     if (sqliteUnique) throw new DuplicateKeyError(collection, sqliteUnique[1]!);
     if (UNAVAILABLE_CODES.has(code)) throw new ReadStoreUnavailableError(`read store unavailable (${collection}): ${error.message}`, error);
-    if (INVALID_CODES.has(code)) throw new InvalidQueryError(`the server rejected the query on ${collection}: ${error.message}`, { collection, serverCode: code });
+    if (INVALID_CODES.has(code))
+      throw new InvalidQueryError(`the server rejected the query on ${collection}: ${error.message}`, { collection, serverCode: code });
     throw error;
   }
   if (
@@ -90,7 +94,11 @@ function translate(error: unknown, collection: string): never {
   }
   // Socket-level failures the driver passes through unwrapped (e.g. EPIPE after the server died).
   const sysCode = (error as { code?: unknown })?.code;
-  if (!(error instanceof MongoError) && typeof sysCode === 'string' && /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ERR_STREAM_\w+)$/.test(sysCode)) {
+  if (
+    !(error instanceof MongoError) &&
+    typeof sysCode === 'string' &&
+    /^(ECONNRESET|ECONNREFUSED|EPIPE|ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|ERR_STREAM_\w+)$/.test(sysCode)
+  ) {
     throw new ReadStoreUnavailableError(`read store unavailable (${collection}): ${(error as Error).message}`, error);
   }
   throw error;
@@ -172,7 +180,8 @@ class MongoCollection<T extends ReadDocument> implements ReadCollection<T> {
         const id = requireKnownId(op.upsertOne.filter, op.upsertOne.document as Record<string, unknown>);
         return { replaceOne: { filter: op.upsertOne.filter, replacement: { ...op.upsertOne.document, _id: id }, upsert: true } };
       }
-      if ('updateOne' in op) return { updateOne: { filter: op.updateOne.filter, update: op.updateOne.update as Document, upsert: op.updateOne.upsert === true } };
+      if ('updateOne' in op)
+        return { updateOne: { filter: op.updateOne.filter, update: op.updateOne.update as Document, upsert: op.updateOne.upsert === true } };
       return { deleteMany: { filter: op.deleteMany.filter } };
     });
     return guarded(this.name, async () => {
@@ -212,7 +221,8 @@ export class MongoReadStore implements ReadStore {
    * `READ_STORE_UNAVAILABLE` after `serverSelectionTimeoutMS`.
    */
   static async connect(url: string, options: MongoReadStoreOptions = {}): Promise<MongoReadStore> {
-    if (!/^mongodb(\+srv)?:\/\//.test(url)) throw new ValidationError('MONGODB_URL must be a mongodb:// or mongodb+srv:// connection string', { field: 'MONGODB_URL' });
+    if (!/^mongodb(\+srv)?:\/\//.test(url))
+      throw new ValidationError('MONGODB_URL must be a mongodb:// or mongodb+srv:// connection string', { field: 'MONGODB_URL' });
     const client = new MongoClient(url, { serverSelectionTimeoutMS: options.serverSelectionTimeoutMS ?? 5_000, ...options.client });
     try {
       await client.connect();

@@ -129,7 +129,8 @@ async function applyOnceTo(coll: ReadCollection, id: string | number, version: s
  */
 export async function runProjection(options: RunProjectionOptions): Promise<RunningProjection> {
   const { name, store, readStore } = options;
-  if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(name)) throw new ValidationError(`invalid projection name ${JSON.stringify(name)}: letters, digits and _ . : - only`, { name });
+  if (!/^[A-Za-z0-9_.:-]{1,100}$/.test(name))
+    throw new ValidationError(`invalid projection name ${JSON.stringify(name)}: letters, digits and _ . : - only`, { name });
   const checkpoints = readStore.collection<CheckpointDoc>(PROJECTIONS_COLLECTION);
   const recorded = new Set<string>();
   let applied: bigint | undefined;
