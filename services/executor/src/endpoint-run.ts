@@ -20,7 +20,7 @@ import {
 import { WrongExpectedVersionError, type EventStore } from '@patchbay/event-store';
 import type { RemoteExecutor, RemoteTarget } from '@patchbay/remote';
 import type { z } from 'zod';
-import { confirmReboot, CYCLE_ABORT_REASON, runStep, type StepContext, type StepOutcome } from './activities/steps.js';
+import { CYCLE_ABORT_REASON, resumeReboot, runStep, type StepContext, type StepOutcome } from './activities/steps.js';
 import { decideNext, evolve, foldRun, retryDelayMs, willRetry, type NextAction, type PlannedStep, type RunState } from './domain/run-state.js';
 
 /** Structured log callback (pino-shaped: fields, then message). */
@@ -68,6 +68,8 @@ export interface EndpointRunDeps {
   /** Whether the run's cycle has been aborted (read from the cycle stream by the executor). */
   cycleAborted: (cycleId: string) => { reason: string } | undefined;
   rebootPollMs: number;
+  /** See {@link StepContext.rebootMarker}. */
+  rebootMarker: boolean;
   crashFault?: CrashFault | undefined;
 }
 
@@ -78,7 +80,10 @@ export interface EndpointRunDeps {
  */
 export class EndpointRun {
   private state: RunState;
+  /** Aborted when the cycle is aborted or the executor shuts down: stops forward steps. */
   readonly controller = new AbortController();
+  /** Aborted only when the executor shuts down: compensations and rollbacks run to their end after a cycle abort. */
+  private readonly shutdownController = new AbortController();
 
   constructor(
     private readonly deps: EndpointRunDeps,
@@ -97,11 +102,12 @@ export class EndpointRun {
 
   /** Aborts the step in flight (cycle aborted: the run records it and compensates; shutdown: nothing is recorded). */
   abort(reason: RunAbortReason): void {
+    if (reason.kind === 'shutdown' && !this.shutdownController.signal.aborted) this.shutdownController.abort(reason);
     if (!this.controller.signal.aborted) this.controller.abort(reason);
   }
 
   private get shuttingDown(): boolean {
-    return this.controller.signal.aborted && (this.controller.signal.reason as RunAbortReason).kind === 'shutdown';
+    return this.shutdownController.signal.aborted;
   }
 
   private target(): RemoteTarget {
@@ -221,14 +227,7 @@ export class EndpointRun {
       case 'confirm-reboot': {
         const step = action.planned.step as Extract<WorkflowStep, { type: 'reboot' }>;
         this.deps.log('info', { stream: this.stream, stepKey: action.planned.key, bootIdBefore: action.bootIdBefore }, 'resuming a reboot already issued: confirming by boot id, not issuing again');
-        await this.runAttempt(action.planned, action.attempt, async (ctx) => {
-          try {
-            const r = await confirmReboot(ctx, action.bootIdBefore, action.issuedAt, step);
-            return { kind: 'succeeded', commands: [], detail: { ...(r.kind === 'done' ? r.detail : {}), resumed: true } } satisfies StepOutcome;
-          } catch (e) {
-            return { kind: 'failed', code: (e as PatchbayError).code ?? 'STEP_FAILED', message: (e as Error).message, commands: [] } satisfies StepOutcome;
-          }
-        }, true);
+        await this.runAttempt(action.planned, action.attempt, (ctx) => runStep(ctx, (c, track) => resumeReboot(c, track, action.bootIdBefore, action.issuedAt, step)), true);
         return;
       }
       default: {
@@ -242,7 +241,9 @@ export class EndpointRun {
     const { step, key: stepKey } = planned;
     const started = Date.now();
     const deadline = started + step.timeoutSeconds * 1000;
-    const signal = AbortSignal.any([this.controller.signal, AbortSignal.timeout(step.timeoutSeconds * 1000)]);
+    const undoing = planned.phase === 'compensate' || planned.phase === 'rollback';
+    const runSignal = undoing ? this.shutdownController.signal : this.controller.signal;
+    const signal = AbortSignal.any([runSignal, AbortSignal.timeout(step.timeoutSeconds * 1000)]);
     const ctx: StepContext = {
       remote: this.deps.remote,
       target: this.target(),
@@ -254,6 +255,7 @@ export class EndpointRun {
       signal,
       deadline,
       rebootPollMs: this.deps.rebootPollMs,
+      rebootMarker: this.deps.rebootMarker,
       emit: async (type, data, suffix) => {
         const def = type === 'RebootIssued' ? RebootIssued : type === 'RebootConfirmed' ? RebootConfirmed : PackagesRecorded;
         await this.record(def, { stepKey, attempt, ...data }, stepKey, attempt, suffix);
@@ -268,7 +270,7 @@ export class EndpointRun {
     } else if (outcome.kind === 'skipped') {
       await this.record(StepSkipped, { stepKey, attempt, stepId: step.id, reason: outcome.reason }, stepKey, attempt, 'skipped');
     } else {
-      const cancelled = this.controller.signal.aborted;
+      const cancelled = runSignal.aborted;
       const code = cancelled ? 'CANCELLED' : outcome.code;
       const failures = (this.state.steps[stepKey]?.failures ?? 0) + 1;
       // After RebootIssued a retry could reboot again: only failures before the issue are retried.

@@ -81,6 +81,7 @@ export class ExecutorModule {
               resumeIntervalMs: s.resumeIntervalMs,
               abortPollMs: s.abortPollMs,
               rebootPollMs: s.rebootPollMs,
+              rebootMarker: s.rebootMarker,
               ackWaitMs: s.ackWaitMs,
               crashFault: s.crashFault,
               log: (level, fields, message) => logger[level](fields, message),

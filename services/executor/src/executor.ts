@@ -30,6 +30,8 @@ export interface ExecutorOptions {
   abortPollMs: number;
   /** Pause between boot-id polls while an endpoint reboots (ms). */
   rebootPollMs: number;
+  /** Mark reboots in the endpoint's /run (needs a POSIX shell there). */
+  rebootMarker: boolean;
   /** How long the bus waits for a claim before redelivering a release to another replica (ms). */
   ackWaitMs?: number;
   log: ExecutorLog;
@@ -144,6 +146,7 @@ export class Executor {
       log: this.opts.log,
       cycleAborted: this.cycleAborted,
       rebootPollMs: this.opts.rebootPollMs,
+      rebootMarker: this.opts.rebootMarker,
       crashFault: this.opts.crashFault,
     };
   }
@@ -257,7 +260,9 @@ export class Executor {
         );
         duplicate = r.duplicate;
       } catch (e) {
-        if (e instanceof WrongExpectedVersionError || (e as { code?: string }).code === 'WRONG_EXPECTED_VERSION') {
+        // The stream exists (another replica's claim, or an earlier release of the same endpoint): not ours.
+        const code = (e as { code?: string }).code;
+        if (e instanceof WrongExpectedVersionError || code === 'WRONG_EXPECTED_VERSION' || code === 'DUPLICATE_EVENT_ID') {
           this.stats.lostClaims++;
           this.opts.log('debug', { stream }, 'run already claimed; dropping the release');
           return;

@@ -15,6 +15,8 @@ export interface ExecutorSettings {
   ackWaitMs: number;
   /** Run remote commands under GNU `timeout` with a run marker, so a stopped or orphaned command really ends on the host (see libs/remote). */
   remoteProcessControl: boolean;
+  /** Write a reboot marker in the endpoint's /run in the reboot command (needs a POSIX shell there). */
+  rebootMarker: boolean;
   /** Key reference for endpoints without one. */
   defaultKeyRef?: string;
   connectTimeoutMs: number;
@@ -30,6 +32,7 @@ const schema = z.object({
   PATCHBAY_EXECUTOR_REBOOT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(150),
   PATCHBAY_EXECUTOR_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
   PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL: bool.default(true),
+  PATCHBAY_EXECUTOR_REBOOT_MARKER: bool.default(true),
   PATCHBAY_EXECUTOR_DEFAULT_KEY_REF: z.string().regex(/^(file:\S+|env:[A-Za-z_][A-Za-z0-9_]*)$/, 'file:<path> or env:<VARIABLE>').optional(),
   PATCHBAY_EXECUTOR_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
   PATCHBAY_EXECUTOR_FAULT_KILL_AFTER: z.string().regex(/^[A-Za-z]+(:[a-z0-9.-]*(:\d+)?)?$/).optional(),
@@ -49,6 +52,7 @@ export function loadExecutorSettings(env: NodeJS.ProcessEnv = process.env): Exec
     rebootPollMs: e.PATCHBAY_EXECUTOR_REBOOT_POLL_MS,
     ackWaitMs: e.PATCHBAY_EXECUTOR_ACK_WAIT_MS,
     remoteProcessControl: e.PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL,
+    rebootMarker: e.PATCHBAY_EXECUTOR_REBOOT_MARKER,
     connectTimeoutMs: e.PATCHBAY_EXECUTOR_CONNECT_TIMEOUT_MS,
     ...(e.PATCHBAY_EXECUTOR_DEFAULT_KEY_REF ? { defaultKeyRef: e.PATCHBAY_EXECUTOR_DEFAULT_KEY_REF } : {}),
     ...(fault ? { crashFault: fault } : {}),

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PatchbayError, type CommandRecord, type RunPlan, type WorkflowStep } from '@patchbay/contracts';
 import type { RemoteExecutor, RemoteTarget } from '@patchbay/remote';
@@ -59,17 +60,44 @@ export interface StepContext {
   emit: StepEmit;
   /** Poll interval while waiting for a rebooting endpoint (ms). */
   rebootPollMs: number;
+  /**
+   * Leave a marker in the endpoint's `/run` (a tmpfs, empty at every boot) in the same command
+   * that reboots, so a resumed run can tell "reboot sent, not yet down" from "never sent". Needs a
+   * POSIX shell on the endpoint; without it a resumed run only waits for a new boot id.
+   */
+  rebootMarker: boolean;
+}
+
+/** Name of the marker file of one reboot attempt: hex only, derived from the run, step and attempt. */
+export function rebootMarkerName(ctx: Pick<StepContext, 'state' | 'target' | 'planned' | 'attempt'>): string {
+  return createHash('sha256').update(`${ctx.state.cycleId}:${ctx.target.endpointId}:${ctx.planned.key}:${ctx.attempt}`).digest('hex').slice(0, 32);
+}
+
+/** The reboot command: with a marker, one constant script that writes it and then reboots (the name is a positional argument). */
+function rebootArgv(ctx: StepContext): string[] {
+  if (!ctx.rebootMarker) return ['reboot'];
+  return ['sh', '-c', 'mkdir -p /run/patchbay && : > "/run/patchbay/reboot-$1" && exec reboot', 'patchbay-reboot', rebootMarkerName(ctx)];
+}
+
+async function sendReboot(ctx: StepContext, track: Track): Promise<void> {
+  try {
+    const r = await onEndpoint(ctx, track, rebootArgv(ctx));
+    expectExit(r, 0, 'reboot');
+  } catch (e) {
+    // The endpoint going away under the command is the reboot working.
+    if ((e as PatchbayError).code !== 'CONNECTION_LOST') throw e;
+  }
 }
 
 /** Runs one step; never throws for an expected failure (that is an outcome). */
-export async function runStep(ctx: StepContext): Promise<StepOutcome> {
+export async function runStep(ctx: StepContext, work: (ctx: StepContext, track: Track) => Promise<Dispatched> = dispatch): Promise<StepOutcome> {
   const commands: CommandRecord[] = [];
   const track = (r: RanCommand): RanCommand => {
     if (commands.length < 50) commands.push(r.record);
     return r;
   };
   try {
-    const result = await dispatch(ctx, track);
+    const result = await work(ctx, track);
     if (result.kind === 'skipped') return { kind: 'skipped', reason: result.reason, commands };
     return { kind: 'succeeded', commands, detail: result.detail };
   } catch (e) {
@@ -88,8 +116,8 @@ function isCycleAbort(signal: AbortSignal): boolean {
   return signal.aborted && (signal.reason as { kind?: string } | undefined)?.kind === CYCLE_ABORT_REASON;
 }
 
-type Track = (r: RanCommand) => RanCommand;
-type Dispatched = { kind: 'done'; detail: Record<string, unknown> } | { kind: 'skipped'; reason: string };
+export type Track = (r: RanCommand) => RanCommand;
+export type Dispatched = { kind: 'done'; detail: Record<string, unknown> } | { kind: 'skipped'; reason: string };
 
 const remaining = (ctx: StepContext): number => Math.max(1, ctx.deadline - Date.now());
 
@@ -173,18 +201,24 @@ async function listInstalled(ctx: StepContext, track: Track, pm: PackageManager)
   return parseInstalledPackages(r.stdout);
 }
 
-/** Brings an interrupted dpkg run to a consistent state (waiting for a lock a still-running earlier apt holds). */
-async function repairPackages(ctx: StepContext, track: Track, pm: PackageManager): Promise<Record<string, unknown>> {
+/**
+ * Checks the package database after an interrupted attempt (`dpkg --audit` lists packages left
+ * unpacked or half-configured) and, when it finds any, finishes them with `dpkg --configure -a`,
+ * waiting while a lock is held (the interrupted apt may still be running on the endpoint).
+ */
+async function repairPackages(ctx: StepContext, track: Track, pm: PackageManager, force = false): Promise<Record<string, unknown>> {
   const { audit, repair } = repairCommands(pm);
-  let auditOutput = '';
-  if (audit) {
+  let findings = force;
+  if (audit && !force) {
     const a = await onEndpoint(ctx, track, audit);
-    auditOutput = a.stdout.trim();
+    // 127: no such program (not a dpkg system); otherwise output or a failing exit means work is left.
+    if (a.exitCode === 127) return { audited: false };
+    findings = a.stdout.trim().length > 0 || a.exitCode !== 0;
   }
-  if (!repair) return { audited: true };
+  if (!repair || !findings) return { audited: true, findings };
   for (let i = 0; ; i++) {
     const r = await onEndpoint(ctx, track, repair);
-    if (r.exitCode === 0) return { audited: true, repaired: true, auditFindings: auditOutput.length > 0 };
+    if (r.exitCode === 0) return { audited: !force, findings: true, repaired: true };
     const o = interpretPackageResult(pm, r.exitCode, r.stdout, r.stderr);
     if (!o.lockBusy || i >= 60) expectExit(r, 0, 'dpkg --configure -a');
     await sleep(Math.min(2000, remaining(ctx)), undefined, { signal: ctx.signal });
@@ -214,7 +248,7 @@ async function patch(ctx: StepContext, track: Track, step: Extract<WorkflowStep,
     let r = await onEndpoint(ctx, track, install);
     let o = interpretPackageResult(pm, r.exitCode, r.stdout, r.stderr);
     if (!o.ok && o.interrupted) {
-      detail['repair'] = await repairPackages(ctx, track, pm);
+      detail['repair'] = await repairPackages(ctx, track, pm, true);
       r = await onEndpoint(ctx, track, install);
       o = interpretPackageResult(pm, r.exitCode, r.stdout, r.stderr);
     }
@@ -272,14 +306,35 @@ async function reboot(ctx: StepContext, track: Track, step: Extract<WorkflowStep
   // Stored before the command is sent: whatever happens next, a resumed run knows a reboot may have been issued.
   await ctx.emit('RebootIssued', { bootIdBefore }, 'reboot-issued');
   const issued = Date.now();
-  try {
-    const r = await onEndpoint(ctx, track, ['reboot']);
-    expectExit(r, 0, 'reboot');
-  } catch (e) {
-    // The endpoint going away under the command is the reboot working.
-    if ((e as PatchbayError).code !== 'CONNECTION_LOST') throw e;
-  }
+  await sendReboot(ctx, track);
   return confirmReboot(ctx, bootIdBefore, issued, step);
+}
+
+/**
+ * Resumes a reboot step whose RebootIssued is stored but not confirmed. A changed boot id confirms
+ * it. The same boot id with the marker present means the command was sent and the endpoint is not
+ * down yet: wait. The same boot id without the marker means the command never reached this boot:
+ * send it now, still once for this boot. Without markers the run only waits.
+ */
+export async function resumeReboot(ctx: StepContext, track: Track, bootIdBefore: string, issuedAt: number, step: Extract<WorkflowStep, { type: 'reboot' }>): Promise<Dispatched> {
+  let current: string | undefined;
+  try {
+    current = await ctx.remote.readBootId(ctx.target, { timeoutMs: Math.min(15_000, remaining(ctx)), signal: ctx.signal });
+  } catch (e) {
+    if ((e as PatchbayError).code === 'CANCELLED' || (e as PatchbayError).code === 'HOST_KEY_REJECTED') throw e;
+    // Down or unreachable: it is rebooting; wait below.
+  }
+  let resend = false;
+  if (current !== undefined && current === bootIdBefore && ctx.rebootMarker) {
+    const marker = await onEndpoint(ctx, track, ['test', '-e', `/run/patchbay/reboot-${rebootMarkerName(ctx)}`]);
+    resend = marker.exitCode === 1;
+  }
+  if (resend) {
+    await sendReboot(ctx, track);
+    issuedAt = Date.now();
+  }
+  const r = await confirmReboot(ctx, bootIdBefore, issuedAt, step);
+  return r.kind === 'done' ? { kind: 'done', detail: { ...r.detail, resumed: true, resent: resend } } : r;
 }
 
 /** Waits for a boot id other than `bootIdBefore` (the reboot step's return timeout counts from the issue). */
@@ -296,7 +351,7 @@ async function dispatch(ctx: StepContext, track: Track): Promise<Dispatched> {
   if (ctx.planned.key === 'rollback.packages') return rollbackPackages(ctx, track);
   switch (step.type) {
     case 'check-disk': {
-      const r = await onEndpoint(ctx, track, ['df', '-Pk', step.params.path], 16_384);
+      const r = await onEndpoint(ctx, track, ['df', '-P', '-k', step.params.path], 16_384);
       expectExit(r, 0, `df ${step.params.path}`);
       const freeMb = parseDfFreeMb(r.stdout);
       if (freeMb === undefined) throw new StepFailure('OUTPUT_UNPARSEABLE', `cannot read the free space from df output`);

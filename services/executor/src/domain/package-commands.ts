@@ -205,7 +205,7 @@ export function interpretPackageResult(pm: PackageManager, exitCode: number | nu
   return { ok, lockBusy, interrupted, rebootNeeded, ...(counts ? { counts } : {}) };
 }
 
-/** Free space in MiB of the file system holding `path`, from `df -Pk <path>`. */
+/** Free space in MiB of the file system holding `path`, from `df -P -k <path>` (the path is absolute, never an option). */
 export function parseDfFreeMb(stdout: string): number | undefined {
   const lines = stdout.trim().split('\n').filter((l) => l.trim() !== '');
   // POSIX format: header, then one line (long device names may wrap onto a second line).

@@ -137,7 +137,7 @@ describe('output parsers', () => {
     ]);
   });
 
-  it('df -Pk, also when a long device name wraps the line', () => {
+  it('df -P -k, also when a long device name wraps the line', () => {
     assert.equal(parseDfFreeMb(DF_OUTPUT), Math.floor(80982540 / 1024));
     assert.equal(parseDfFreeMb(DF_WRAPPED), Math.floor(10313804 / 1024));
     assert.equal(parseDfFreeMb('garbage'), undefined);
