@@ -1,0 +1,41 @@
+import { createHash } from 'node:crypto';
+import { utils } from 'ssh2';
+
+/** A host key pair shared by many simulated endpoints. */
+export interface HostKey {
+  /** OpenSSH private key text, as ssh2's server takes it. */
+  readonly privateKey: string;
+  /** `ssh-ed25519 AAAA...` line, as in known_hosts. */
+  readonly publicKey: string;
+  /** OpenSSH-style `SHA256:...` fingerprint of the public key. */
+  readonly fingerprint: string;
+}
+
+/**
+ * OpenSSH's fingerprint of a public key blob (the wire-format key, as ssh2's hostVerifier receives
+ * it): `SHA256:` + unpadded base64 of its SHA-256.
+ */
+export function sshFingerprint(publicKeyBlob: Buffer): string {
+  return `SHA256:${createHash('sha256').update(publicKeyBlob).digest('base64').replace(/=+$/, '')}`;
+}
+
+/** Fingerprint of an `ssh-xxx AAAA... comment` public key line. */
+export function fingerprintOfPublicKeyLine(line: string): string {
+  const b64 = line.trim().split(/\s+/)[1] ?? '';
+  return sshFingerprint(Buffer.from(b64, 'base64'));
+}
+
+/**
+ * A small pool of host keys. Generating one key per endpoint would make 10,000 endpoints take
+ * seconds of CPU for no realism gained; endpoints share keys round-robin, which is what a fleet
+ * cloned from one image without regenerating keys looks like anyway. Mixing ed25519 and ECDSA
+ * keeps both host-key algorithms exercised.
+ */
+export function generateHostKeyPool(size: number): HostKey[] {
+  const pool: HostKey[] = [];
+  for (let i = 0; i < size; i++) {
+    const pair = i % 3 === 2 ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519');
+    pool.push({ privateKey: pair.private, publicKey: pair.public, fingerprint: fingerprintOfPublicKeyLine(pair.public) });
+  }
+  return pool;
+}
