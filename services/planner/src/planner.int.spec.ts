@@ -10,6 +10,7 @@ import {
   PatchPolicyDefined,
   PLANNER_COMMANDS,
   ReferenceGroupDefined,
+  RunCancelled,
   RunFailed,
   RunSucceeded,
   toCycleStreamName,
@@ -67,6 +68,19 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
       [ok ? ev(RunSucceeded.type, RunSucceeded.parse({ cycleId, endpointId, durationMs: 10 })) : ev(RunFailed.type, RunFailed.parse({ cycleId, endpointId, stepId: 'patch', code: 'STEP_FAILED', message: 'apt-get failed', durationMs: 10 }))],
       'any',
     );
+  /** The executor's answer to an abort: every run still in flight ends cancelled. */
+  const cancelInFlight = async (cycleId: string) => {
+    const events = await cycleEvents(cycleId);
+    const done = new Set(events.filter((e) => e.type === 'EndpointRunFinished').map((e) => (e.data as { endpointId: string }).endpointId));
+    for (const endpointId of await released(cycleId))
+      if (!done.has(endpointId)) await store.append(toRunStreamName(cycleId, endpointId), [ev(RunCancelled.type, RunCancelled.parse({ cycleId, endpointId, reason: 'cycle aborted', durationMs: 1 }))], 'any');
+  };
+  const abort = async (cycleId: string, reason: string, actor = 'alice') => {
+    const r = await send<CycleSummary>(PLANNER_COMMANDS.abort, { cycleId, reason }, actor);
+    await cancelInFlight(cycleId);
+    await eventually(`${cycleId}: cancellations recorded`, async () => (await send<CycleSummary>(PLANNER_COMMANDS.get, { cycleId })).inFlight === 0);
+    return r;
+  };
   const status = async (cycleId: string) => (await send<CycleSummary>(PLANNER_COMMANDS.get, { cycleId })).status;
 
   /** Registers endpoints with facts, a group holding them, and a policy on the group. */
@@ -221,11 +235,11 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     assert.equal((await released('gated')).length, 1, 'paused: nothing new');
     await send(PLANNER_COMMANDS.resume, { cycleId: 'gated' }, 'bob');
     await eventually('resumed', async () => (await released('gated')).length === 2);
-    const a = await send<CycleSummary>(PLANNER_COMMANDS.abort, { cycleId: 'gated', reason: 'rollback requested' }, 'bob');
+    const a = await abort('gated', 'rollback requested', 'bob');
     assert.equal(a.status, 'aborted');
-    const last = (await cycleEvents('gated')).at(-1)!;
-    assert.equal(last.type, 'CycleAborted');
-    assert.deepEqual(last.data, { cycleId: 'gated', by: 'bob', reason: 'rollback requested' });
+    const aborted = (await cycleEvents('gated')).find((e) => e.type === 'CycleAborted')!;
+    assert.deepEqual(aborted.data, { cycleId: 'gated', by: 'bob', reason: 'rollback requested' });
+    assert.equal((await cycleEvents('gated')).at(-1)!.type, 'EndpointRunFinished', 'the cancellation is recorded, nothing released after the abort');
   });
 
   it('preview returns the plan and its hash, stores nothing, and the stored plan has the same hash', async () => {
@@ -239,7 +253,7 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     assert.equal(again.planHash, p.planHash);
     const r = await send<CycleSummary>(PLANNER_COMMANDS.request, { cycleId: 'previewed', policyId: 'api' });
     assert.equal(r.planHash, p.planHash);
-    await send(PLANNER_COMMANDS.abort, { cycleId: 'previewed', reason: 'only a preview test' });
+    await abort('previewed', 'only a preview test');
   });
 
   it('bad input: each case has its code and stores nothing', async () => {
@@ -272,7 +286,7 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     assert.ok(started.windowEndsAt && Date.parse(started.windowEndsAt) > Date.now(), 'the window end is recorded');
     await sleep(2500);
     assert.equal((await send<CycleSummary[]>(PLANNER_COMMANDS.list, {})).filter((c) => c.policyId === 'nightly').length, 1, 'no pile-up while it is open');
-    await send(PLANNER_COMMANDS.abort, { cycleId: sched.cycleId, reason: 'window test done' });
+    await abort(sched.cycleId, 'window test done');
 
     await seed('yearly', 'low', ['yearly-0'], { windows: [{ cron: '0 0 29 2 *', durationMinutes: 1, timezone: 'UTC' }] });
     await send(PLANNER_COMMANDS.request, { cycleId: 'outside', policyId: 'yearly' });
@@ -281,8 +295,8 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     await send(PLANNER_COMMANDS.emergency, { cycleId: 'inside-anyway', policyId: 'yearly', emergency: { advisoryId: 'DSA-5678-1', packages: ['openssl'], target: { kind: 'vulnerable' } } });
     await eventually('the emergency skips the window', async () => (await released('inside-anyway')).length > 0);
     assert.equal(await status('outside'), 'queued');
-    await send(PLANNER_COMMANDS.abort, { cycleId: 'inside-anyway', reason: 'window test done' });
-    await send(PLANNER_COMMANDS.abort, { cycleId: 'outside', reason: 'window test done' });
+    await abort('inside-anyway', 'window test done');
+    await abort('outside', 'window test done');
   });
 
   it('a restarted planner carries on from the cycle stream and the run events it missed', async () => {

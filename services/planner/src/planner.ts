@@ -187,6 +187,7 @@ export class Planner {
       cycleId: s.cycleId,
       status: s.status,
       emergency: s.kind === 'emergency',
+      inFlight: s.inFlight,
       requestedAt: s.requestedAt ?? iso,
       notBefore: s.notBefore ?? iso,
       windowOpen: s.status === 'queued' ? this.windowFor(s, now).open : true,
@@ -242,7 +243,7 @@ export class Planner {
       { commandId: `run:${event.metadata.eventId}`, actor: 'planner' },
       { type: 'RecordRunResult', endpointId: d.endpointId, outcome, ...(d.code ? { code: d.code } : {}), runEventId: event.metadata.eventId, now: this.now().toISOString() },
     );
-    if (r.events.some((e) => e.type === 'CycleCompleted' || e.type === 'CycleHalted')) void this.kick();
+    if (r.events.some((e) => e.type === 'CycleCompleted' || e.type === 'CycleHalted') || r.state.inFlight === 0) void this.kick();
   }
 
   private plan(policyId: string, request: PlanRequest): { plan: CyclePlan; hash: string } {

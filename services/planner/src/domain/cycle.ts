@@ -409,20 +409,29 @@ function advance(sim: Sim, now: string, out: CycleEvent[]): void {
     return;
   }
   if (sim.status !== 'running') return;
-  if (sim.waveDone) openWave(sim, sim.currentWave + 1, out);
+  if (sim.waveDone) {
+    // The next wave is not opened after the window ended: it opens when the cycle resumes.
+    if (windowClosed(sim, now)) return pauseForWindow(sim, out);
+    openWave(sim, sim.currentWave + 1, out);
+  }
   fill(sim, now, out);
+}
+
+const windowClosed = (sim: Sim, now: string): boolean => sim.windowEndsAt !== undefined && now >= sim.windowEndsAt;
+
+/** Once nothing is in flight after the window ended, the cycle waits for the next window. */
+function pauseForWindow(sim: Sim, out: CycleEvent[]): void {
+  if (sim.inFlight > 0) return;
+  out.push({ type: 'CyclePaused', data: { cycleId: sim.state.cycleId, by: 'planner', reason: `maintenance window ended at ${sim.windowEndsAt}`, windowClosed: true } });
+  sim.status = 'paused';
 }
 
 /** Releases endpoints of the current wave, in plan order, while slots and cluster budgets allow. */
 function fill(sim: Sim, now: string, out: CycleEvent[]): void {
   const s = sim.state;
   const h = sim.header!;
-  if (sim.windowEndsAt !== undefined && now >= sim.windowEndsAt) {
-    const remaining = s.waves.slice(sim.currentWave).some((w) => w.some((e) => !isReleased(sim, e.endpointId)));
-    if (sim.inFlight === 0 && remaining) {
-      out.push({ type: 'CyclePaused', data: { cycleId: s.cycleId, by: 'planner', reason: `maintenance window ended at ${sim.windowEndsAt}`, windowClosed: true } });
-      sim.status = 'paused';
-    }
+  if (windowClosed(sim, now)) {
+    if ((s.waves[sim.currentWave] ?? []).some((e) => !isReleased(sim, e.endpointId))) pauseForWindow(sim, out);
     return;
   }
   const limits = h.disruptionBudget?.limits ?? {};

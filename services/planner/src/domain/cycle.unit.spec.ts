@@ -208,3 +208,14 @@ test('the request records the plan in parts, and folding the stream gives the pl
   assert.throws(() => decide({ type: 'RequestCycle', kind: 'manual', policyId: 'web', requestedBy: 'a', requestedAt: NOW, notBefore: NOW, plan: {} as never, planHash: '' }, s), { code: 'CYCLE_ALREADY_EXISTS' });
   assert.equal(evolve(initialState('c1'), events[0]!).requestedBy, 'alice');
 });
+
+test('a wave that passes after the window ended does not open the next one: the cycle pauses, and resume opens it', () => {
+  const end = '2026-11-25T10:30:00.000Z';
+  given(requested({ maxConcurrency: 2, rollout: { canary: 1 } }, eps(3)))
+    .when({ type: 'Start', now: NOW, windowEndsAt: end })
+    .then((out) => assert.deepEqual(released(out), ['e0']))
+    .when({ type: 'RecordRunResult', endpointId: 'e0', outcome: 'succeeded', runEventId: 'run-e0', now: '2026-11-25T10:45:00.000Z' })
+    .then((out) => assert.deepEqual(types(out), ['EndpointRunFinished', 'WaveCompleted', 'CyclePaused']))
+    .when({ type: 'Resume', by: 'planner', now: '2026-11-26T10:00:00.000Z', windowEndsAt: '2026-11-26T10:30:00.000Z' })
+    .then((out) => assert.deepEqual(types(out), ['CycleResumed', 'WaveReleased', 'EndpointReleased', 'EndpointReleased']));
+});
