@@ -1,2 +1,4 @@
 export * from './scenario.js';
+export * from './sim/index.js';
 export * from './lab/index.js';
+export * from './driver/index.js';
