@@ -72,8 +72,12 @@ export class InventoryGraph {
       depthMemo.set(g, d);
       return d;
     };
+    const ancestorMemo = new Map<string, Set<string>>();
     const ancestors = (g: string): Set<string> => {
+      const known = ancestorMemo.get(g);
+      if (known) return known;
       const out = new Set<string>();
+      ancestorMemo.set(g, out);
       const stack = [g];
       while (stack.length) {
         const cur = stack.pop()!;
@@ -86,17 +90,26 @@ export class InventoryGraph {
     const direct = new Map<string, Set<string>>();
     for (const [gname, g] of this.groups) for (const h of g.hosts) (direct.get(h) ?? direct.set(h, new Set()).get(h)!).add(gname);
     const out: RawHost[] = [];
+    const mergedMemo = new Map<string, Map<string, SourcedValue>>();
     for (const [name, h] of this.hosts) {
       const member = new Set<string>();
       for (const g of direct.get(name) ?? []) for (const a of ancestors(g)) member.add(a);
       member.delete('all');
       if (member.size === 0 || (member.size === 1 && member.has('ungrouped'))) member.add('ungrouped');
       else member.delete('ungrouped');
-      const ordered = ['all', ...[...member].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0))];
-      const vars = new Map<string, SourcedValue>();
-      for (const g of ordered) for (const [k, v] of this.groups.get(g)?.vars ?? []) vars.set(k, v);
+      const groups = [...member].sort();
+      // Hosts of one group share their group variables: merge them once per membership.
+      const signature = groups.join('\u0000');
+      let groupVars = mergedMemo.get(signature);
+      if (!groupVars) {
+        groupVars = new Map<string, SourcedValue>();
+        const ordered = ['all', ...[...groups].sort((a, b) => depth(a) - depth(b) || (a < b ? -1 : a > b ? 1 : 0))];
+        for (const g of ordered) for (const [k, v] of this.groups.get(g)?.vars ?? []) groupVars.set(k, v);
+        mergedMemo.set(signature, groupVars);
+      }
+      const vars = new Map<string, SourcedValue>(groupVars);
       for (const [k, v] of h.vars) vars.set(k, v);
-      out.push({ name, line: h.line, vars, groups: [...member].sort() });
+      out.push({ name, line: h.line, vars, groups });
     }
     return out;
   }
