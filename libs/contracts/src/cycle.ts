@@ -148,7 +148,11 @@ export const cyclePlanSchema = z.object({
 });
 export type CyclePlan = z.infer<typeof cyclePlanSchema>;
 /** The plan without its endpoint lists (what `CyclePlanned` carries; the lists follow in parts). */
-export type CyclePlanHeader = Omit<CyclePlan, 'waves' | 'skipped'> & { waves: Array<{ index: number; name: string; size: number }>; skippedCount: number };
+export const cyclePlanHeaderSchema = cyclePlanSchema.omit({ waves: true, skipped: true }).extend({
+  waves: z.array(z.object({ index: z.number().int().nonnegative(), name: z.string().max(100), size: z.number().int().nonnegative() })),
+  skippedCount: z.number().int().nonnegative(),
+});
+export type CyclePlanHeader = z.infer<typeof cyclePlanHeaderSchema>;
 
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const by = z.string().min(1).max(200);
@@ -177,7 +181,7 @@ export const CyclePlanned = defineEvent(
   z.object({
     cycleId: cycleIdSchema,
     planHash: sha256Hex,
-    header: z.custom<CyclePlanHeader>((v) => typeof v === 'object' && v !== null && 'formatVersion' in v),
+    header: cyclePlanHeaderSchema,
     parts: z.number().int().min(1),
     endpoints: z.number().int().nonnegative(),
     skipped: z.number().int().nonnegative(),
