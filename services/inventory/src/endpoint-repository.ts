@@ -45,22 +45,34 @@ export class EndpointRepository {
     return { state, revision: events.length ? events[events.length - 1]!.metadata.revision : -1 };
   }
 
-  /** Every endpoint's state in one pass over the `endpoint` category (imports and the fact schedule). */
+  private readonly all = new Map<string, LoadedEndpoint>();
+  private allAfter: bigint | undefined;
+  private catchingUp: Promise<void> = Promise.resolve();
+
+  /**
+   * Every endpoint's state (imports and the fact schedule). Kept in memory and brought up to date
+   * from the store's global order on each call, so a long history is read once, not per import;
+   * calls are serialised so no event is applied twice.
+   */
   async loadAll(): Promise<Map<string, LoadedEndpoint>> {
-    const out = new Map<string, LoadedEndpoint>();
-    let after: bigint | undefined;
+    const run = this.catchingUp.then(() => this.catchUp());
+    this.catchingUp = run.catch(() => undefined);
+    await run;
+    return new Map(this.all);
+  }
+
+  private async catchUp(): Promise<void> {
     for (;;) {
-      const batch = await this.store.readAll({ categories: ['endpoint'], maxCount: 5000, ...(after !== undefined ? { after } : {}) });
+      const batch = await this.store.readAll({ categories: ['endpoint'], maxCount: 5000, ...(this.allAfter !== undefined ? { after: this.allAfter } : {}) });
       for (const e of batch) {
         const id = e.metadata.stream.slice('endpoint-'.length);
-        const cur = out.get(id) ?? { state: initialState(), revision: -1 };
+        const cur = this.all.get(id) ?? { state: initialState(), revision: -1 };
         const d = decodeEvent(e);
-        out.set(id, { state: d ? evolve(cur.state, d) : cur.state, revision: e.metadata.revision });
+        this.all.set(id, { state: d ? evolve(cur.state, d) : cur.state, revision: e.metadata.revision });
+        this.allAfter = e.position;
       }
-      if (batch.length < 5000) break;
-      after = batch[batch.length - 1]!.position;
+      if (batch.length < 5000) return;
     }
-    return out;
   }
 
   /** Appends a decider's events at the revision they were decided on. */
