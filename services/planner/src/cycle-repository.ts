@@ -68,6 +68,11 @@ export class CycleRepository {
     if (key) c.commands.add(key);
   }
 
+  /** True when this command's events are already in the cycle's stream. */
+  async applied(cycleId: string, commandId: string): Promise<boolean> {
+    return (await this.load(cycleId)).commands.has(commandKey(commandId));
+  }
+
   /** The cycle from memory, or read from its stream (state `new`, revision -1 when missing). */
   async load(cycleId: string, fresh = false): Promise<LoadedCycle> {
     const cached = this.cache.get(cycleId);

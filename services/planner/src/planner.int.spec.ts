@@ -256,6 +256,20 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     await abort('previewed', 'only a preview test');
   });
 
+  it('a retried request (same command id) answers with the same cycle and stores nothing more', async () => {
+    await seed('retry', 'high', ['retry-0'], {});
+    const envelope = { commandId: 'retry-me', actor: 'alice', payload: { policyId: 'retry' } };
+    const first = await bus.request<CycleSummary>(plannerSubject(PLANNER_COMMANDS.request), envelope);
+    await eventually('released', async () => (await released(first.cycleId)).length === 1);
+    const count = (await cycleEvents(first.cycleId)).length;
+    const again = await bus.request<CycleSummary>(plannerSubject(PLANNER_COMMANDS.request), envelope);
+    assert.equal(again.cycleId, first.cycleId);
+    assert.match(first.cycleId, /^manual-[0-9a-f]{16}$/);
+    assert.equal((await cycleEvents(first.cycleId)).length, count);
+    await finish(first.cycleId, 'retry-0');
+    await eventually('completed', async () => (await status(first.cycleId)) === 'completed');
+  });
+
   it('bad input: each case has its code and stores nothing', async () => {
     await seed('empty', 'low', [], {});
     const count = await allCycleEvents();

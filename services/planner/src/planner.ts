@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { SpanStatusCode, trace } from '@opentelemetry/api';
 import { z } from 'zod';
 import {
   approveCycleCommandSchema,
@@ -110,6 +111,7 @@ function parseEmergency(value: unknown): EmergencySpec {
   throw new ValidationError(`invalid emergency: ${z.prettifyError(r.error)}`, { issues: r.error.issues });
 }
 
+const tracer = trace.getTracer('@patchbay/planner');
 const derivedId = (prefix: string, commandId: string) => `${prefix}-${createHash('sha256').update(commandId).digest('hex').slice(0, 16)}`;
 const DAY_MS = 86_400_000;
 const OPEN_STATUSES: readonly CycleState['status'][] = ['awaiting-approval', 'queued', 'running', 'paused'];
@@ -247,12 +249,26 @@ export class Planner {
   }
 
   private plan(policyId: string, request: PlanRequest): { plan: CyclePlan; hash: string } {
-    const plan = planCycle(request, this.inputs.snapshot(policyId));
-    return { plan, hash: planHash(plan) };
+    return tracer.startActiveSpan('plan cycle', { attributes: { 'patchbay.policy_id': policyId, 'patchbay.cycle_kind': request.kind } }, (span) => {
+      try {
+        const plan = planCycle(request, this.inputs.snapshot(policyId));
+        const hash = planHash(plan);
+        span.setAttributes({ 'patchbay.plan_hash': hash, 'patchbay.planned_endpoints': plannedCount(plan), 'patchbay.skipped_endpoints': plan.skipped.length, 'patchbay.waves': plan.waves.length });
+        return { plan, hash };
+      } catch (err) {
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        if (err instanceof PatchbayError) span.setAttribute('patchbay.error_code', err.code);
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
   }
 
   private async createCycle(envelope: CommandEnvelope, cycleId: string, policyId: string, request: PlanRequest, at: Date, window?: { index: number; start: string; end: string }): Promise<CycleSummary> {
     const existing = await this.cycles.load(cycleId);
+    // A retried request answers with the cycle it created, whatever the inputs say now.
+    if (await this.cycles.applied(cycleId, envelope.commandId)) return summarize(existing.state);
     await this.inputs.refresh();
     const { plan, hash } = this.plan(policyId, request);
     if (plannedCount(plan) === 0 && existing.revision < 0) throw new NothingToInstallError(plan.skipped.length);
