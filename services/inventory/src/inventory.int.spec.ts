@@ -186,6 +186,24 @@ role=lab
     assert.equal((health as { status: string }).status, 'ok');
   });
 
+  it('an odd host (no os-release, fact commands failing) gives facts with recorded problems, not a crash', async () => {
+    const h1 = lab.hosts[1]!;
+    await h1.exec(['mv', '/etc/os-release', '/etc/os-release.away']);
+    await h1.exec(['mv', '/usr/lib/os-release', '/usr/lib/os-release.away']);
+    try {
+      const r = await send<{ outcomes: Array<{ ok: boolean; problems?: number }> }>('gather-facts', { endpointIds: ['lab-db'] });
+      assert.equal(r.outcomes[0]!.ok, true);
+      const v = await send<{ facts: { facts: { packageManager: string; updatesKnown: boolean; bootId: string; problems: Array<{ source: string; code: string }> } } }>('get', { endpointId: 'lab-db' });
+      assert.equal(v.facts.facts.packageManager, 'unknown');
+      assert.equal(v.facts.facts.updatesKnown, false);
+      assert.equal(v.facts.facts.bootId, await h1.bootId(), 'the rest of the facts are still there');
+      assert.deepEqual(v.facts.facts.problems.filter((p) => p.source === 'os-release').map((p) => p.code), ['FACTS_COMMAND_FAILED']);
+    } finally {
+      await h1.exec(['mv', '/usr/lib/os-release.away', '/usr/lib/os-release']);
+      await h1.exec(['mv', '/etc/os-release.away', '/etc/os-release']);
+    }
+  });
+
   it('the fact schedule gathers from every active endpoint on its interval', async () => {
     const count = async () => (await stream('lab-db')).filter((e) => e.type === 'FactsGathered').length;
     const before = await count();
