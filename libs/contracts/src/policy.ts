@@ -204,8 +204,15 @@ export const GroupMembershipChanged = defineEvent(
     definitionVersion: z.number().int().min(1),
     added: z.array(membershipReasonSchema),
     removed: z.array(membershipReasonSchema),
-    /** What caused the recomputation: a definition change, or an endpoint event (its id). */
-    trigger: z.object({ kind: z.enum(['definition', 'endpoint']), eventId: z.string().optional(), endpointId: endpointIdSchema.optional() }),
+    /**
+     * What caused the recomputation: the group's definition changed; endpoint events (for each
+     * endpoint of this change, the id of the latest event that moved it); or a reconciliation at
+     * start, which catches up with endpoint facts recorded just before a stop.
+     */
+    trigger: z.object({
+      kind: z.enum(['definition', 'endpoint', 'reconcile']),
+      causes: z.array(z.object({ endpointId: endpointIdSchema, eventId: z.string().min(1).max(200) })).max(1000).optional(),
+    }),
   }),
 );
 

@@ -11,6 +11,8 @@ export { PolicyModule, POLICY_DB_FILE } from './app/policy.module.js';
 export { PolicyApplication, readPolicyDirectory, ENDPOINT_CONSUMER } from './app/policy-application.js';
 export type { BundleApplyReply, BundleChange } from './app/policy-application.js';
 export { DefinitionRepository, deterministicEventId } from './app/definition-repository.js';
+export { EndpointDirectory, openPolicyDatabase } from './app/endpoint-directory.js';
+export { MembershipRefresher, type MembershipRefresherOptions } from './app/membership-refresher.js';
 export * from './domain/selector.js';
 export * from './domain/membership.js';
 export * from './domain/windows.js';

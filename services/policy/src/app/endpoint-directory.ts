@@ -1,6 +1,17 @@
-import type { DatabaseSync } from 'node:sqlite';
+import { DatabaseSync } from 'node:sqlite';
 import type { EndpointLookup } from '../domain/group-decider.js';
 import type { EndpointFacts } from '../domain/membership.js';
+
+/**
+ * Opens the policy service's own SQLite file (endpoint directory and applied-event ledger). WAL
+ * with `synchronous=NORMAL`: a crash may lose the last commits, never corrupt; lost facts are
+ * redelivered by JetStream because their "applied" marks are lost with them.
+ */
+export function openPolicyDatabase(path: string): DatabaseSync {
+  const db = new DatabaseSync(path);
+  db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;');
+  return db;
+}
 
 /**
  * The endpoints policy knows of, built from inventory's lifecycle events (registered, labels

@@ -3,11 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { toEndpointStreamName, type CommandEnvelope, type RecordedEvent } from '@patchbay/contracts';
 import { SqliteEventStore, type EventStore } from '@patchbay/event-store';
 import { SqliteAppliedEventLedger } from '@patchbay/messaging';
 import { compileGroup, computeMembership } from '../domain/membership.js';
+import { openPolicyDatabase } from './endpoint-directory.js';
 import { PolicyApplication } from './policy-application.js';
 
 describe('policy application on a real SQLite store and ledger', () => {
@@ -17,6 +18,7 @@ describe('policy application on a real SQLite store and ledger', () => {
   let ledger: SqliteAppliedEventLedger;
   let failGroupAppends = 0;
   let seq = 0;
+  const apps: PolicyApplication[] = [];
 
   /** The real store, except that the next `failGroupAppends` appends to group streams fail (a store outage mid-recompute). */
   const flaky = (s: EventStore): EventStore =>
@@ -44,10 +46,11 @@ describe('policy application on a real SQLite store and ledger', () => {
   };
   const registered = (id: string, labels: Record<string, string>) => endpointEvent(id, 'EndpointRegistered', { labels, ssh: { host: '10.0.0.1', port: 22, user: 'root', sudo: false }, source: 'spec' });
   const open = async () => {
-    db = new DatabaseSync(join(dir, 'policy.db'));
+    db = openPolicyDatabase(join(dir, 'policy.db'));
     ledger = new SqliteAppliedEventLedger(db);
-    const app = new PolicyApplication(flaky(store), db, ledger);
+    const app = new PolicyApplication(flaky(store), db, ledger, { backoffMs: [10] });
     await app.start();
+    apps.push(app);
     return app;
   };
   const groupEventCount = async (id: string) => (await store.readStream(`group-${id}`, { ifMissing: 'empty' })).length;
@@ -58,6 +61,7 @@ describe('policy application on a real SQLite store and ledger', () => {
     failGroupAppends = 0;
   });
   afterEach(async () => {
+    for (const a of apps.splice(0)) await a.stop();
     await ledger.close();
     if (db.isOpen) db.close();
     await store.close();
@@ -68,28 +72,45 @@ describe('policy application on a real SQLite store and ledger', () => {
     const app = await open();
     await app.defineGroup(envelope({ group: { id: 'web', tier: 'high', selector: 'role=web' } }), 'define');
     const e = await registered('w1', { role: 'web' });
-    assert.deepEqual(await app.onEndpointEvent(e), { applied: true, groupsChanged: 1 });
+    assert.deepEqual(await app.onEndpointEvent(e), { applied: true });
+    await app.settled();
     const count = await groupEventCount('web');
-    assert.deepEqual(await app.onEndpointEvent(e), { applied: false, groupsChanged: 0 });
+    assert.equal(count, 2, 'defined, then w1 added');
+    assert.deepEqual(await app.onEndpointEvent(e), { applied: false });
+    await app.settled();
     assert.equal(await groupEventCount('web'), count);
   });
 
-  it('a recompute that fails half-way leaves neither the fact nor the applied mark; the redelivery completes it', async () => {
+  it('a failed recomputation is retried until it lands; the fact and its applied mark are already committed', async () => {
     const app = await open();
     await app.defineGroup(envelope({ group: { id: 'a', tier: 'high', selector: 'role=web' } }), 'define');
     await app.defineGroup(envelope({ group: { id: 'b', tier: 'low', selector: 'env=prod' } }), 'define');
     const e = await registered('w1', { role: 'web', env: 'prod' });
-    failGroupAppends = 1; // the first group's membership append fails; the effect stops there
-    await assert.rejects(app.onEndpointEvent(e), /disk unavailable/);
-    assert.equal(app.endpoints.get('w1'), undefined, 'in-memory fact rolled back');
-    assert.equal((db.prepare('SELECT count(*) AS n FROM policy_endpoints').get() as { n: number }).n, 0, 'stored fact rolled back');
-    assert.equal(await ledger.lastApplied('policy-endpoint-membership', e.metadata.stream), undefined, 'not marked applied');
+    failGroupAppends = 3; // the store refuses the next three membership appends
+    assert.deepEqual(await app.onEndpointEvent(e), { applied: true });
+    assert.equal((db.prepare('SELECT count(*) AS n FROM policy_endpoints').get() as { n: number }).n, 1);
+    assert.equal(await ledger.lastApplied('policy-endpoint-membership', e.metadata.stream), 0);
+    await app.settled();
+    assert.equal(failGroupAppends, 0);
+    assert.ok(app.refresher.stats.failures >= 3);
+    for (const g of ['a', 'b']) assert.deepEqual((await app.getGroup(envelope({ groupId: g }))).members.map((m) => m.endpointId), ['w1'], `group ${g}`);
+  });
+
+  it('a stop before the batch ran is caught up by the reconciliation at the next start', async () => {
+    const app = await open();
+    await app.defineGroup(envelope({ group: { id: 'web', tier: 'high', selector: 'role=web' } }), 'define');
+    failGroupAppends = 1_000_000; // the batch cannot land before the stop
+    await app.onEndpointEvent(await registered('w1', { role: 'web' }));
+    await app.onEndpointEvent(await registered('w2', { role: 'db' }));
+    await app.stop();
+    await ledger.close();
+    db.close();
     failGroupAppends = 0;
-    assert.equal((await app.onEndpointEvent(e)).applied, true);
-    for (const g of ['a', 'b']) {
-      const members = (await app.getGroup(envelope({ groupId: g }))).members.map((m) => m.endpointId);
-      assert.deepEqual(members, ['w1'], `group ${g}`);
-    }
+    const next = await open();
+    assert.deepEqual((await next.getGroup(envelope({ groupId: 'web' }))).members, [{ endpointId: 'w1', reason: 'selector role=web matched' }]);
+    const last = (await store.readStream('group-web')).at(-1)!;
+    assert.deepEqual((last.data as { trigger: unknown }).trigger, { kind: 'reconcile' });
+    await next.stop();
   });
 
   it('definition changes racing endpoint events end in the membership the rule gives for the final facts', async () => {
@@ -100,6 +121,7 @@ describe('policy application on a real SQLite store and ledger', () => {
     for (let i = 0; i < 40; i += 3) events.push(await endpointEvent(`h${i}`, 'EndpointLabelsChanged', { labels: { env: 'prod', role: 'db' }, previous: {} }));
     const consumer = (async () => {
       for (const e of events) await app.onEndpointEvent(e);
+      await app.settled();
     })();
     const selectors = ['env=prod,role=db', 'env=prod', 'role=web', 'env=prod,role in (db,web)'];
     const definer = (async () => {

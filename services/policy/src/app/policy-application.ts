@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import type { DatabaseSync } from 'node:sqlite';
@@ -29,12 +30,13 @@ import type { AppliedEventLedger } from '@patchbay/messaging';
 import { checkBundleReferences, parseBundle, type BundleFile } from '../domain/bundle.js';
 import { checkGroup, checkPolicy, checkWorkflow, orThrow, sameDefinition } from '../domain/definitions.js';
 import { DefinitionNotFoundError } from '../domain/errors.js';
-import { decideGroup, type EndpointLookup, type GroupState } from '../domain/group-decider.js';
+import { decideGroup, type GroupState } from '../domain/group-decider.js';
 import { explainMembership, type EndpointFacts } from '../domain/membership.js';
 import { decidePolicy, type PolicyReferences } from '../domain/policy-decider.js';
 import { decideWorkflow, latestVersion } from '../domain/workflow-decider.js';
 import { nextWindows } from '../domain/windows.js';
 import { DefinitionRepository, type CommandMeta } from './definition-repository.js';
+import { MembershipRefresher, type MembershipRefresherOptions } from './membership-refresher.js';
 import { EndpointDirectory } from './endpoint-directory.js';
 
 /** Consumer name of the endpoint-events durable (ledger entries are kept under it). */
@@ -95,17 +97,23 @@ export class PolicyApplication {
   readonly repository: DefinitionRepository;
   readonly endpoints: EndpointDirectory;
 
+  readonly refresher: MembershipRefresher;
+
   constructor(
     store: EventStore,
     db: DatabaseSync,
     private readonly ledger: AppliedEventLedger,
+    options: MembershipRefresherOptions = {},
   ) {
     this.repository = new DefinitionRepository(store);
     this.endpoints = new EndpointDirectory(db);
+    this.refresher = new MembershipRefresher(this.repository, this.endpoints, () => this.activeGroups(), options);
   }
 
+  /** Loads the definition streams, then reconciles membership with the recorded endpoint facts. */
   async start(): Promise<void> {
     await this.repository.load();
+    await this.refresher.reconcile({ commandId: `reconcile-${randomUUID()}`, actor: 'policy' });
   }
 
   private activeGroups(): Array<[string, GroupState]> {
@@ -348,36 +356,37 @@ export class PolicyApplication {
   // ----- endpoint events --------------------------------------------------------------------
 
   /**
-   * Applies one endpoint lifecycle event (at most once, by the ledger's rule) and recomputes that
-   * endpoint's membership in every active group. Membership events get ids derived from the
-   * endpoint event's id, so a redelivery that gets this far appends nothing twice.
+   * Applies one endpoint lifecycle event, at most once by the ledger's rule: the endpoint's new
+   * facts and the "applied" mark commit together in the policy database. The endpoint is then
+   * handed to the membership refresher, which recomputes it in every active group with the other
+   * endpoints that changed at about the same time.
    */
-  async onEndpointEvent(event: RecordedEvent): Promise<{ applied: boolean; groupsChanged: number }> {
+  async onEndpointEvent(event: RecordedEvent): Promise<{ applied: boolean }> {
     let undo: (() => void) | undefined;
+    let changed: string | undefined;
     try {
-      const outcome = await this.ledger.applyOnce(ENDPOINT_CONSUMER, event, async () => {
+      const outcome = await this.ledger.applyOnce(ENDPOINT_CONSUMER, event, () => {
         const facts = this.factsAfter(event);
-        if (!facts) return 0;
+        if (!facts) return;
         undo = this.endpoints.put(facts);
-        const lookup: EndpointLookup = this.endpoints;
-        let changed = 0;
-        await this.repository.refresh('group');
-        for (const [groupId] of this.activeGroups()) {
-          const r = await this.repository.execute('group', groupId, (s) => decideGroup({ type: 'RecomputeMembership', endpointIds: [facts.endpointId], endpoints: lookup, trigger: { eventId: event.metadata.eventId, endpointId: facts.endpointId } }, s), {
-            commandId: event.metadata.eventId,
-            actor: 'policy',
-            correlationId: event.metadata.correlationId,
-            ...(activeTrace().traceparent ? activeTrace() : event.metadata.traceparent ? { traceparent: event.metadata.traceparent } : {}),
-          });
-          if (r.appended) changed++;
-        }
-        return changed;
+        changed = facts.endpointId;
       });
-      return outcome.applied ? { applied: true, groupsChanged: outcome.result } : { applied: false, groupsChanged: 0 };
+      if (changed) this.refresher.mark(changed, event.metadata.eventId);
+      return { applied: outcome.applied };
     } catch (err) {
       undo?.();
       throw err;
     }
+  }
+
+  /** Resolves once every endpoint change handed over so far has been recomputed. */
+  settled(): Promise<void> {
+    return this.refresher.settled();
+  }
+
+  /** Stops the membership refresher (what is still pending is reconciled at the next start). */
+  async stop(): Promise<void> {
+    await this.refresher.stop();
   }
 
   private factsAfter(event: RecordedEvent): EndpointFacts | undefined {

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync } from 'node:sqlite';
 import { Controller, Inject, Module, type OnModuleDestroy } from '@nestjs/common';
 import { ModuleRef } from '@nestjs/core';
 import { EventPattern, MessagePattern, Payload } from '@nestjs/microservices';
@@ -9,6 +9,7 @@ import type { EventStore } from '@patchbay/event-store';
 import { SqliteAppliedEventLedger } from '@patchbay/messaging';
 import { CONFIG, EVENT_STORE, LOGGER, type PatchbayConfig } from '@patchbay/service-host';
 import type { Logger } from '@patchbay/telemetry';
+import { openPolicyDatabase } from './endpoint-directory.js';
 import { PolicyApplication } from './policy-application.js';
 
 /** File (under the data directory) holding the endpoint directory and the applied-event ledger. */
@@ -22,6 +23,7 @@ class PolicyRuntime implements OnModuleDestroy {
     private readonly ledger: SqliteAppliedEventLedger,
   ) {}
   async onModuleDestroy(): Promise<void> {
+    await this.app.stop();
     await this.ledger.close();
     if (this.db.isOpen) this.db.close();
   }
@@ -121,11 +123,15 @@ class PolicyController {
     return this.app.applyBundle(e);
   }
 
-  /** Inventory's endpoint events, through a durable consumer; the ledger makes redeliveries harmless. */
-  @EventPattern('patchbay.evt.endpoint.>', { durable: 'endpoint-membership', maxDeliver: 10, backoff: [100, 500, 2000, 5000] })
+  /**
+   * Inventory's endpoint events, through a durable consumer; the ledger makes redeliveries
+   * harmless. Retries back off to 30 s and go on for about 45 minutes, so an event store outage
+   * delays membership rather than sending endpoint events to the dead-letter stream.
+   */
+  @EventPattern('patchbay.evt.endpoint.>', { durable: 'endpoint-membership', maxDeliver: 100, backoff: [100, 500, 2000, 5000, 15_000, 30_000] })
   async onEndpointEvent(@Payload() event: RecordedEvent): Promise<void> {
     const r = await this.app.onEndpointEvent(event);
-    if (r.groupsChanged) this.logger.info({ eventId: event.metadata.eventId, type: event.type, groupsChanged: r.groupsChanged }, 'group membership recomputed');
+    if (!r.applied) this.logger.debug({ eventId: event.metadata.eventId, type: event.type }, 'endpoint event already applied');
   }
 }
 
@@ -143,10 +149,10 @@ class PolicyController {
         const store = ref.get<EventStore>(EVENT_STORE, { strict: false });
         const config = ref.get<PatchbayConfig>(CONFIG, { strict: false });
         mkdirSync(config.dataDir, { recursive: true });
-        const db = new DatabaseSync(join(config.dataDir, POLICY_DB_FILE));
-        db.exec('PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000;');
+        const db = openPolicyDatabase(join(config.dataDir, POLICY_DB_FILE));
         const ledger = new SqliteAppliedEventLedger(db);
-        const app = new PolicyApplication(store, db, ledger);
+        const logger = ref.get<Logger>(LOGGER, { strict: false });
+        const app = new PolicyApplication(store, db, ledger, { log: (level, message, fields) => logger[level](fields, message) });
         await app.start();
         return new PolicyRuntime(app, db, ledger);
       },

@@ -63,19 +63,37 @@ describe('reference group decider', () => {
   it('an endpoint whose labels stop matching leaves, and says why', () => {
     const after = directory(ep('db1', { env: 'staging', role: 'db' }));
     givenGroup(defined)
-      .when({ type: 'RecomputeMembership', endpointIds: ['db1'], endpoints: after, trigger: { eventId: 'e-9', endpointId: 'db1' } })
+      .when({ type: 'RecomputeMembership', causes: new Map([['db1', 'e-9']]), endpoints: after })
       .then([
         {
           type: 'GroupMembershipChanged',
-          data: { groupId: 'prod-db', definitionVersion: 1, added: [], removed: [{ endpointId: 'db1', reason: 'selector env=prod,role in (db),!legacy did not match (env=prod: is staging)' }], trigger: { kind: 'endpoint', eventId: 'e-9', endpointId: 'db1' } },
+          data: { groupId: 'prod-db', definitionVersion: 1, added: [], removed: [{ endpointId: 'db1', reason: 'selector env=prod,role in (db),!legacy did not match (env=prod: is staging)' }], trigger: { kind: 'endpoint', causes: [{ endpointId: 'db1', eventId: 'e-9' }] } },
         },
       ]);
   });
   it('a retired member leaves; an unchanged endpoint changes nothing', () => {
     givenGroup(defined)
-      .when({ type: 'RecomputeMembership', endpointIds: ['st1'], endpoints: directory(ep('st1', { env: 'staging' }, true)), trigger: { eventId: 'e-1' } })
+      .when({ type: 'RecomputeMembership', causes: new Map([['st1', 'e-1']]), endpoints: directory(ep('st1', { env: 'staging' }, true)) })
       .then((events) => assert.deepEqual(events[0]?.type === 'GroupMembershipChanged' && events[0].data.removed, [{ endpointId: 'st1', reason: 'endpoint retired' }]));
-    givenGroup(defined).when({ type: 'RecomputeMembership', endpointIds: ['db1'], endpoints: fleet, trigger: { eventId: 'e-2' } }).then([]);
+    givenGroup(defined).when({ type: 'RecomputeMembership', causes: new Map([['db1', 'e-2']]), endpoints: fleet }).then([]);
+  });
+  it('a batch of endpoint changes is one event naming, per endpoint, the event that moved it', () => {
+    const after = directory(ep('db1', { env: 'dev' }), ep('db9', { env: 'prod', role: 'db' }), ep('web1', { env: 'prod', role: 'web' }));
+    givenGroup(defined)
+      .when({ type: 'RecomputeMembership', causes: new Map([['db1', 'e-1'], ['db9', 'e-7'], ['web1', 'e-8']]), endpoints: after })
+      .then((events) => {
+        assert.equal(events.length, 1);
+        const d = events[0]!.type === 'GroupMembershipChanged' ? events[0]!.data : assert.fail();
+        assert.deepEqual([d.added.map((a) => a.endpointId), d.removed.map((r) => r.endpointId)], [['db9'], ['db1']]);
+        assert.deepEqual(d.trigger, { kind: 'endpoint', causes: [{ endpointId: 'db9', eventId: 'e-7' }, { endpointId: 'db1', eventId: 'e-1' }] });
+      });
+  });
+  it('reconcile: a full re-evaluation finds what changed while no recomputation ran, and nothing when in step', () => {
+    const after = directory(ep('db1', { env: 'prod', role: 'db' }), ep('db9', { env: 'prod', role: 'db' }), ep('st1', { env: 'staging' }));
+    givenGroup(defined)
+      .when({ type: 'ReconcileMembership', endpoints: after })
+      .then((events) => assert.deepEqual(events.map((e) => e.type === 'GroupMembershipChanged' && [e.data.added.map((a) => a.endpointId), e.data.removed.length, e.data.trigger.kind]), [[['db9'], 0, 'reconcile']]));
+    givenGroup(defined).when({ type: 'ReconcileMembership', endpoints: fleet }).then([]);
   });
   it('delete: members removed ("group deleted"), then deleted; GROUP_IN_USE while a policy uses it', () => {
     givenGroup(defined)

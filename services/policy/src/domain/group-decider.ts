@@ -28,7 +28,10 @@ export type GroupCommand =
   /** `upsert` defines a missing group (policy-as-code apply); `update` insists it exists. */
   | { type: 'UpdateGroup'; definition: ReferenceGroup; endpoints: EndpointLookup; upsert: boolean }
   | { type: 'DeleteGroup'; groupId: string; usedBy: readonly string[] }
-  | { type: 'RecomputeMembership'; endpointIds: readonly string[]; endpoints: EndpointLookup; trigger: { eventId: string; endpointId?: string } };
+  /** Endpoint facts changed: re-evaluate these endpoints (endpoint id → id of the event that changed it). */
+  | { type: 'RecomputeMembership'; causes: ReadonlyMap<string, string>; endpoints: EndpointLookup }
+  /** Re-evaluate every endpoint (at start, after facts were recorded whose recomputation had not run). */
+  | { type: 'ReconcileMembership'; endpoints: EndpointLookup };
 
 export function initialGroupState(): GroupState {
   return { version: 0, status: 'absent', definition: undefined, compiled: undefined, members: new Map() };
@@ -61,8 +64,15 @@ export function evolveGroup(state: GroupState, event: GroupEvent): GroupState {
  */
 export const MEMBERSHIP_CHUNK = 1000;
 
-/** Splits a membership change into events of at most `MEMBERSHIP_CHUNK` entries (none for an empty change). */
-export function membershipEvents(data: Omit<EventOf<typeof GroupMembershipChanged>['data'], 'added' | 'removed'>, added: MembershipReason[], removed: MembershipReason[]): GroupEvent[] {
+type MembershipData = EventOf<typeof GroupMembershipChanged>['data'];
+
+/** Splits a membership change into events of at most `MEMBERSHIP_CHUNK` entries (none for an empty change); `trigger` may depend on the chunk's endpoints. */
+export function membershipEvents(
+  data: Omit<MembershipData, 'added' | 'removed' | 'trigger'>,
+  added: MembershipReason[],
+  removed: MembershipReason[],
+  trigger: MembershipData['trigger'] | ((endpointIds: string[]) => MembershipData['trigger']),
+): GroupEvent[] {
   const out: GroupEvent[] = [];
   let a = 0;
   let r = 0;
@@ -71,14 +81,15 @@ export function membershipEvents(data: Omit<EventOf<typeof GroupMembershipChange
     r += takeRemoved.length;
     const takeAdded = added.slice(a, a + (MEMBERSHIP_CHUNK - takeRemoved.length));
     a += takeAdded.length;
-    out.push({ type: 'GroupMembershipChanged', data: { ...data, added: takeAdded, removed: takeRemoved } });
+    const t = typeof trigger === 'function' ? trigger([...takeAdded, ...takeRemoved].map((x) => x.endpointId)) : trigger;
+    out.push({ type: 'GroupMembershipChanged', data: { ...data, added: takeAdded, removed: takeRemoved, trigger: t } });
   }
   return out;
 }
 
 function membershipAfter(state: GroupState, next: CompiledGroup, version: number, endpoints: EndpointLookup): GroupEvent[] {
   const diff = diffMembership(next, state.members, endpoints.ids(), (id) => endpoints.get(id), true);
-  return membershipEvents({ groupId: next.definition.id, definitionVersion: version, trigger: { kind: 'definition' } }, diff.added, diff.removed);
+  return membershipEvents({ groupId: next.definition.id, definitionVersion: version }, diff.added, diff.removed, { kind: 'definition' });
 }
 
 /**
@@ -109,16 +120,20 @@ export function decideGroup(command: GroupCommand, state: GroupState): GroupEven
       if (state.status !== 'active') throw new DefinitionNotFoundError('group', command.groupId);
       if (command.usedBy.length) throw new DefinitionInUseError('group', command.groupId, command.usedBy);
       const removed = [...state.members.keys()].sort().map((endpointId) => ({ endpointId, reason: 'group deleted' }));
-      return [...membershipEvents({ groupId: command.groupId, definitionVersion: state.version, trigger: { kind: 'definition' } }, [], removed), { type: 'ReferenceGroupDeleted', data: { groupId: command.groupId, version: state.version + 1 } }];
+      return [...membershipEvents({ groupId: command.groupId, definitionVersion: state.version }, [], removed, { kind: 'definition' }), { type: 'ReferenceGroupDeleted', data: { groupId: command.groupId, version: state.version + 1 } }];
     }
     case 'RecomputeMembership': {
       if (state.status !== 'active') return [];
-      const diff = diffMembership(state.compiled!, state.members, command.endpointIds, (id) => command.endpoints.get(id), false);
-      return membershipEvents(
-        { groupId: state.definition!.id, definitionVersion: state.version, trigger: { kind: 'endpoint', eventId: command.trigger.eventId, ...(command.trigger.endpointId ? { endpointId: command.trigger.endpointId } : {}) } },
-        diff.added,
-        diff.removed,
-      );
+      const diff = diffMembership(state.compiled!, state.members, command.causes.keys(), (id) => command.endpoints.get(id), false);
+      return membershipEvents({ groupId: state.definition!.id, definitionVersion: state.version }, diff.added, diff.removed, (ids) => ({
+        kind: 'endpoint',
+        causes: ids.map((endpointId) => ({ endpointId, eventId: command.causes.get(endpointId)! })),
+      }));
+    }
+    case 'ReconcileMembership': {
+      if (state.status !== 'active') return [];
+      const diff = diffMembership(state.compiled!, state.members, command.endpoints.ids(), (id) => command.endpoints.get(id), true);
+      return membershipEvents({ groupId: state.definition!.id, definitionVersion: state.version }, diff.added, diff.removed, { kind: 'reconcile' });
     }
     default: {
       const never: never = command;
