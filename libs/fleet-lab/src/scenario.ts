@@ -43,6 +43,20 @@ export const hostBehaviourSchema = z.object({
 });
 export type HostBehaviour = z.infer<typeof hostBehaviourSchema>;
 
+/**
+ * A per-host override: the same fields without defaults, so a host that overrides only its reboot
+ * mode keeps the scenario's other defaults (a `.partial()` of the defaulted schema would fill them in).
+ */
+export const hostOverrideSchema = z.object({
+  rebootMode: rebootModeSchema.optional(),
+  rebootDelayMs: z.number().int().nonnegative().optional(),
+  slowRebootDelayMs: z.number().int().nonnegative().optional(),
+  diskQuotaMb: z.number().int().positive().optional(),
+  aptLatencyMs: z.number().int().nonnegative().optional(),
+  commandFailureRate: z.number().min(0).max(1).optional(),
+});
+export type HostOverride = z.infer<typeof hostOverrideSchema>;
+
 export const scenarioSchema = z.object({
   name: z.string(),
   /** The per-host application (a small HTTP service run as a service). */
@@ -50,13 +64,15 @@ export const scenarioSchema = z.object({
   packages: z.array(packageSpecSchema),
   defaults: hostBehaviourSchema.default(hostBehaviourSchema.parse({})),
   /** Per-host overrides by 0-based host index. */
-  hosts: z.record(z.string(), hostBehaviourSchema.partial()).default({}),
+  hosts: z.record(z.string(), hostOverrideSchema).default({}),
 });
 export type Scenario = z.infer<typeof scenarioSchema>;
 
 /** Behaviour of host `index` after applying its overrides. */
 export function hostBehaviour(scenario: Scenario, index: number): HostBehaviour {
-  return { ...scenario.defaults, ...(scenario.hosts[String(index)] ?? {}) };
+  const override = scenario.hosts[String(index)] ?? {};
+  const given = Object.fromEntries(Object.entries(override).filter(([, v]) => v !== undefined));
+  return { ...scenario.defaults, ...given };
 }
 
 /**
