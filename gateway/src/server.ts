@@ -1,36 +1,188 @@
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createSchema, createYoga } from 'graphql-yoga';
-import { healthResolvers, healthTypeDefs, type HealthModuleOptions } from './schema/health.js';
+import { createSchema, createYoga, isAsyncIterable, type Plugin } from 'graphql-yoga';
+import { GraphQLError, type ExecutionResult } from 'graphql';
+import { WebSocketServer } from 'ws';
+import { useServer } from 'graphql-ws/use/ws';
+import { PatchbayError } from '@patchbay/contracts';
+import { guardResolvers, type Principal } from './auth/roles.js';
+import { bearerToken } from './auth/tokens.js';
+import type { GatewayContext, GatewayServices } from './context.js';
+import { RateLimitedError, toGraphQLError } from './errors.js';
+import { armorPlugin, introspectionPlugin, RateLimiter } from './http/limits.js';
+import { handleAuditHttp } from './http/audit-routes.js';
+import { scalarResolvers, scalarTypeDefs } from './modules/scalars.js';
+import { healthTypeDefs } from './modules/health/typeDefs.js';
+import { healthResolvers, type HealthModuleOptions } from './modules/health/resolvers.js';
+import { authTypeDefs } from './modules/auth/typeDefs.js';
+import { authResolvers } from './modules/auth/resolvers.js';
+import { cycleTypeDefs } from './modules/cycles/typeDefs.js';
+import { cycleResolvers } from './modules/cycles/resolvers.js';
+import { auditTypeDefs } from './modules/audit/typeDefs.js';
+import { auditResolvers } from './modules/audit/resolvers.js';
+import { eventTypeDefs } from './modules/events/typeDefs.js';
+import { eventResolvers } from './modules/events/resolvers.js';
+import { webhookTypeDefs } from './modules/webhooks/typeDefs.js';
+import { webhookResolvers } from './modules/webhooks/resolvers.js';
+import type { GatewaySettings } from './settings.js';
 
 export interface GatewayServerOptions extends HealthModuleOptions {
   host?: string;
   port?: number;
+  settings: GatewaySettings;
+  ports: GatewayServices;
 }
 
 export interface GatewayServer {
   readonly url: string;
+  /** `ws://…/graphql` for graphql-ws clients. */
+  readonly wsUrl: string;
   close(): Promise<void>;
 }
 
-/** Starts the GraphQL endpoint (graphql-yoga on node:http) at `/graphql`. */
+/** Gives every error of a result a stable `extensions.code` (keeping yoga's HTTP status hints). */
+function withCodes(result: ExecutionResult): ExecutionResult {
+  if (!result.errors?.length) return result;
+  return {
+    ...result,
+    errors: result.errors.map((e) => {
+      if (typeof e.extensions?.['code'] === 'string') return e;
+      const mapped = toGraphQLError(e);
+      const http = e.extensions?.['http'] as { status?: number } | undefined;
+      const code = http?.status === 405 ? 'METHOD_NOT_ALLOWED' : http && (http.status ?? 0) >= 400 && !e.message.startsWith('Syntax Error') ? 'BAD_REQUEST' : mapped.extensions['code'];
+      return new GraphQLError(e.message, { nodes: e.nodes, path: e.path, extensions: { ...e.extensions, ...mapped.extensions, code } });
+    }),
+  };
+}
+
+const errorCodesPlugin: Plugin = {
+  onResultProcess({ result, setResult }) {
+    if (isAsyncIterable(result)) return;
+    setResult(Array.isArray(result) ? result.map(withCodes) : withCodes(result as ExecutionResult));
+  },
+};
+
+/** A GraphQL-shaped refusal sent before yoga sees the request (body size, rate, bad token). */
+function refuse(res: ServerResponse, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', ...headers });
+  res.end(JSON.stringify({ errors: [{ message, extensions: { code } }] }));
+}
+
+/** The caller of a request: `undefined` without a token; throws `UNAUTHENTICATED` for a bad one. */
+function principalOf(services: GatewayServices, header: string | undefined): Principal | undefined {
+  const token = bearerToken(header);
+  return token ? services.tokens.authenticate(token) : undefined;
+}
+
+/**
+ * Starts the GraphQL endpoint (graphql-yoga on node:http) at `/graphql`: queries, mutations and
+ * SSE subscriptions over HTTP, graphql-ws subscriptions over WebSocket on the same port, and the
+ * audit downloads under `/audit/`.
+ */
 export async function startGatewayServer(options: GatewayServerOptions): Promise<GatewayServer> {
-  const yoga = createYoga({
-    schema: createSchema({ typeDefs: [healthTypeDefs], resolvers: [healthResolvers(options)] }),
+  const { settings, ports: services } = options;
+  const resolvers = guardResolvers([
+    healthResolvers(options),
+    authResolvers(services),
+    cycleResolvers(services),
+    auditResolvers(services),
+    eventResolvers(services),
+    webhookResolvers(services),
+  ] as unknown as Array<Record<string, Record<string, unknown>>>);
+  const yoga = createYoga<{ principal?: Principal }, GatewayContext>({
+    schema: createSchema({
+      typeDefs: [scalarTypeDefs, healthTypeDefs, authTypeDefs, cycleTypeDefs, auditTypeDefs, eventTypeDefs, webhookTypeDefs],
+      resolvers: [scalarResolvers, ...resolvers] as never,
+    }),
     graphqlEndpoint: '/graphql',
     logging: false,
-    maskedErrors: true,
+    landingPage: false,
+    graphiql: false,
+    batching: settings.batchingLimit > 0 ? { limit: settings.batchingLimit } : false,
+    maskedErrors: { maskError: (error) => toGraphQLError(error) },
+    plugins: [armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin],
   });
-  const server: Server = createServer(yoga);
+  const limiter = new RateLimiter(settings.rateLimitPerMinute);
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    let principal: Principal | undefined;
+    try {
+      principal = principalOf(services, req.headers.authorization);
+    } catch (err) {
+      return refuse(res, 401, (err as PatchbayError).code ?? 'UNAUTHENTICATED', (err as Error).message);
+    }
+    const wait = limiter.take(principal ? `token:${principal.tokenId}` : `ip:${req.socket.remoteAddress ?? '?'}`);
+    if (wait > 0) {
+      const e = new RateLimitedError(wait);
+      return refuse(res, 429, e.code, e.message, { 'retry-after': String(wait) });
+    }
+    const length = req.headers['content-length'];
+    if (length !== undefined && Number(length) > settings.maxBodyBytes) {
+      res.setHeader('connection', 'close');
+      return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body over ${settings.maxBodyBytes} bytes (GATEWAY_MAX_BODY_BYTES)`);
+    }
+    if (req.method === 'POST' && length === undefined) return refuse(res, 411, 'LENGTH_REQUIRED', 'a POST needs a Content-Length header');
+    const path = (req.url ?? '/').split('?')[0]!;
+    if (path.startsWith('/audit/')) return handleAuditHttp(req, res, path, principal, services);
+    await yoga(req, res, { principal });
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) refuse(res, 500, 'INTERNAL', 'Unexpected error.');
+      else res.destroy();
+    });
+  });
+
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: settings.maxBodyBytes });
+  const wsPrincipals = new WeakMap<object, Principal>();
+  useServer(
+    {
+      onConnect: (ctx) => {
+        const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
+        const header = typeof params['authorization'] === 'string' ? params['authorization'] : typeof params['token'] === 'string' ? params['token'] : undefined;
+        try {
+          const principal = principalOf(services, header);
+          if (!principal) return false; // closes with 4403 Forbidden: subscriptions need a token
+          if (limiter.take(`token:${principal.tokenId}`) > 0) return false;
+          wsPrincipals.set(ctx, principal);
+          return true;
+        } catch {
+          return false;
+        }
+      },
+      execute: ((args: { rootValue: { execute: (a: unknown) => unknown } }) => args.rootValue.execute(args)) as never,
+      subscribe: ((args: { rootValue: { subscribe: (a: unknown) => unknown } }) => args.rootValue.subscribe(args)) as never,
+      onSubscribe: async (ctx, _id, params) => {
+        const principal = wsPrincipals.get(ctx);
+        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal });
+        let document;
+        try {
+          document = parse(params.query);
+        } catch (err) {
+          return [toGraphQLError(err)];
+        }
+        const errors = validate(schema, document);
+        if (errors.length) return errors.map((e: GraphQLError) => (typeof e.extensions?.['code'] === 'string' ? e : toGraphQLError(e)));
+        return { schema, operationName: params.operationName, document, variableValues: params.variables, contextValue: { ...(await contextFactory()), principal }, rootValue: { execute, subscribe } } as never;
+      },
+    },
+    wss,
+  );
+
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(options.port ?? 4000, options.host ?? '127.0.0.1', () => resolve());
   });
   const addr = server.address() as AddressInfo;
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${addr.address}:${addr.port}/graphql`,
+    url: `http://${host}:${addr.port}/graphql`,
+    wsUrl: `ws://${host}:${addr.port}/graphql`,
     close: () =>
       new Promise<void>((resolve) => {
+        for (const c of wss.clients as Set<{ terminate(): void }>) c.terminate();
+        wss.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),

@@ -1,0 +1,17 @@
+export const cycleTypeDefs = /* GraphQL */ `
+  "A command's answer from the planner, as it sent it."
+  type CommandResult {
+    commandId: ID!
+    result: JSON
+  }
+
+  extend type Mutation {
+    requestCycle(policyId: String!, cycleId: ID): CommandResult!
+    requestEmergencyCycle(policyId: String!, emergency: JSON!, cycleId: ID): CommandResult!
+    "The planner refuses an approval by the cycle's requester."
+    approveCycle(cycleId: ID!, comment: String): CommandResult!
+    pauseCycle(cycleId: ID!, reason: String!): CommandResult!
+    resumeCycle(cycleId: ID!): CommandResult!
+    abortCycle(cycleId: ID!, reason: String!): CommandResult!
+  }
+`;

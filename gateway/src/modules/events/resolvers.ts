@@ -1,0 +1,25 @@
+import { filter, pipe } from '@graphql-yoga/subscription';
+import type { RecordedEvent } from '@patchbay/contracts';
+import type { GatewayServices } from '../../context.js';
+import { matchesFilter, type PatchEventFilter } from '../../events/filter.js';
+import { parseCycleId } from '../../audit/history.js';
+import { eventView } from '../audit/resolvers.js';
+
+/** Subscriptions: async iterators over this replica's event fan-out, scoped by cycle id or filtered. */
+export function eventResolvers(s: GatewayServices) {
+  return {
+    Subscription: {
+      cycleProgress: {
+        subscribe: (_: unknown, a: { cycleId: string }) => s.fanout.pubsub.subscribe('cycle', parseCycleId(a.cycleId)),
+        resolve: (e: RecordedEvent) => eventView(e),
+      },
+      patchEvents: {
+        subscribe: (_: unknown, a: { filter?: PatchEventFilter | null }) => {
+          const f = a.filter ?? {};
+          return pipe(s.fanout.pubsub.subscribe('patch-event'), filter((e: RecordedEvent) => matchesFilter(e, f, s.membership)));
+        },
+        resolve: (e: RecordedEvent) => eventView(e),
+      },
+    },
+  };
+}
