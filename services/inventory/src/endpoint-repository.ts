@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { toEndpointStreamName, type NewEvent, type RecordedEvent } from '@patchbay/contracts';
 import type { AppendResult, EventStore } from '@patchbay/event-store';
+import { currentTraceparent } from '@patchbay/telemetry';
 import { ENDPOINT_EVENT_DEFINITIONS, evolve, initialState, type EndpointEvent, type EndpointState } from './domain/endpoint.js';
 
 /** Who asked: carried into every event's metadata. */
@@ -78,6 +79,8 @@ export class EndpointRepository {
   /** Appends a decider's events at the revision they were decided on. */
   async append(endpointId: string, events: readonly EndpointEvent[], expectedRevision: number, meta: CommandMeta): Promise<AppendResult | undefined> {
     if (events.length === 0) return undefined;
+    // The command's trace travels with its events, so a cycle reads as one trace.
+    const trace = currentTraceparent();
     const newEvents: NewEvent[] = events.map((e, i) => {
       const def = ENDPOINT_EVENT_DEFINITIONS[e.type];
       return {
@@ -88,6 +91,7 @@ export class EndpointRepository {
         correlationId: meta.correlationId ?? meta.commandId,
         causationId: meta.commandId,
         actor: meta.actor,
+        ...trace,
       };
     });
     return this.store.append(toEndpointStreamName(endpointId), newEvents, expectedRevision < 0 ? 'no-stream' : expectedRevision);

@@ -1,6 +1,7 @@
 import type { EndpointFacts } from '@patchbay/contracts';
 import { PatchbayError } from '@patchbay/contracts';
 import type { RemoteExecutor, RemoteTarget } from '@patchbay/remote';
+import { withSpan } from '@patchbay/telemetry';
 import type { EndpointState } from './domain/endpoint.js';
 import { assembleFacts, BASE_COMMANDS, packageCommands, packageManagerOf, type CommandOutcome, type FactCommand } from './domain/facts/gather.js';
 import { MAX_OUTPUT_BYTES } from './domain/facts/problems.js';
@@ -70,8 +71,12 @@ export class FactsGatherer {
     return facts;
   }
 
-  /** Gathers and records one endpoint. */
-  async gatherOne(endpointId: string, refresh: boolean): Promise<GatherOutcome> {
+  /** Gathers and records one endpoint, in a span of its own. */
+  gatherOne(endpointId: string, refresh: boolean): Promise<GatherOutcome> {
+    return withSpan('inventory gather-facts', () => this.gatherOneInSpan(endpointId, refresh), { tracer: '@patchbay/inventory', attributes: { 'patchbay.endpoint.id': endpointId } });
+  }
+
+  private async gatherOneInSpan(endpointId: string, refresh: boolean): Promise<GatherOutcome> {
     const meta = (kind: string) => ({ commandId: `facts:${endpointId}:${kind}:${this.now()}`, actor: 'inventory' });
     const { state } = await this.inventory.repository.load(endpointId);
     if (state.status !== 'active' || !state.ssh) return { endpointId, ok: false, code: state.status === 'retired' ? 'ENDPOINT_RETIRED' : 'ENDPOINT_NOT_FOUND', message: `endpoint ${endpointId} is ${state.status}` };

@@ -2,6 +2,7 @@ import type { HostKey, HostKeyPolicy, InventoryFormat, Labels, SshIdentity } fro
 import { PatchbayError } from '@patchbay/contracts';
 import { WrongExpectedVersionError, type EventStore } from '@patchbay/event-store';
 import type { PresentedHostKey } from '@patchbay/remote';
+import { withSpan } from '@patchbay/telemetry';
 import { decide, evolve, hostKeyTrusted, type EndpointCommand, type EndpointEvent, type EndpointState } from './domain/endpoint.js';
 import { InventoryImportError } from './domain/errors.js';
 import { inventoryToSpecs, type SpecDefaults } from './domain/import/endpoint-spec.js';
@@ -126,6 +127,10 @@ export class InventoryService {
    * so finished endpoints produce nothing and the rest are written.
    */
   async import(request: ImportRequest, meta: CommandMeta): Promise<ImportResult> {
+    return withSpan('inventory import', (span) => this.importInSpan(request, meta, (k, v) => span.setAttribute(k, v)), { tracer: '@patchbay/inventory', attributes: { 'patchbay.inventory.file': request.fileName, 'patchbay.inventory.format': request.format } });
+  }
+
+  private async importInSpan(request: ImportRequest, meta: CommandMeta, attribute: (key: string, value: number) => void): Promise<ImportResult> {
     const { specs, issues } = inventoryToSpecs(request.format, request.content, request.fileName, {
       defaults: request.defaults,
       ...(request.hostKeyPolicy ? { hostKeyPolicy: request.hostKeyPolicy } : {}),
@@ -134,6 +139,8 @@ export class InventoryService {
     const current = await this.repository.loadAll();
     const source = importSource(request.format, request.fileName);
     const plan = planImport(specs, current, { source, retireMissing: request.retireMissing });
+    attribute('patchbay.inventory.endpoints', plan.summary.endpoints);
+    attribute('patchbay.inventory.changes', plan.changes.length);
     if (request.dryRun) return { source, dryRun: true, summary: plan.summary, eventsAppended: 0 };
     let eventsAppended = 0;
     for (let i = 0; i < plan.changes.length; i++) {

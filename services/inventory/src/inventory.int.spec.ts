@@ -89,6 +89,7 @@ role=lab
     assert.equal(web.type, 'EndpointRegistered');
     assert.deepEqual((web.data as { labels: unknown }).labels, { 'group.lab': 'true', 'group.web': 'true', role: 'lab' });
     assert.equal(web.metadata.actor, 'test-operator');
+    assert.match(web.metadata.traceparent ?? '', /^00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]$/, 'the trace of the command is in the event');
     const all = JSON.stringify(await service.store.readAll(), (_k, v: unknown) => (typeof v === 'bigint' ? String(v) : v));
     assert.ok(!all.includes('do-not-store-me'), 'the inventory password is in no event');
     assert.ok(!all.includes('PRIVATE KEY') && !all.includes(readFileSync(lab.clientKeyPath, 'utf8').split('\n')[1]!), 'no key material in events');
