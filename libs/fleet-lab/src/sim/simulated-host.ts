@@ -3,8 +3,9 @@ import { compareDebianVersions } from './debian-version.js';
 import { ShellSyntaxError } from './errors.js';
 import { parseCommandList } from './shell-words.js';
 
-/** Where the simulated repository lives, as a real lab host's sources.list names it. */
+/** Where the simulated repository lives; like the real lab, one flat archive per suite. */
 export const SIM_REPOSITORY_URI = 'file:/srv/repo';
+const SOURCES = { security: `${SIM_REPOSITORY_URI}/security ./`, regular: `${SIM_REPOSITORY_URI}/regular ./` };
 
 /** Packages every simulated host has besides the scenario's, versions as on Debian 12. */
 export const BASE_PACKAGES: Readonly<Record<string, string>> = {
@@ -561,7 +562,7 @@ export class SimulatedHost {
         Package: n,
         'binary:Package': n,
         Version: this.installed.get(n)!,
-        Architecture: 'amd64',
+        Architecture: this.catalogue.has(n) ? 'all' : 'amd64',
         Status: half ? 'install ok half-configured' : 'install ok installed',
         'db:Status-Abbrev': half ? 'iF ' : 'ii ',
         'db:Status-Status': half ? 'half-configured' : 'installed',
@@ -593,12 +594,12 @@ export class SimulatedHost {
       const patterns = args.filter((a) => !a.startsWith('-') && a !== 'list');
       let lines: string[];
       if (flags.includes('--upgradable')) {
-        lines = this.upgradable().map((p) => `${p.name}/${this.suiteOf(p)} ${p.available} amd64 [upgradable from: ${this.installed.get(p.name)}]`);
+        lines = this.upgradable().map((p) => `${p.name}/${this.suiteOf(p)} ${p.available} all [upgradable from: ${this.installed.get(p.name)}]`);
       } else if (flags.includes('--installed')) {
         lines = [...this.installed.keys()].sort().map((n) => {
           const spec = this.catalogue.get(n);
           const upg = spec && compareDebianVersions(spec.available, this.installed.get(n)!) > 0;
-          return `${n}/bookworm,now ${this.installed.get(n)} amd64 [installed${upg ? `,upgradable to: ${spec!.available}` : ''}]`;
+          return `${n}/bookworm,now ${this.installed.get(n)} ${spec ? 'all' : 'amd64'} [installed${upg ? `,upgradable to: ${spec!.available}` : ''}]`;
         });
       } else {
         lines = [...new Set([...this.installed.keys(), ...this.catalogue.keys()])].sort().map((n) => {
@@ -607,7 +608,7 @@ export class SimulatedHost {
           const ver = spec?.available ?? cur!;
           const suite = spec ? this.suiteOf(spec) : 'bookworm';
           const status = cur === undefined ? '' : cur === ver ? ' [installed]' : ` [upgradable from: ${cur}]`;
-          return `${n}/${suite}${cur === ver ? ',now' : ''} ${ver} amd64${status}`;
+          return `${n}/${suite}${cur === ver ? ',now' : ''} ${ver} ${spec ? 'all' : 'amd64'}${status}`;
         });
       }
       if (patterns.length > 0) lines = lines.filter((l) => patterns.some((p) => globMatch(p, l.slice(0, l.indexOf('/')))));
@@ -647,7 +648,7 @@ export class SimulatedHost {
     switch (sub) {
       case 'update': {
         if (!inv.root) return err('E: Could not open lock file /var/lib/apt/lists/lock - open (13: Permission denied)\nE: Unable to lock directory /var/lib/apt/lists/\n', 100);
-        const lines = quiet >= 2 ? '' : `Hit:1 ${SIM_REPOSITORY_URI} bookworm InRelease\nHit:2 ${SIM_REPOSITORY_URI} bookworm-security InRelease\nReading package lists...\n`;
+        const lines = quiet >= 2 ? '' : `Hit:1 ${SOURCES.security} InRelease\nHit:2 ${SOURCES.regular} InRelease\nReading package lists...\n`;
         const tail = viaApt && quiet < 2 ? `Building dependency tree...\nReading state information...\n${this.upgradable().length === 0 ? 'All packages are up to date.' : `${this.upgradable().length} packages can be upgraded. Run 'apt list --upgradable' to see them.`}\n` : '';
         return { ...out(lines + tail), latencyMs: apt };
       }
@@ -734,20 +735,19 @@ export class SimulatedHost {
     const todo = orderByDependency([...upgrade, ...fresh]);
     if (todo.length === 0) return out(stdout);
     if (o.simulate) {
-      for (const p of todo) stdout += `Inst ${p.name}${this.installed.has(p.name) ? ` [${this.installed.get(p.name)}]` : ''} (${p.available} Debian:12.11/${this.suiteOf(p)} [amd64])\n`;
-      for (const p of todo) stdout += `Conf ${p.name} (${p.available} Debian:12.11/${this.suiteOf(p)} [amd64])\n`;
+      for (const p of todo) stdout += `Inst ${p.name}${this.installed.has(p.name) ? ` [${this.installed.get(p.name)}]` : ''} (${p.available} Debian:12.11/${this.suiteOf(p)} [all])\n`;
+      for (const p of todo) stdout += `Conf ${p.name} (${p.available} Debian:12.11/${this.suiteOf(p)} [all])\n`;
       return out(stdout);
     }
     const debBytes = todo.map((p) => 1024 + Math.round(p.sizeMb * 1024 * 1024));
     const totalBytes = debBytes.reduce((a, b) => a + b, 0);
     const growKb = todo.reduce((a, p) => a + Math.round(p.sizeMb * 1024), 0);
-    stdout += `Need to get ${formatBytes(totalBytes)} of archives.\n`;
+    // A file: repository is read in place, so apt downloads nothing.
+    stdout += `Need to get 0 B/${formatBytes(totalBytes)} of archives.\n`;
     stdout += growKb > 0 ? `After this operation, ${formatBytes(growKb * 1024 * 2)} of additional disk space will be used.\n` : 'After this operation, 0 B of additional disk space will be used.\n';
     if (!o.yes) return out(stdout + 'Do you want to continue? [Y/n] Abort.\n', 1);
     // apt needs room for the archives and the unpacked files alike.
     if (growKb * 2 > this.rootFreeKb) return out(stdout, 100, "E: You don't have enough free space in /var/cache/apt/archives/.\n");
-    todo.forEach((p, i) => (stdout += `Get:${i + 1} ${SIM_REPOSITORY_URI} ${this.suiteOf(p)}/main amd64 ${p.name} amd64 ${p.available} [${formatBytes(debBytes[i]!)}]\n`));
-    stdout += `Fetched ${formatBytes(totalBytes)} in 0s (${formatBytes(totalBytes * 8)}/s)\n`;
     if (o.env.DEBIAN_FRONTEND !== 'noninteractive') {
       stderrNotes.push('debconf: unable to initialize frontend: Dialog', 'debconf: (TERM is not set, so the dialog frontend is not usable.)', 'debconf: falling back to frontend: Readline', 'debconf: unable to initialize frontend: Readline', "debconf: (This frontend requires a controlling tty.)", 'debconf: falling back to frontend: Teletype');
     }
@@ -757,7 +757,7 @@ export class SimulatedHost {
       const cur = this.installed.get(p.name);
       old.set(p.name, cur);
       if (cur === undefined) stdout += `Selecting previously unselected package ${p.name}.\n`;
-      stdout += `Preparing to unpack .../${p.name}_${p.available.replace(/^\d+:/, '')}_amd64.deb ...\n`;
+      stdout += `Preparing to unpack .../${p.name}_${p.available.replace(/^\d+:/, '')}_all.deb ...\n`;
       stdout += cur === undefined ? `Unpacking ${p.name} (${p.available}) ...\n` : `Unpacking ${p.name} (${p.available}) over (${cur}) ...\n`;
       this.installed.set(p.name, p.available);
       this.halfConfigured.delete(p.name);

@@ -24,10 +24,10 @@ describe('simulated fleet: Debian 12 host state machine (unit)', () => {
       r.stdout,
       [
         'Listing...',
-        'pb-libfoo/bookworm-security 1.1-1 amd64 [upgradable from: 1.0-1]',
-        'pb-openssl-demo/bookworm-security 1.0.1-1 amd64 [upgradable from: 1.0.0-1]',
-        'pb-tools/bookworm 2.4.0-1 amd64 [upgradable from: 2.3.0-1]',
-        'pb-webapp/bookworm 3.1-1 amd64 [upgradable from: 3.0-1]',
+        'pb-libfoo/bookworm-security 1.1-1 all [upgradable from: 1.0-1]',
+        'pb-openssl-demo/bookworm-security 1.0.1-1 all [upgradable from: 1.0.0-1]',
+        'pb-tools/bookworm 2.4.0-1 all [upgradable from: 2.3.0-1]',
+        'pb-webapp/bookworm 3.1-1 all [upgradable from: 3.0-1]',
         '',
       ].join('\n'),
     );
@@ -39,7 +39,7 @@ describe('simulated fleet: Debian 12 host state machine (unit)', () => {
     assert.equal(h.run('test -e /run/reboot-required', root).exitCode, 1);
     const u = h.run('env DEBIAN_FRONTEND=noninteractive apt-get -q update', root);
     assert.equal(u.exitCode, 0);
-    assert.match(u.stdout, /^Hit:1 file:\/srv\/repo bookworm InRelease$/m);
+    assert.match(u.stdout, /^Hit:1 file:\/srv\/repo\/security \.\/ InRelease$/m);
     const r = h.run('DEBIAN_FRONTEND=noninteractive apt-get -y upgrade', root);
     assert.equal(r.exitCode, 0, r.stderr);
     assert.match(r.stdout, /^4 upgraded, 0 newly installed, 0 to remove and 0 not upgraded\.$/m);
