@@ -8,6 +8,7 @@ import {
   FactsGathered,
   GroupMembershipChanged,
   PatchPolicyDefined,
+  PatchPolicyUpdated,
   PLANNER_COMMANDS,
   ReferenceGroupDefined,
   RunCancelled,
@@ -300,7 +301,13 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     assert.ok(started.windowEndsAt && Date.parse(started.windowEndsAt) > Date.now(), 'the window end is recorded');
     await sleep(2500);
     assert.equal((await send<CycleSummary[]>(PLANNER_COMMANDS.list, {})).filter((c) => c.policyId === 'nightly').length, 1, 'no pile-up while it is open');
+    // Drop the window before ending the cycle, or its next opening would request another one.
+    const nightly = { id: 'nightly', groups: ['nightly-g'], workflow: { id: 'standard', version: 1 } };
+    await store.append(toPolicyStreamName('nightly'), [ev(PatchPolicyUpdated.type, PatchPolicyUpdated.parse({ policyId: 'nightly', version: 2, definition: nightly, changed: ['windows'] }))], 0);
+    await sleep(300);
     await abort(sched.cycleId, 'window test done');
+    await sleep(2500);
+    assert.equal((await send<CycleSummary[]>(PLANNER_COMMANDS.list, {})).filter((c) => c.policyId === 'nightly').length, 1, 'no window, no scheduled cycle');
 
     await seed('yearly', 'low', ['yearly-0'], { windows: [{ cron: '0 0 29 2 *', durationMinutes: 1, timezone: 'UTC' }] });
     await send(PLANNER_COMMANDS.request, { cycleId: 'outside', policyId: 'yearly' });
