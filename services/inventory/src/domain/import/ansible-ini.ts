@@ -1,7 +1,7 @@
 import type { InventoryIssue } from '../errors.js';
 import { parseIniValue, shlexSplit } from './ansible-values.js';
 import { expandHostRange, HostPatternError, splitHostPort } from './host-pattern.js';
-import { InventoryGraph, type RawInventory, type SourcedValue } from './raw-inventory.js';
+import { InventoryGraph, withPatternPort, type RawInventory, type SourcedValue } from './raw-inventory.js';
 
 const SECTION = /^\[([^:\]\s]+)(?::(\w+))?\]\s*(?:#.*)?$/;
 
@@ -84,7 +84,6 @@ export function parseAnsibleIni(text: string, file: string): RawInventory {
         issue('INVENTORY_PARSE_ERROR', lineNo, 'host', `${pattern}: ${err.message}`);
         continue;
       }
-      if (port !== undefined && !vars.has('ansible_port')) vars.set('ansible_port', { value: port, line: lineNo });
       const seen = seenInGroup.get(group) ?? seenInGroup.set(group, new Map()).get(group)!;
       for (const name of names) {
         const first = seen.get(name);
@@ -93,7 +92,7 @@ export function parseAnsibleIni(text: string, file: string): RawInventory {
           continue;
         }
         seen.set(name, lineNo);
-        graph.addHost(group, name, lineNo, vars);
+        graph.addHost(group, name, lineNo, withPatternPort(graph, name, vars, port, lineNo));
       }
     } else if (state === 'vars') {
       const eq = line.indexOf('=');

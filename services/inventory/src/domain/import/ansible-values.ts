@@ -62,21 +62,124 @@ export class ComplexValue {
   constructor(readonly text: string) {}
 }
 
+/** Thrown inside {@link parsePythonLiteral} when the text is not a literal. */
+class NotALiteral extends Error {}
+
+/**
+ * A subset-exact reading of Python's `ast.literal_eval`: strings, ints (decimal, `0x`, `0o`,
+ * `0b`, underscores), floats, `True`/`False`/`None`, unary `+`/`-`, and lists, tuples, sets and
+ * dicts of those. Containers come back as {@link ComplexValue}; anything else is not a literal.
+ */
+function parsePythonLiteral(text: string): unknown {
+  let i = 0;
+  const ws = () => {
+    while (i < text.length && /\s/.test(text[i]!)) i++;
+  };
+  const fail = (): never => {
+    throw new NotALiteral();
+  };
+  const value = (depth: number): unknown => {
+    if (depth > 50) fail();
+    ws();
+    const c = text[i];
+    if (c === undefined) return fail();
+    if (c === "'" || c === '"') {
+      const triple = text.startsWith(c.repeat(3), i);
+      const q = triple ? c.repeat(3) : c;
+      i += q.length;
+      let out = '';
+      for (;;) {
+        if (i >= text.length) fail();
+        if (text.startsWith(q, i)) {
+          i += q.length;
+          break;
+        }
+        if (text[i] === '\\' && i + 1 < text.length) {
+          const e = text[i + 1]!;
+          out += ({ n: '\n', t: '\t', r: '\r', '0': '\0', '\\': '\\', "'": "'", '"': '"' } as Record<string, string>)[e] ?? `\\${e}`;
+          i += 2;
+          continue;
+        }
+        if (!triple && text[i] === '\n') fail();
+        out += text[i++];
+      }
+      // Adjacent string literals concatenate, as in Python.
+      ws();
+      if (text[i] === "'" || text[i] === '"') {
+        const rest = value(depth + 1);
+        if (typeof rest !== 'string') fail();
+        return out + rest;
+      }
+      return out;
+    }
+    if (c === '[' || c === '(' || c === '{') {
+      const close = c === '[' ? ']' : c === '(' ? ')' : '}';
+      i++;
+      ws();
+      let first = true;
+      while (text[i] !== close) {
+        if (!first) {
+          if (text[i] !== ',') fail();
+          i++;
+          ws();
+          if (text[i] === close) break;
+        }
+        first = false;
+        value(depth + 1);
+        ws();
+        if (c === '{' && text[i] === ':') {
+          i++;
+          value(depth + 1);
+          ws();
+        }
+        if (i >= text.length) fail();
+      }
+      i++;
+      return new ComplexValue(text);
+    }
+    if (c === '+' || c === '-') {
+      i++;
+      const v = value(depth + 1);
+      if (typeof v !== 'number') fail();
+      return c === '-' ? -(v as number) : v;
+    }
+    const word = /^[A-Za-z_][A-Za-z0-9_]*/.exec(text.slice(i));
+    if (word) {
+      i += word[0].length;
+      if (word[0] === 'True') return true;
+      if (word[0] === 'False') return false;
+      if (word[0] === 'None') return null;
+      return fail();
+    }
+    const num = /^(0[xX](_?[0-9a-fA-F])+|0[oO](_?[0-7])+|0[bB](_?[01])+|((\d(_?\d)*)?\.\d(_?\d)*|\d(_?\d)*\.?)([eE][+-]?\d(_?\d)*)?[jJ]?)/.exec(text.slice(i));
+    if (!num || num[0] === '') return fail();
+    i += num[0].length;
+    const t = num[0].replace(/_/g, '');
+    if (/[jJ]$/.test(t)) return new ComplexValue(num[0]);
+    if (/^0[xX]/.test(t)) return parseInt(t.slice(2), 16);
+    if (/^0[oO]/.test(t)) return parseInt(t.slice(2), 8);
+    if (/^0[bB]/.test(t)) return parseInt(t.slice(2), 2);
+    if (/^\d+$/.test(t) && t.length > 1 && t.startsWith('0') && !/^0+$/.test(t)) fail(); // 007 is a syntax error in Python 3
+    return Number(t);
+  };
+  const v = value(0);
+  ws();
+  if (i !== text.length) fail();
+  return v;
+}
+
 /**
  * Ansible's `_parse_value` for INI values: what `ast.literal_eval` accepts becomes that Python
- * value (quoted strings unquoted, integers, floats, True/False/None, containers); anything else
- * stays the raw string.
+ * value (quoted strings unquoted, integers in any base, floats, True/False/None, containers as
+ * {@link ComplexValue}); anything else stays the raw string.
  */
 export function parseIniValue(v: string): unknown {
-  const t = v.trim();
-  if (/^'(?:[^'\\]|\\.)*'$/.test(t) || /^"(?:[^"\\]|\\.)*"$/.test(t)) return t.slice(1, -1).replace(/\\(.)/g, '$1');
-  if (t === 'True') return true;
-  if (t === 'False') return false;
-  if (t === 'None') return null;
-  if (/^[+-]?\d+$/.test(t) && !/^[+-]?0\d/.test(t)) return Number(t);
-  if (/^[+-]?(\d+\.\d*|\.\d+|\d+)([eE][+-]?\d+)?$/.test(t) && /[.eE]/.test(t)) return Number(t);
-  if (/^[[{(]/.test(t) && /[\]})]$/.test(t)) return new ComplexValue(t);
-  return v;
+  try {
+    return parsePythonLiteral(v);
+  } catch (err) {
+    if (err instanceof NotALiteral) return v;
+    throw err;
+  }
 }
 
 /** Ansible's boolean reading of a variable (`ansible_become=yes`, `true`, `1`, `on`). */

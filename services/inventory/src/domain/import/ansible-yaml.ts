@@ -2,7 +2,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node, type Pai
 import type { InventoryIssue } from '../errors.js';
 import { ComplexValue } from './ansible-values.js';
 import { expandHostRange, HostPatternError, splitHostPort } from './host-pattern.js';
-import { InventoryGraph, type RawInventory, type SourcedValue } from './raw-inventory.js';
+import { InventoryGraph, withPatternPort, type RawInventory, type SourcedValue } from './raw-inventory.js';
 
 /**
  * Parses an Ansible YAML inventory (its `yaml` inventory plugin): top-level keys are groups
@@ -84,9 +84,10 @@ export function parseAnsibleYaml(text: string, file: string): RawInventory {
           const hostLine = lineOf(hp.key);
           const vars = readVars(hp.value, pattern);
           let names: string[];
+          let port: number | undefined;
           try {
             const split = splitHostPort(pattern);
-            if (split.port !== undefined && !vars.has('ansible_port')) vars.set('ansible_port', { value: split.port, line: hostLine });
+            port = split.port;
             names = expandHostRange(split.name);
           } catch (err) {
             if (!(err instanceof HostPatternError)) throw err;
@@ -100,7 +101,7 @@ export function parseAnsibleYaml(text: string, file: string): RawInventory {
               continue;
             }
             seen.set(hn, hostLine);
-            graph.addHost(name, hn, hostLine, vars);
+            graph.addHost(name, hn, hostLine, withPatternPort(graph, hn, vars, port, hostLine));
           }
         }
       }

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { InventoryFormat } from '@patchbay/contracts';
 import { initialState } from '../endpoint.js';
 import { inventoryToSpecs, type EndpointSpec } from './endpoint-spec.js';
+import { ComplexValue, parseIniValue } from './ansible-values.js';
 import { expandHostRange } from './host-pattern.js';
 import { planImport } from './plan.js';
 
@@ -95,6 +96,17 @@ describe('Ansible INI', () => {
   it('the same host in several groups is one endpoint with every group', () => {
     const m = specs('ansible-ini', '[a]\nh\n[b]\nh\n');
     assert.deepEqual(m.get('h')!.labels, { 'group.a': 'true', 'group.b': 'true' });
+  });
+});
+
+describe('INI values read as Python literals (what ansible-inventory printed for the same values)', () => {
+  const table: Array<[string, unknown]> = [
+    ['"1"', '1'], ["'True'", 'True'], ['1.0', 1], ['-5', -5], ['0x10', 16], ['1e3', 1000], ['0o17', 15], ['0b101', 5], ['1_000', 1000], ['+3', 3],
+    ['007', '007'], ['none', 'none'], ['True', true], ['False', false], ['None', null], ['{x:1}', '{x:1}'], ['a b', 'a b'], ["'a' 'b'", 'ab'], ['"unterminated', '"unterminated'],
+  ];
+  for (const [text, expected] of table) it(`${text} → ${JSON.stringify(expected)}`, () => assert.deepEqual(parseIniValue(text), expected));
+  it('containers are complex values, not labels', () => {
+    for (const t of ['(1,2)', '[1, 2]', "{'x': 1}", '{1, 2}', '[]', '1j']) assert.ok(parseIniValue(t) instanceof ComplexValue, t);
   });
 });
 

@@ -114,3 +114,13 @@ export class InventoryGraph {
     return out;
   }
 }
+
+/**
+ * A port in the host pattern (`host:2222`) becomes `ansible_port` only where the host is first
+ * declared, as Ansible's `Host(name, port)` does; a later `host:port` of a known host is ignored
+ * by Ansible, and so here. Explicit `ansible_port` variables win either way.
+ */
+export function withPatternPort(graph: InventoryGraph, name: string, vars: Map<string, SourcedValue>, port: number | undefined, line: number): Map<string, SourcedValue> {
+  if (port === undefined || graph.hosts.has(name) || vars.has('ansible_port')) return vars;
+  return new Map([['ansible_port', { value: port, line }], ...vars]);
+}
