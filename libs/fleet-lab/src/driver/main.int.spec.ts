@@ -15,7 +15,7 @@ describe('ssh2 driver CLI with a simulated fleet in a child process (int)', () =
     assert.match(stdout, /^fleet: simulated, 6 endpoints in a child process/m);
     assert.match(stdout, /^wall time: \d+\.\d\d s$/m);
     assert.match(stdout, /^outcomes: ok-rebooted=6$/m);
-    assert.match(stdout, /^controller CPU: user \d+\.\d\d s \+ system \d+\.\d\d s = \d+\.\d\d s$/m);
+    assert.match(stdout, /^controller CPU: user \d+\.\d\d s \+ system \d+\.\d\d s = \d+\.\d\d s, max RSS \d+ MiB$/m);
     assert.match(stdout, /^fleet process: CPU .*"reboots":6/m);
   });
 

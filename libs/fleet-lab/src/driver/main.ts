@@ -129,7 +129,7 @@ async function main(): Promise<void> {
   process.stdout.write(`wall time: ${(report.wallMs / 1000).toFixed(2)} s\n`);
   process.stdout.write(`outcomes: ${Object.entries(report.counts).sort().map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
   process.stdout.write(
-    `controller CPU: user ${(report.cpu.userMs / 1000).toFixed(2)} s + system ${(report.cpu.systemMs / 1000).toFixed(2)} s = ${((report.cpu.userMs + report.cpu.systemMs) / 1000).toFixed(2)} s${o.inProcess ? ' (includes the in-process simulated fleet)' : ''}\n`,
+    `controller CPU: user ${(report.cpu.userMs / 1000).toFixed(2)} s + system ${(report.cpu.systemMs / 1000).toFixed(2)} s = ${((report.cpu.userMs + report.cpu.systemMs) / 1000).toFixed(2)} s${o.inProcess ? ' (includes the in-process simulated fleet)' : ''}, max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`,
   );
   process.exitCode = failures.length > 0 ? 1 : 0;
 }
