@@ -271,6 +271,22 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     await eventually('completed', async () => (await status(first.cycleId)) === 'completed');
   });
 
+  it('a large plan is stored in parts small enough for the bus: the relay publishes all of them', async () => {
+    const eps = Array.from({ length: 1500 }, (_, i) => `big-${i}`);
+    const updates = Array.from({ length: 30 }, (_, u) => `library-package-with-a-long-name-${u}`);
+    await seed('big', 'low', eps, { maxConcurrency: 1 }, updates);
+    const r = await send<CycleSummary>(PLANNER_COMMANDS.request, { cycleId: 'big', policyId: 'big' });
+    assert.equal(r.endpoints, 1500);
+    const events = await cycleEvents('big');
+    const parts = events.filter((e) => e.type === 'CyclePlanPartRecorded');
+    assert.ok(parts.length > 4, `${parts.length} parts`);
+    for (const p of parts) assert.ok(JSON.stringify(p.data).length <= 300 * 1024);
+    await eventually('released', async () => (await released('big')).length === 1);
+    const last = (await cycleEvents('big')).at(-1)!;
+    await Promise.race([relay.waitFor(last.position), sleep(15_000).then(() => assert.fail('the relay did not publish the plan'))]);
+    await abort('big', 'size test done');
+  });
+
   it('bad input: each case has its code and stores nothing', async () => {
     await seed('empty', 'low', [], {});
     const count = await allCycleEvents();
