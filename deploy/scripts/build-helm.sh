@@ -9,7 +9,8 @@ set -euo pipefail
 
 VERSION="v3.22.0"
 TOOLS_DIR="${PATCHBAY_TOOLS_DIR:-$HOME/.cache/patchbay/tools}"
-DEST_DIR="$TOOLS_DIR/helm-$VERSION"
+# The suffix changes whenever the build flags do, so a binary built the old way is not reused.
+DEST_DIR="$TOOLS_DIR/helm-$VERSION-k8s1.37"
 BIN="$DEST_DIR/helm"
 LINK="$TOOLS_DIR/helm"
 
@@ -32,10 +33,13 @@ WORK="$(mktemp -d "${TMPDIR:-/tmp}/helm-build.XXXXXX")"
 trap 'rm -rf "$WORK"' EXIT
 
 mkdir -p "$DEST_DIR"
-# The version string normally comes from the release Makefile's ldflags; set it the same way so
-# `helm version` reports the real release instead of a placeholder.
+# The release Makefile sets these through ldflags; without them `helm version` prints a placeholder
+# and `helm template` assumes Kubernetes 1.20, older than the chart's kubeVersion. The Kubernetes
+# version is the one of the k8s.io modules this Helm release is built with.
+K8S_MAJOR=1
+K8S_MINOR=37
 (CGO_ENABLED=0 GOBIN="$WORK" go install -trimpath \
-  -ldflags "-X helm.sh/helm/v3/internal/version.version=$VERSION" \
+  -ldflags "-X helm.sh/helm/v3/internal/version.version=$VERSION -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=$K8S_MAJOR -X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$K8S_MINOR -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=$K8S_MAJOR -X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$K8S_MINOR" \
   "helm.sh/helm/v3/cmd/helm@$VERSION") >&2
 # Move into place last so an interrupted build never leaves a half-written binary at $BIN.
 mv "$WORK/helm" "$BIN.tmp.$$"
