@@ -166,6 +166,7 @@ export const INVENTORY_COMMANDS = {
   import: 'import',
   acceptHostKey: 'accept-host-key',
   gatherFacts: 'gather-facts',
+  verifyHostKey: 'verify-host-key',
   get: 'get',
   list: 'list',
 } as const;
@@ -225,3 +226,10 @@ export const gatherFactsCommandSchema = z.object({
 
 export const getEndpointCommandSchema = z.object({ endpointId: endpointIdSchema }).strict();
 export const listEndpointsCommandSchema = z.object({ includeRetired: z.boolean().default(false) }).strict();
+
+/**
+ * Asked by any service about to talk to an endpoint (the executor's host-key verifier): the
+ * inventory records first contact or a mismatch and answers `accept` only for the pinned key.
+ */
+export const verifyHostKeyCommandSchema = z.object({ endpointId: endpointIdSchema, key: hostKeySchema }).strict();
+export const verifyHostKeyReplySchema = z.object({ decision: z.enum(['accept', 'reject']) });

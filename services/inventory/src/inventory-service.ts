@@ -161,12 +161,12 @@ export class InventoryService {
    * records first contact (pinned on first use, or pending for an operator) and mismatches as
    * events, then accepts only the pinned key. Never throws: any failure rejects the connection.
    */
-  async verifyHostKey(endpointId: string, presented: PresentedHostKey): Promise<'accept' | 'reject'> {
+  async verifyHostKey(endpointId: string, presented: PresentedHostKey, actor = 'inventory'): Promise<'accept' | 'reject'> {
     const key: HostKey = { algorithm: presented.algorithm, fingerprint: presented.sha256Fingerprint };
     try {
       const { state, events } = await this.execute(
         { type: 'ObserveHostKey', endpointId, presented: key, defaultPolicy: this.defaultHostKeyPolicy },
-        { commandId: `host-key:${endpointId}:${key.fingerprint}`, actor: 'inventory' },
+        { commandId: `host-key:${endpointId}:${key.fingerprint}`, actor },
       );
       for (const e of events) {
         if (e.type === 'HostKeyMismatchDetected') this.log('warn', 'host key mismatch: connection refused', { endpointId, pinned: e.data.pinned.fingerprint, presented: key.fingerprint });

@@ -179,10 +179,16 @@ role=lab
     const r = await send<{ outcomes: Array<{ ok: boolean; code?: string }> }>('gather-facts', { endpointIds: ['nowhere'] });
     assert.deepEqual(r.outcomes.map((o) => [o.ok, o.code]), [[false, 'HOST_UNREACHABLE']]);
     assert.deepEqual(await types('nowhere'), ['EndpointRegistered', 'FactsGatheringFailed']);
+    // Other services ask the inventory before they talk to an endpoint.
+    const fake = { algorithm: 'ssh-ed25519', fingerprint: 'SHA256:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB' };
+    assert.deepEqual(await send('verify-host-key', { endpointId: 'nowhere', key: fake }), { decision: 'reject' });
+    await send('accept-host-key', { endpointId: 'nowhere', fingerprint: fake.fingerprint, reason: 'test' });
+    assert.deepEqual(await send('verify-host-key', { endpointId: 'nowhere', key: fake }), { decision: 'accept' });
+    assert.deepEqual(await types('nowhere'), ['EndpointRegistered', 'FactsGatheringFailed', 'HostKeyPending', 'HostKeyPinned']);
     // wait: false replies at once; the outcome arrives as an event.
     assert.deepEqual(await send('gather-facts', { endpointIds: ['nowhere'], wait: false }), { started: true, outcomes: [] });
-    for (let i = 0; i < 100 && (await types('nowhere')).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
-    assert.deepEqual(await types('nowhere'), ['EndpointRegistered', 'FactsGatheringFailed', 'FactsGatheringFailed']);
+    for (let i = 0; i < 100 && (await types('nowhere')).length < 5; i++) await new Promise((r) => setTimeout(r, 50));
+    assert.equal((await types('nowhere')).at(-1), 'FactsGatheringFailed');
     const health = await client.request(commandSubject('inventory', 'system.health'), { commandId: randomUUID(), actor: 't', payload: {} });
     assert.equal((health as { status: string }).status, 'ok');
   });

@@ -14,6 +14,7 @@ import {
   retireEndpointCommandSchema,
   setSshIdentityCommandSchema,
   updateLabelsCommandSchema,
+  verifyHostKeyCommandSchema,
   PatchbayError,
   ValidationError,
   type CommandEnvelope,
@@ -102,6 +103,12 @@ export class InventoryController {
     const p = payload(acceptHostKeyCommandSchema, e);
     const r = await this.inventory.execute({ type: 'AcceptHostKey', ...p }, meta(e));
     return { endpointId: p.endpointId, pinnedKey: r.state.pinnedKey, revision: r.revision, eventsAppended: r.appended };
+  }
+
+  @MessagePattern(subject(INVENTORY_COMMANDS.verifyHostKey))
+  async verifyHostKey(@Payload() e: CommandEnvelope) {
+    const p = payload(verifyHostKeyCommandSchema, e);
+    return { decision: await this.inventory.verifyHostKey(p.endpointId, { algorithm: p.key.algorithm, sha256Fingerprint: p.key.fingerprint, publicKeyBase64: '' }, e.actor) };
   }
 
   @MessagePattern(subject(INVENTORY_COMMANDS.gatherFacts))
