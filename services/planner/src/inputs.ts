@@ -1,5 +1,6 @@
 import {
   patchPolicySchema,
+  sshIdentitySchema,
   workflowTemplateSchema,
   type Labels,
   type PatchPolicy,
@@ -61,13 +62,13 @@ export class PlanningInputs {
     try {
       switch (e.type) {
         case 'EndpointRegistered':
-          this.endpoints.set(d.endpointId, { labels: d.labels as Labels, ssh: d.ssh as SshIdentity, retired: false, ...(this.endpoints.get(d.endpointId)?.facts ? { facts: this.endpoints.get(d.endpointId)!.facts } : {}) });
+          this.endpoints.set(d.endpointId, { labels: d.labels as Labels, ssh: sshIdentitySchema.parse(d.ssh), retired: false, ...(this.endpoints.get(d.endpointId)?.facts ? { facts: this.endpoints.get(d.endpointId)!.facts } : {}) });
           break;
         case 'EndpointLabelsChanged':
           this.withEndpoint(d.endpointId, (r) => (r.labels = d.labels as Labels));
           break;
         case 'EndpointSshIdentityChanged':
-          this.withEndpoint(d.endpointId, (r) => (r.ssh = d.ssh as SshIdentity));
+          this.withEndpoint(d.endpointId, (r) => (r.ssh = sshIdentitySchema.parse(d.ssh)));
           break;
         case 'EndpointRetired':
           this.withEndpoint(d.endpointId, (r) => (r.retired = true));
