@@ -182,6 +182,7 @@ class InventoryLifecycle implements OnModuleInit, OnApplicationShutdown {
         new Ssh2RemoteExecutor({
           hostKeyVerifier: (endpointId, presented) => inventory.verifyHostKey(endpointId, presented),
           ...(settings.defaultKeyRef ? { defaultKeyRef: settings.defaultKeyRef } : {}),
+          remoteProcessControl: settings.remoteProcessControl,
           log: (level, message, fields) => logger[level](fields, message),
         }),
     },

@@ -14,6 +14,11 @@ export interface InventorySettings {
   factsCommandTimeoutMs: number;
   /** Key reference for endpoints without one (`file:` / `env:`). */
   defaultKeyRef?: string;
+  /**
+   * libs/remote's `remoteProcessControl`: run commands so that stopping or a timeout ends them on
+   * the host too. Off only for endpoints whose shell cannot (the simulated fleet).
+   */
+  remoteProcessControl: boolean;
 }
 
 const schema = z.object({
@@ -21,6 +26,7 @@ const schema = z.object({
   PATCHBAY_INVENTORY_FACTS_INTERVAL_S: z.coerce.number().int().min(0).max(7 * 86_400).default(3600),
   PATCHBAY_INVENTORY_FACTS_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(16),
   PATCHBAY_INVENTORY_FACTS_TIMEOUT_MS: z.coerce.number().int().min(100).max(3_600_000).default(120_000),
+  PATCHBAY_INVENTORY_REMOTE_PROCESS_CONTROL: z.enum(['true', 'false']).default('true'),
   PATCHBAY_INVENTORY_DEFAULT_KEY_REF: z.string().regex(/^(file:\S+|env:[A-Za-z_][A-Za-z0-9_]*)$/).optional(),
 });
 
@@ -34,6 +40,7 @@ export function loadInventorySettings(env: NodeJS.ProcessEnv = process.env): Inv
     factsIntervalSeconds: e.PATCHBAY_INVENTORY_FACTS_INTERVAL_S,
     factsConcurrency: e.PATCHBAY_INVENTORY_FACTS_CONCURRENCY,
     factsCommandTimeoutMs: e.PATCHBAY_INVENTORY_FACTS_TIMEOUT_MS,
+    remoteProcessControl: e.PATCHBAY_INVENTORY_REMOTE_PROCESS_CONTROL === 'true',
     ...(e.PATCHBAY_INVENTORY_DEFAULT_KEY_REF ? { defaultKeyRef: e.PATCHBAY_INVENTORY_DEFAULT_KEY_REF } : {}),
   };
 }
