@@ -116,4 +116,14 @@ describe('planner with the real inventory and policy services (separate processe
     await finish('web-3');
     await eventually('completed', async () => (await send<CycleSummary>('planner', PLANNER_COMMANDS.get, { cycleId: 'real-services' })).status === 'completed');
   });
+
+  it('the planner process stops cleanly on SIGTERM (consumer, tick and connections closed, exit 0)', async () => {
+    const planner = children[2]!;
+    const exited = new Promise<number | null>((r) => planner.once('exit', (code) => r(code)));
+    const t = Date.now();
+    planner.kill('SIGTERM');
+    const code = await Promise.race([exited, sleep(10_000).then(() => 'hung' as const)]);
+    assert.equal(code, 0);
+    assert.ok(Date.now() - t < 10_000);
+  });
 });
