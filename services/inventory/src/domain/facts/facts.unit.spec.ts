@@ -7,7 +7,7 @@ import { aptUpdates, parseAptListUpgradable, parseAptSimulation } from './apt.js
 import { assembleFacts, packageCommands } from './gather.js';
 import { parseDf, parseProcessNames, parseUptime } from './linux.js';
 import { packageManagerFor, parseOsRelease } from './os-release.js';
-import { parseDnfCheckUpdate, parseNevra, parseUpdateinfoList, rpmUpdates } from './rpm.js';
+import { parseDnfCheckUpdate, parseNevra, parseRpmInstalled, parseUpdateinfoList, rpmUpdates } from './rpm.js';
 import { parseZypperListPatches, parseZypperListUpdates, ZypperXmlError } from './zypper.js';
 
 // Compiled tests run from dist/; the fixtures stay in src/.
@@ -99,6 +99,26 @@ describe('dnf / yum (public captured outputs, see fixtures/README.md)', () => {
       ['FEDORA-2018-318f184000', 'bugfix', null, 'glibc'],
       ['FEDORA-2999:002-02', 'enhancement', 'Moderate', 'flac'],
     ]);
+  });
+  it('yum check-update (CentOS 7 with epochs; CentOS 6 with plugin and mirror chatter)', () => {
+    const c7 = parseDnfCheckUpdate(fixture('yum/check-update.centos7.txt'), 100);
+    assert.equal(c7.packages.length, 12);
+    assert.deepEqual(c7.packages[2], { name: 'device-mapper', arch: 'x86_64', version: '7:1.02.107-5.el7_2.5', repo: 'updates' });
+    const c6 = parseDnfCheckUpdate(fixture('yum/check-update.centos6.txt'), 100);
+    assert.deepEqual(c6.packages.map((p) => p.name), ['Django14', 'GeoIP', 'Percona-Server-shared-56', 'abrt', 'abrt-addon-ccpp', 'abrt-addon-kerneloops', 'abrt-addon-python']);
+  });
+  it('dnf check-update: a long name wrapped onto its own line is joined with the indented line below', () => {
+    const text = 'Last metadata expiration check: 0:01:02 ago.\n\nshort.x86_64    1.0-2.fc39    updates\nvery-long-package-name-that-wraps-in-the-column.noarch\n                1.2.3-4.fc39  updates\nnext.x86_64     2-1.fc39      updates\n';
+    assert.deepEqual(parseDnfCheckUpdate(text, 100).packages.map((p) => `${p.name} ${p.version}`), ['short 1.0-2.fc39', 'very-long-package-name-that-wraps-in-the-column 1.2.3-4.fc39', 'next 2-1.fc39']);
+  });
+  it('rpm -qa gives the installed version of each name.arch (the "from" of an update)', () => {
+    const r = parseRpmInstalled(fixture('rpm/qa.el10.txt'));
+    assert.deepEqual(r.unparsed, []);
+    assert.equal(r.installed.size, 38);
+    assert.equal(r.installed.get('python3-gobject-base-noarch.noarch'), '3.46.0-5.el10');
+    assert.equal(r.installed.get('crypto-policies-scripts.noarch'), '20240522-2.git77963ab.el10');
+    const u = rpmUpdates([{ name: 'nss', arch: 'x86_64', version: '3.101.0-2.el10', repo: 'baseos' }], [], r.installed);
+    assert.deepEqual(u[0], { name: 'nss', from: '3.101.0-1.el10', to: '3.101.0-2.el10', arch: 'x86_64', origin: 'baseos', security: false });
   });
   it('marks check-update packages as security with the highest severity of their advisories', () => {
     const adv = parseUpdateinfoList(fixture('yum/updateinfo-list-security.rhel7.txt')).advisories;

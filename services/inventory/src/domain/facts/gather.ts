@@ -3,7 +3,7 @@ import { aptUpdates } from './apt.js';
 import { parseBootId, parseDf, parseProcessNames, parseSystemctlRunning, parseUptime } from './linux.js';
 import { packageManagerFor, parseOsRelease } from './os-release.js';
 import { MAX_OUTPUT_BYTES, type FactProblem } from './problems.js';
-import { parseDnfCheckUpdate, parseUpdateinfoList, rpmUpdates } from './rpm.js';
+import { parseDnfCheckUpdate, parseRpmInstalled, parseUpdateinfoList, rpmUpdates } from './rpm.js';
 import { parseZypperListPatches, parseZypperListUpdates, ZypperXmlError } from './zypper.js';
 
 /** A command to run on the endpoint: argv only, never a shell string. */
@@ -43,6 +43,7 @@ export function packageCommands(pm: PackageManagerName, refresh: boolean): FactC
         ...(refresh ? [{ key: 'refresh', argv: [pm, '-q', 'makecache'], privileged: true }] : []),
         { key: 'check-update', argv: [pm, '-q', 'check-update'] },
         { key: 'updateinfo', argv: pm === 'dnf' ? ['dnf', '-q', 'updateinfo', 'list', '--security'] : ['yum', '-q', 'updateinfo', 'list', 'security'] },
+        { key: 'rpm-installed', argv: ['rpm', '-qa', '--qf', '%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\\n'] },
         { key: 'needs-restarting', argv: ['needs-restarting', '-r'], privileged: true },
       ];
     case 'zypper':
@@ -138,7 +139,10 @@ export function assembleFacts(outcomes: Readonly<Record<string, CommandOutcome |
             const info = out('updateinfo');
             const adv = info === undefined ? { advisories: [], unparsed: [] } : parseUpdateinfoList(info);
             unparsedProblem('updateinfo', adv.unparsed);
-            updates = rpmUpdates(r.packages, adv.advisories);
+            const rpmText = out('rpm-installed');
+            const inst = rpmText === undefined ? { installed: new Map<string, string>(), unparsed: [] } : parseRpmInstalled(rpmText);
+            unparsedProblem('rpm-installed', inst.unparsed);
+            updates = rpmUpdates(r.packages, adv.advisories, inst.installed);
             updatesKnown = true;
           }
         } else out('check-update', [0, 100]);

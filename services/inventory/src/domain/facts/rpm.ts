@@ -40,25 +40,36 @@ export function parseDnfCheckUpdate(stdout: string, exitCode: number): { status:
   if (exitCode !== 100) return { status: 'error', packages: [] };
   const packages: RpmAvailable[] = [];
   let obsoleting = false;
-  const tokens: string[] = [];
-  const flush = () => {
-    // dnf wraps long names onto their own line; tokens accumulate until a full triple is seen.
-    while (tokens.length >= 3) {
-      const [na, version, repo] = tokens.splice(0, 3) as [string, string, string];
-      const dot = na.lastIndexOf('.');
-      if (dot > 0 && /^(\d+:)?[^\s-]+-[^\s-]+$/.test(version)) packages.push({ name: na.slice(0, dot), arch: na.slice(dot + 1), version, repo });
-    }
+  // dnf wraps a long name onto its own line: it is joined with the version and repository below it.
+  let wrapped: string | undefined;
+  const add = (na: string, version: string, repo: string) => {
+    const dot = na.lastIndexOf('.');
+    if (dot > 0 && /^(\d+:)?[^\s-]+-[^\s-]+$/.test(version)) packages.push({ name: na.slice(0, dot), arch: na.slice(dot + 1), version, repo });
   };
   for (const line of linesOf(stdout)) {
-    if (/^Obsoleting Packages/i.test(line.trim())) {
+    const t = line.trim();
+    if (/^Obsoleting Packages/i.test(t)) {
       obsoleting = true;
       continue;
     }
     if (obsoleting) continue;
-    if (!line.trim() || /^(Last metadata expiration check|Loaded plugins|Loading mirror|Updating Subscription|Security:|Repositories loaded|Updating and loading|Limiting package lists|No packages needed)/.test(line.trim())) continue;
-    if (/^\s*[*-] /.test(line) || /^\s/.test(line)) continue;
-    tokens.push(...line.trim().split(/\s+/));
-    flush();
+    if (wrapped) {
+      const parts = t.split(/\s+/);
+      if (parts.length === 2) add(wrapped, parts[0]!, parts[1]!);
+      wrapped = undefined;
+      if (parts.length === 2) continue;
+    }
+    // Chatter: metadata and plugin messages, mirror lists, download progress (`repo | 2.5 kB 00:00`).
+    if (!t || / \| /.test(t) || /^(Last metadata expiration check|Loaded plugins|Loading mirror|Updating Subscription|Security:|Repositories loaded|Updating and loading|Limiting package lists|No packages needed)/.test(t) || /^\s/.test(line)) {
+      wrapped = undefined;
+      continue;
+    }
+    const parts = t.split(/\s+/);
+    if (parts.length === 3) add(parts[0]!, parts[1]!, parts[2]!);
+    else if (parts.length === 1) {
+      wrapped = parts[0];
+      continue;
+    }
   }
   return { status: 'updates', packages };
 }
@@ -121,14 +132,31 @@ export function parseUpdateinfoList(text: string): { advisories: RpmAdvisory[]; 
   return { advisories, unparsed };
 }
 
+/**
+ * Parses `rpm -qa` output (one NEVRA per line; the default format, or ours with the epoch:
+ * `name-[epoch:]version-release.arch`) into installed versions by `name.arch`.
+ */
+export function parseRpmInstalled(text: string): { installed: Map<string, string>; unparsed: string[] } {
+  const installed = new Map<string, string>();
+  const unparsed: string[] = [];
+  for (const line of linesOf(text)) {
+    const t = line.trim();
+    if (!t) continue;
+    const n = /\s/.test(t) ? undefined : parseNevra(t);
+    if (!n) unparsed.push(t.slice(0, 200));
+    else installed.set(`${n.name}.${n.arch}`, n.evr);
+  }
+  return { installed, unparsed };
+}
+
 const SEVERITY_RANK: Record<string, number> = { critical: 4, important: 3, moderate: 2, low: 1 };
 
 /**
- * Pending dnf/yum updates: the list of `check-update`, each marked security when a security
- * advisory names the same package (name and arch), with that advisory's severity (the highest
- * when several apply).
+ * Pending dnf/yum updates: the list of `check-update` with the installed version from `rpm -qa`,
+ * each marked security when a security advisory names the same package (name and arch), with
+ * that advisory's severity (the highest when several apply).
  */
-export function rpmUpdates(available: readonly RpmAvailable[], advisories: readonly RpmAdvisory[]): PendingUpdate[] {
+export function rpmUpdates(available: readonly RpmAvailable[], advisories: readonly RpmAdvisory[], installed: ReadonlyMap<string, string> = new Map()): PendingUpdate[] {
   const byPackage = new Map<string, RpmAdvisory>();
   for (const a of advisories) {
     if (a.type !== 'security') continue;
@@ -138,6 +166,7 @@ export function rpmUpdates(available: readonly RpmAvailable[], advisories: reado
   }
   return available.map((p): PendingUpdate => {
     const a = byPackage.get(`${p.name}.${p.arch}`);
-    return { name: p.name, to: p.version, arch: p.arch, origin: p.repo.slice(0, 300), security: !!a, ...(a?.severity ? { severity: a.severity } : {}), ...(a ? { advisory: a.advisory } : {}) };
+    const from = installed.get(`${p.name}.${p.arch}`);
+    return { name: p.name, ...(from ? { from } : {}), to: p.version, arch: p.arch, origin: p.repo.slice(0, 300), security: !!a, ...(a?.severity ? { severity: a.severity } : {}), ...(a ? { advisory: a.advisory } : {}) };
   });
 }
