@@ -231,6 +231,17 @@ describe('assembling facts from untrusted outcomes', () => {
     assert.equal(dnf.updates.length, 10);
     assert.equal(dnf.updatesKnown, true);
     assert.equal(dnf.rebootRequired, true);
+    const sles = assembleFacts({
+      'os-release': ok('ID="sles"\nVERSION_ID="12.1"\n'),
+      'zypper-updates': ok(fixture('zypper/list-updates.sles12sp1.xml')),
+      'rpm-installed': ok('bind-libs-9.9.6P1-28.1.x86_64\nSUSEConnect-0.2.25-3.1.x86_64\n'),
+      'needs-rebooting': ok('', 0),
+    });
+    assert.deepEqual(sles.updates.map((u) => [u.name, u.from, u.to]), [
+      ['SUSEConnect', '0.2.25-3.1', '0.2.33-7.1'],
+      ['bind-libs', '9.9.6P1-28.1', '9.9.6P1-35.1'],
+      ['bind-utils', undefined, '9.9.6P1-35.1'],
+    ]);
     const zyp = assembleFacts({
       'os-release': ok('ID="opensuse-leap"\nID_LIKE="suse opensuse"\n'),
       'zypper-updates': ok(fixture('zypper/list-updates.leap16.xml')),

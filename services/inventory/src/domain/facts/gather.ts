@@ -27,6 +27,9 @@ export const BASE_COMMANDS: FactCommand[] = [
   { key: 'ps', argv: ['ps', '-eo', 'comm='] },
 ];
 
+/** Installed packages as `name-[epoch:]version-release.arch` lines. */
+const RPM_INSTALLED: FactCommand = { key: 'rpm-installed', argv: ['rpm', '-qa', '--qf', '%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\\n'] };
+
 /** Commands for the package manager's facts; `refresh` first updates the package lists. */
 export function packageCommands(pm: PackageManagerName, refresh: boolean): FactCommand[] {
   switch (pm) {
@@ -43,7 +46,7 @@ export function packageCommands(pm: PackageManagerName, refresh: boolean): FactC
         ...(refresh ? [{ key: 'refresh', argv: [pm, '-q', 'makecache'], privileged: true }] : []),
         { key: 'check-update', argv: [pm, '-q', 'check-update'] },
         { key: 'updateinfo', argv: pm === 'dnf' ? ['dnf', '-q', 'updateinfo', 'list', '--security'] : ['yum', '-q', 'updateinfo', 'list', 'security'] },
-        { key: 'rpm-installed', argv: ['rpm', '-qa', '--qf', '%{NAME}-%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}.%{ARCH}\\n'] },
+        RPM_INSTALLED,
         { key: 'needs-restarting', argv: ['needs-restarting', '-r'], privileged: true },
       ];
     case 'zypper':
@@ -51,6 +54,8 @@ export function packageCommands(pm: PackageManagerName, refresh: boolean): FactC
         ...(refresh ? [{ key: 'refresh', argv: ['zypper', '--non-interactive', 'refresh'], privileged: true }] : []),
         { key: 'zypper-updates', argv: ['zypper', '--non-interactive', '--no-refresh', '--xmlout', 'list-updates'] },
         { key: 'zypper-patches', argv: ['zypper', '--non-interactive', '--no-refresh', '--xmlout', 'list-patches'] },
+        // Older zypper gives no edition-old: the installed version comes from rpm then.
+        RPM_INSTALLED,
         { key: 'needs-rebooting', argv: ['zypper', 'needs-rebooting'] },
       ];
     case 'unknown':
@@ -154,7 +159,10 @@ export function assembleFacts(outcomes: Readonly<Record<string, CommandOutcome |
         const u = out('zypper-updates');
         const p = out('zypper-patches');
         if (u !== undefined) {
-          updates = [...parseZypperListUpdates(u), ...(p !== undefined ? parseZypperListPatches(p) : [])];
+          const rpmText = outcomes['rpm-installed'] && !('error' in outcomes['rpm-installed']!) ? out('rpm-installed') : undefined;
+          const inst = rpmText === undefined ? new Map<string, string>() : parseRpmInstalled(rpmText).installed;
+          const packages = parseZypperListUpdates(u).map((x) => (x.from || !inst.has(`${x.name}.${x.arch}`) ? x : { ...x, from: inst.get(`${x.name}.${x.arch}`)! }));
+          updates = [...packages, ...(p !== undefined ? parseZypperListPatches(p) : [])];
           updatesKnown = true;
         }
         // zypper needs-rebooting: 102 = reboot needed, 0 = not.
