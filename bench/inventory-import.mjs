@@ -1,7 +1,7 @@
 // Inventory import benchmark: 10,000 endpoints from one Ansible INI inventory into the embedded
 // SQLite event store, through the inventory service's import (parse, validate everything, plan,
 // append per endpoint stream). Prints the figures; target: <= 5 s, all-or-nothing.
-//   node bench/inventory-import.mjs [--endpoints 10000] [--runs 3]
+//   npx tsc -b services/inventory && ./node_modules/.bin/node bench/inventory-import.mjs [--endpoints 10000] [--runs 3]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
