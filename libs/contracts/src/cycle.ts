@@ -157,6 +157,7 @@ export type CyclePlanHeader = z.infer<typeof cyclePlanHeaderSchema>;
 const sha256Hex = z.string().regex(/^[0-9a-f]{64}$/);
 const by = z.string().min(1).max(200);
 
+/** A cycle was asked for (by a person, the scheduler, or an emergency request). */
 export const CycleRequested = defineEvent(
   'CycleRequested',
   1,
@@ -200,6 +201,7 @@ export const CyclePlanPartRecorded = defineEvent(
   }),
 );
 
+/** The policy wants people to approve: `minApprovals` distinct approvers from `approvers`, never the requester. */
 export const CycleApprovalRequired = defineEvent('CycleApprovalRequired', 1, z.object({ cycleId: cycleIdSchema, approvers: z.array(z.string()), minApprovals: z.number().int().min(1) }));
 
 /** One approval; the cycle is approved once `approvals >= required` (auto approval: by `policy`). */
@@ -216,6 +218,7 @@ export const CycleStarted = defineEvent(
   z.object({ cycleId: cycleIdSchema, at: z.string().datetime({ offset: true }), windowEndsAt: z.string().datetime({ offset: true }).optional() }),
 );
 
+/** A wave opened: its endpoints are released as slots free up. */
 export const WaveReleased = defineEvent('WaveReleased', 1, z.object({ cycleId: cycleIdSchema, wave: z.number().int().nonnegative(), name: z.string(), endpoints: z.number().int().nonnegative() }));
 
 /** The planner recorded the final event of one endpoint's run (its own copy, so the cycle stream alone drives supervision). */
@@ -233,6 +236,7 @@ export const EndpointRunFinished = defineEvent(
   }),
 );
 
+/** Every endpoint of the wave finished with failures under the threshold: the wave passed. */
 export const WaveCompleted = defineEvent('WaveCompleted', 1, z.object({ cycleId: cycleIdSchema, wave: z.number().int().nonnegative(), succeeded: z.number().int().nonnegative(), failed: z.number().int().nonnegative() }));
 
 /** No new endpoint is released; runs in flight finish. */
@@ -244,7 +248,9 @@ export const CycleHalted = defineEvent(
 
 /** No new endpoint is released until resumed; `windowClosed`: the planner paused it because its maintenance window ended, and resumes it in the next one. */
 export const CyclePaused = defineEvent('CyclePaused', 1, z.object({ cycleId: cycleIdSchema, by, reason: z.string().max(2000), windowClosed: z.boolean().default(false) }));
+/** Releases go on (`windowEndsAt`: the end of the window it resumed in). */
 export const CycleResumed = defineEvent('CycleResumed', 1, z.object({ cycleId: cycleIdSchema, by, windowEndsAt: z.string().datetime({ offset: true }).optional() }));
+/** Every wave passed. */
 export const CycleCompleted = defineEvent(
   'CycleCompleted',
   1,
@@ -294,3 +300,34 @@ export const previewCycleCommandSchema = z.object({ policyId: z.string().min(1).
 export const approveCycleCommandSchema = z.object({ cycleId: cycleIdSchema, comment: z.string().max(2000).optional() }).strict();
 export const cycleReasonCommandSchema = z.object({ cycleId: cycleIdSchema, reason: z.string().min(1).max(2000) }).strict();
 export const cycleRefCommandSchema = z.object({ cycleId: cycleIdSchema }).strict();
+
+/** Reply of `cycle.preview`. */
+export interface CyclePreviewReply {
+  plan: CyclePlan;
+  planHash: string;
+  /** The plan as a person reads it. */
+  text: string;
+}
+
+/** What the planner's commands reply about a cycle. */
+export const cycleSummarySchema = z.object({
+  cycleId: cycleIdSchema,
+  status: z.enum(['new', 'awaiting-approval', 'queued', 'running', 'paused', 'halted', 'aborted', 'completed']),
+  kind: z.enum(CYCLE_KINDS).optional(),
+  policyId: z.string().optional(),
+  requestedBy: z.string().optional(),
+  planHash: sha256Hex.optional(),
+  /** Advisory id of an emergency cycle. */
+  emergency: z.string().optional(),
+  currentWave: z.number().int().nonnegative(),
+  waves: z.number().int().nonnegative(),
+  endpoints: z.number().int().nonnegative(),
+  skipped: z.number().int().nonnegative(),
+  released: z.number().int().nonnegative(),
+  inFlight: z.number().int().nonnegative(),
+  succeeded: z.number().int().nonnegative(),
+  failed: z.number().int().nonnegative(),
+  approvedBy: z.array(z.string()),
+  haltReason: z.string().optional(),
+});
+export type CycleSummary = z.infer<typeof cycleSummarySchema>;

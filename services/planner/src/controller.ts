@@ -4,17 +4,17 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { PLANNER_COMMANDS, type CommandEnvelope } from '@patchbay/contracts';
 import type { EventStore } from '@patchbay/event-store';
 import type { NatsBus } from '@patchbay/messaging';
-import { BUS, EVENT_STORE, LOGGER } from '@patchbay/service-host';
+import { BUS, ConfigError, EVENT_STORE, LOGGER } from '@patchbay/service-host';
 import type { Logger } from '@patchbay/telemetry';
 import { Planner, plannerSubject } from './planner.js';
 
-/** Settings read from the environment (see the README). */
+/** Settings read from the environment (see the README); a bad value is `CONFIG_INVALID`. */
 export function plannerOptionsFromEnv(env: NodeJS.ProcessEnv = process.env): { maxActiveCycles: number; tickMs: number } {
   const int = (name: string, fallback: number, min: number) => {
     const v = env[name];
     if (v === undefined || v === '') return fallback;
     const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new Error(`${name} must be an integer >= ${min}`);
+    if (!Number.isInteger(n) || n < min) throw new ConfigError(`${name} must be an integer >= ${min}`, { variable: name });
     return n;
   };
   return { maxActiveCycles: int('PLANNER_MAX_ACTIVE_CYCLES', 1, 1), tickMs: int('PLANNER_TICK_MS', 1000, 50) };

@@ -12,7 +12,7 @@ export const plannerService: ServiceDefinition = {
   imports: [PlannerModule],
 };
 
-export { Planner, summarize, RUN_RESULT_SUBJECTS, RUN_RESULTS_DURABLE, CycleOutsideWindowError, type CycleSummary, type PlannerOptions } from './planner.js';
+export { Planner, summarize, RUN_RESULT_SUBJECTS, RUN_RESULTS_DURABLE, CycleOutsideWindowError, type PlannerOptions } from './planner.js';
 export { PlanningInputs, INPUT_CATEGORIES } from './inputs.js';
 export { CycleRepository, cycleEventId } from './cycle-repository.js';
 export { openWindow, nextWindowStart } from './windows.js';

@@ -22,6 +22,8 @@ import {
   toWorkflowStreamName,
   WorkflowTemplateVersionSaved,
   type CyclePlan,
+  type CycleSummary,
+  cycleSummarySchema,
   type NewEvent,
   type PatchPolicyInput,
   type RecordedEvent,
@@ -31,7 +33,7 @@ import { EventRelay, NatsBus } from '@patchbay/messaging';
 import { loadConfig, startService, type RunningService } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
 import { plannerService } from './index.js';
-import { plannerSubject, type CycleSummary } from './planner.js';
+import { plannerSubject } from './planner.js';
 import { sampleTemplate } from './domain/fixtures.js';
 
 let seq = 0;
@@ -144,6 +146,7 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     await seed('web', 'high', ['web-0', 'web-1', 'web-2', 'web-3', 'web-4'], { rollout: { canary: 1 }, maxConcurrency: 2 });
     const r = await send<CycleSummary>(PLANNER_COMMANDS.request, { cycleId: 'waves', policyId: 'web' });
     assert.equal(r.endpoints, 5);
+    assert.equal(cycleSummarySchema.safeParse(r).success, true, 'the reply matches its contract');
     assert.deepEqual(await eventually('canary released', async () => ((await released('waves')).length === 1 ? released('waves') : undefined)), ['web-0']);
     await sleep(300);
     assert.equal((await released('waves')).length, 1, 'the next wave waits for the canary');

@@ -16,12 +16,12 @@ import {
   toEndpointStreamName,
   toRunStreamName,
   type CyclePlan,
+  type CycleSummary,
   type ServiceName,
 } from '@patchbay/contracts';
 import { SqliteEventStore } from '@patchbay/event-store';
 import { EventRelay, NatsBus } from '@patchbay/messaging';
 import { NatsServer } from '@patchbay/testing';
-import type { CycleSummary } from './planner.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 async function eventually<T>(what: string, check: () => Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {

@@ -15,6 +15,8 @@ import {
   ValidationError,
   type CommandEnvelope,
   type CyclePlan,
+  type CyclePreviewReply,
+  type CycleSummary,
   type EmergencySpec,
   type RecordedEvent,
 } from '@patchbay/contracts';
@@ -49,27 +51,6 @@ export interface PlannerOptions {
   /** The clock (tests move it). */
   now?: () => Date;
   log?: (level: 'info' | 'warn' | 'error', message: string, fields?: Record<string, unknown>) => void;
-}
-
-/** What a caller sees of a cycle. */
-export interface CycleSummary {
-  cycleId: string;
-  status: CycleState['status'];
-  kind?: string;
-  policyId?: string;
-  requestedBy?: string;
-  planHash?: string;
-  emergency?: string;
-  currentWave: number;
-  waves: number;
-  endpoints: number;
-  skipped: number;
-  released: number;
-  inFlight: number;
-  succeeded: number;
-  failed: number;
-  approvedBy: string[];
-  haltReason?: string;
 }
 
 /** Summarises a cycle state for replies. */
@@ -307,7 +288,7 @@ export class Planner {
   }
 
   /** `cycle.preview`: the plan a request would make now, its hash and printed form; nothing stored. */
-  async preview(envelope: CommandEnvelope): Promise<{ plan: CyclePlan; planHash: string; text: string }> {
+  async preview(envelope: CommandEnvelope): Promise<CyclePreviewReply> {
     const p = parse(previewCycleCommandSchema, envelope.payload, 'preview request');
     await this.inputs.refresh();
     if (!this.inputs.policy(p.policyId)) throw new UnknownPolicyError(p.policyId);
