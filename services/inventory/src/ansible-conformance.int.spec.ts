@@ -87,9 +87,33 @@ owner=ops
   ],
 ];
 
+/** Inventories Ansible refuses; we must refuse them too. */
+const BAD_INI: Array<[string, string]> = [
+  ['undefined child group', '[p:children]\nnope\n'],
+  ['vars of an undefined group', '[ghost:vars]\na=1\n'],
+  ['unknown section type', '[g:hostz]\nh\n'],
+  ['section with a space', '[my group]\nh\n'],
+  ['host variable without =', '[g]\nh justaword\n'],
+  ['unclosed quote', '[g]\nh a="b\n'],
+  ['range with unequal padding', '[g]\nweb[01:100]\n'],
+  ['pattern ending with a colon', '[g]\nhost:\n'],
+  ['YAML given to the INI parser', '---\n'],
+];
+
 describe('Ansible conformance (ansible-inventory --list)', { skip }, () => {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-ansible-conf-'));
   after(() => rmSync(dir, { recursive: true, force: true }));
+  const env = () => ({ PATH: process.env['PATH'], HOME: dir, ANSIBLE_LOCAL_TEMP: join(dir, 'tmp'), ANSIBLE_INVENTORY_UNPARSED_FAILED: 'true' });
+
+  for (const [name, text] of BAD_INI) {
+    it(`ini refused by both: ${name}`, () => {
+      const file = join(dir, 'bad.ini');
+      writeFileSync(file, text);
+      const r = spawnSync('ansible-inventory', ['-i', file, '--list'], { encoding: 'utf8', env: { ...env(), ANSIBLE_INVENTORY_ENABLED: 'ini' } });
+      assert.notEqual(r.status, 0, `Ansible accepted it: ${r.stdout}`);
+      assert.ok(parseAnsibleIni(text, file).issues.length > 0, 'we accepted it');
+    });
+  }
 
   for (const [name, kind, text] of CASES) {
     it(`${kind}: ${name}`, () => {
