@@ -190,7 +190,7 @@ export const ReferenceGroupUpdated = defineEvent(
 );
 export const ReferenceGroupDeleted = defineEvent('ReferenceGroupDeleted', 1, z.object({ groupId: groupIdSchema, version: z.number().int().min(1) }));
 
-/** Why one endpoint entered or left a group (`selector env=prod matched`, `excluded by static exclusion` …). */
+/** Why one endpoint entered or left a group (the reason at that moment; it is not rewritten while the endpoint stays) (`selector env=prod matched`, `excluded by static exclusion` …). */
 export const membershipReasonSchema = z.object({ endpointId: endpointIdSchema, reason: z.string().max(2000) });
 export type MembershipReason = z.infer<typeof membershipReasonSchema>;
 
@@ -239,6 +239,8 @@ export const POLICY_COMMANDS = {
   getGroup: 'group.get',
   listGroups: 'group.list',
   explainMembership: 'membership.explain',
+  /** Every active group's verdict for one endpoint. */
+  endpointMemberships: 'membership.of',
   definePolicy: 'policy.define',
   updatePolicy: 'policy.update',
   deletePolicy: 'policy.delete',
@@ -266,6 +268,7 @@ export const policyRefPayloadSchema = z.object({ policyId: policyIdSchema }).str
 export const workflowGetPayloadSchema = z.object({ workflowId: workflowIdSchema, version: z.number().int().min(1).optional() }).strict();
 export const workflowRefPayloadSchema = z.object({ workflowId: workflowIdSchema }).strict();
 export const explainMembershipPayloadSchema = z.object({ groupId: groupIdSchema, endpointId: endpointIdSchema }).strict();
+export const endpointMembershipsPayloadSchema = z.object({ endpointId: endpointIdSchema }).strict();
 export const nextWindowsPayloadSchema = z.object({ policyId: policyIdSchema, from: z.string().datetime({ offset: true }).optional(), count: z.number().int().min(1).max(100).default(3) }).strict();
 export const emptyPayloadSchema = z.object({}).strict();
 export const bundleFileSchema = z.object({ name: z.string().min(1).max(500), content: z.string().max(5_000_000) }).strict();

@@ -9,6 +9,7 @@ import {
   EndpointLabelsChanged,
   EndpointRegistered,
   EndpointRetired,
+  endpointMembershipsPayloadSchema,
   explainMembershipPayloadSchema,
   groupDefinitionPayloadSchema,
   groupRefPayloadSchema,
@@ -178,6 +179,20 @@ export class PolicyApplication {
     const s = await this.repository.get('group', groupId);
     if (s.status !== 'active') throw new DefinitionNotFoundError('group', groupId);
     return explainMembership(s.compiled!, this.endpoints.get(endpointId), endpointId, s.members.has(endpointId));
+  }
+
+  /** Every active group's verdict for one endpoint, members first. */
+  async membershipsOf(envelope: CommandEnvelope): Promise<{ endpointId: string; known: boolean; groups: Array<{ groupId: string; tier: string; member: boolean; summary: string }> }> {
+    const { endpointId } = payload(endpointMembershipsPayloadSchema, envelope);
+    await this.repository.refresh('group');
+    const facts = this.endpoints.get(endpointId);
+    const groups = this.activeGroups()
+      .map(([groupId, s]) => {
+        const x = explainMembership(s.compiled!, facts, endpointId, s.members.has(endpointId));
+        return { groupId, tier: s.definition!.tier, member: x.member, summary: x.summary };
+      })
+      .sort((a, b) => Number(b.member) - Number(a.member) || (a.groupId < b.groupId ? -1 : 1));
+    return { endpointId, known: facts !== undefined, groups };
   }
 
   // ----- patch policies ---------------------------------------------------------------------

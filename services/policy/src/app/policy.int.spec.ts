@@ -104,6 +104,10 @@ describe('policy service with nats-server, the SQLite store, the relay and inven
     assert.equal(why.member, false);
     assert.match(why.summary, /!legacy: is yes/);
 
+    const of = await send<{ known: boolean; groups: Array<{ groupId: string; member: boolean; summary: string }> }>(POLICY_COMMANDS.endpointMemberships, { endpointId: 'web1' });
+    assert.deepEqual(of.groups.map((g) => [g.groupId, g.member]), [['prod-web', true], ['prod-db', false]]);
+    assert.match(of.groups[1]!.summary, /role in \(db\): is web/);
+
     // A static exclusion, by a definition change: db3 leaves with the reason.
     await send(POLICY_COMMANDS.updateGroup, { group: { id: 'prod-db', tier: 'critical', selector: 'env=prod,role in (db),!legacy', members: ['stg1'], exclusions: ['db3'] } });
     assert.deepEqual(await members('prod-db'), [{ endpointId: 'stg1', reason: 'static member' }]);

@@ -66,6 +66,10 @@ class PolicyController {
   explain(@Payload() e: CommandEnvelope) {
     return this.app.explain(e);
   }
+  @MessagePattern(cmd(POLICY_COMMANDS.endpointMemberships))
+  membershipsOf(@Payload() e: CommandEnvelope) {
+    return this.app.membershipsOf(e);
+  }
   @MessagePattern(cmd(POLICY_COMMANDS.definePolicy))
   definePolicy(@Payload() e: CommandEnvelope) {
     return this.app.definePolicy(e, 'define');

@@ -1,11 +1,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import type { PatchPolicy, ReferenceGroup } from '@patchbay/contracts';
 import { checkGroup, checkPolicy, checkWorkflow, orThrow } from './definitions.js';
 import { decideGroup, evolveGroup, initialGroupState, MEMBERSHIP_CHUNK, type EndpointLookup, type GroupCommand, type GroupEvent } from './group-decider.js';
 import { decidePolicy, evolvePolicy, initialPolicyState, type PolicyCommand, type PolicyEvent } from './policy-decider.js';
 import { decideWorkflow, evolveWorkflow, initialWorkflowState, type WorkflowCommand, type WorkflowEvent } from './workflow-decider.js';
-import { compileGroup, explainMembership, type EndpointFacts } from './membership.js';
+import { compileGroup, computeMembership, explainMembership, type EndpointFacts } from './membership.js';
 
 /** Given / when / then over a decider: the events it decides, or the error code it throws. */
 function spec<S, C, E>(d: { initial: () => S; evolve: (s: S, e: E) => S; decide: (c: C, s: S) => E[] }) {
@@ -215,5 +216,35 @@ describe('workflow template decider (versioned)', () => {
     givenWorkflow([v1]).when({ type: 'RetireWorkflow', workflowId: 'wf', usedBy: [] }).then([retired]);
     givenWorkflow([v1, retired]).when({ type: 'SaveWorkflow', template: t1 }).then((e) => assert.equal(e[0]?.type === 'WorkflowTemplateVersionSaved' && e[0].data.version, 2));
     givenWorkflow([]).when({ type: 'RetireWorkflow', workflowId: 'wf', usedBy: [] }).thenThrows('WORKFLOW_NOT_FOUND');
+  });
+});
+
+describe('membership: incremental recomputation agrees with the full computation (property)', () => {
+  const env = fc.constantFrom('prod', 'staging', 'dev');
+  const role = fc.constantFrom('web', 'db', 'cache');
+  const labelsArb = fc.record({ env, role, legacy: fc.option(fc.constant('yes'), { nil: undefined }) }).map((l) => Object.fromEntries(Object.entries(l).filter(([, v]) => v !== undefined)) as Record<string, string>);
+  const change = fc.record({ endpoint: fc.integer({ min: 0, max: 11 }), labels: labelsArb, retire: fc.boolean() });
+  const selector = fc.constantFrom('env=prod', 'env=prod,role in (web,db),!legacy', 'role notin (cache)', 'legacy', '!legacy,env!=dev');
+  it('any sequence of endpoint changes, applied in batches, ends in the membership the rule gives', () => {
+    fc.assert(
+      fc.property(selector, fc.subarray(['h0', 'h1', 'h2']), fc.subarray(['h3', 'h4']), fc.array(fc.array(change, { maxLength: 5 }), { maxLength: 8 }), (sel, members, exclusions, batches) => {
+        const facts = new Map<string, EndpointFacts>();
+        const lookup: EndpointLookup = { get: (id) => facts.get(id), ids: () => facts.keys() };
+        const definition = group({ id: 'g', selector: sel, members, exclusions });
+        let state = decideGroup({ type: 'DefineGroup', definition, endpoints: lookup }, initialGroupState()).reduce(evolveGroup, initialGroupState());
+        batches.forEach((batch, b) => {
+          const causes = new Map<string, string>();
+          batch.forEach((c, i) => {
+            const id = `h${c.endpoint}`;
+            facts.set(id, { endpointId: id, labels: c.labels, retired: c.retire && i % 2 === 0 });
+            causes.set(id, `e-${b}-${i}`);
+          });
+          state = decideGroup({ type: 'RecomputeMembership', causes, endpoints: lookup }, state).reduce(evolveGroup, state);
+        });
+        const expected = computeMembership(compileGroup(definition), facts.values());
+        // Reasons are why an endpoint joined; they are not rewritten while it stays a member.
+        assert.deepEqual([...state.members.keys()].sort(), [...expected.keys()].sort());
+      }),
+    );
   });
 });
