@@ -7,13 +7,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Command, InvalidArgumentError } from 'commander';
-import { utils } from 'ssh2';
 import { DEFAULT_SCENARIO } from '../scenario.js';
 import { SimulatedFleet, type EndpointTarget } from '../sim/fleet.js';
 import { readScenarioFile, withBehaviourOverrides } from '../sim/scenario-file.js';
 import { DriverUsageError } from './errors.js';
 import type { DriverTarget } from './ssh-host.js';
 import { runReferenceWorkflow, type WorkflowReport } from './workflow.js';
+import { generateSshKeyPair } from '../sim/host-keys.js';
 
 const int = (v: string): number => {
   const n = Number(v);
@@ -59,8 +59,8 @@ const program = new Command()
   .option('--targets <file>', 'fleet hosts: JSON array of {id?, host, port, hostKeyFingerprint?}')
   .option('--identity <file>', 'fleet hosts: private key file')
   .option('--user <name>', 'login user (non-root users get sudo -n)', 'root')
-  .option('--app-service <name>', 'application service (default: the scenario\'s)')
-  .option('--app-port <port>', 'application port (default: the scenario\'s)', int)
+  .option('--app-service <name>', "application service (default: the scenario's)")
+  .option('--app-port <port>', "application port (default: the scenario's)", int)
   .option('--no-pin', 'do not refuse changed host keys')
   .option('--reboot-timeout-ms <ms>', 'time allowed for a reboot', int, 120000)
   .option('--json', 'print every host outcome as JSON too');
@@ -81,7 +81,7 @@ async function main(): Promise<void> {
       commandFailureRate: o.failureRate,
     });
     app = scenario.app;
-    const pair = utils.generateKeyPairSync('ed25519');
+    const pair = generateSshKeyPair();
     privateKey = pair.private;
     if (o.inProcess) {
       const fleet = await SimulatedFleet.start({ endpoints: o.endpoints, scenario, clientPublicKey: pair.public });
@@ -122,12 +122,18 @@ async function main(): Promise<void> {
   }
   if (o.json) process.stdout.write(JSON.stringify(report.outcomes, null, 2) + '\n');
   const failures = report.outcomes.filter((x) => x.status === 'failed');
-  for (const f of failures.slice(0, 10)) process.stdout.write(`  ${f.id} (${f.host}:${f.port}) failed at ${f.failedStep}: [${f.error?.code}] ${f.error?.message}\n`);
+  for (const f of failures.slice(0, 10))
+    process.stdout.write(`  ${f.id} (${f.host}:${f.port}) failed at ${f.failedStep}: [${f.error?.code}] ${f.error?.message}\n`);
   if (failures.length > 10) process.stdout.write(`  ... and ${failures.length - 10} more failures\n`);
   process.stdout.write(`fleet: ${fleetLabel}\n`);
   process.stdout.write(`hosts: ${targets.length}, concurrency ${o.concurrency}\n`);
   process.stdout.write(`wall time: ${(report.wallMs / 1000).toFixed(2)} s\n`);
-  process.stdout.write(`outcomes: ${Object.entries(report.counts).sort().map(([k, v]) => `${k}=${v}`).join(' ')}\n`);
+  process.stdout.write(
+    `outcomes: ${Object.entries(report.counts)
+      .sort()
+      .map(([k, v]) => `${k}=${v}`)
+      .join(' ')}\n`,
+  );
   process.stdout.write(
     `controller CPU: user ${(report.cpu.userMs / 1000).toFixed(2)} s + system ${(report.cpu.systemMs / 1000).toFixed(2)} s = ${((report.cpu.userMs + report.cpu.systemMs) / 1000).toFixed(2)} s${o.inProcess ? ' (includes the in-process simulated fleet)' : ''}, max RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB\n`,
   );
@@ -144,7 +150,8 @@ export function parseTargets(text: string): DriverTarget[] {
   }
   if (!Array.isArray(raw)) throw new DriverUsageError('targets file must hold a JSON array');
   return raw.map((t: Record<string, unknown>, i) => {
-    if (typeof t?.host !== 'string' || !Number.isInteger(t.port)) throw new DriverUsageError(`targets[${i}] needs host (string) and port (integer)`, { index: i });
+    if (typeof t?.host !== 'string' || !Number.isInteger(t.port))
+      throw new DriverUsageError(`targets[${i}] needs host (string) and port (integer)`, { index: i });
     return {
       id: typeof t.id === 'string' ? t.id : `${t.host}:${t.port}`,
       host: t.host,
@@ -154,7 +161,10 @@ export function parseTargets(text: string): DriverTarget[] {
   });
 }
 
-async function serveSimulatedFleet(o: Options, clientPublicKey: string): Promise<{ targets: EndpointTarget[]; startupMs: number; stop: () => Promise<string | undefined> }> {
+async function serveSimulatedFleet(
+  o: Options,
+  clientPublicKey: string,
+): Promise<{ targets: EndpointTarget[]; startupMs: number; stop: () => Promise<string | undefined> }> {
   const args = [join(__dirname, '..', 'sim', 'main.js'), '--endpoints', String(o.endpoints), '--client-key', clientPublicKey];
   if (o.scenario) args.push('--scenario', o.scenario);
   if (o.aptLatencyMs !== undefined) args.push('--apt-latency-ms', String(o.aptLatencyMs));

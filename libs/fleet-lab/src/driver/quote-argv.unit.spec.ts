@@ -24,7 +24,11 @@ describe('simulated fleet driver: quoteArgv (unit, fuzzed)', () => {
 
   it('rejects what cannot travel in an argv with InvalidArgvError', () => {
     for (const bad of [[], ['a\0b'], ['x', '\uD800']]) {
-      assert.throws(() => quoteArgv(bad), (e: unknown) => e instanceof InvalidArgvError && e.code === 'INVALID_ARGV', JSON.stringify(bad));
+      assert.throws(
+        () => quoteArgv(bad),
+        (e: unknown) => e instanceof InvalidArgvError && e.code === 'INVALID_ARGV',
+        JSON.stringify(bad),
+      );
     }
   });
 });

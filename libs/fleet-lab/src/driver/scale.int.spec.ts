@@ -1,21 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { utils } from 'ssh2';
 import { DEFAULT_SCENARIO, scenarioSchema } from '../scenario.js';
 import { openFileLimit, SimulatedFleet } from '../sim/fleet.js';
 import { runReferenceWorkflow } from './workflow.js';
+import { generateSshKeyPair } from '../sim/host-keys.js';
 
 // Figures are printed, never asserted: timing depends on the machine. Every line says the fleet
 // was simulated.
 const mib = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
-const key = utils.generateKeyPairSync('ed25519');
+const key = generateSshKeyPair();
 
 describe('ssh2 driver at scale on a simulated fleet (int)', () => {
   it('runs the reference workflow on 1,000 simulated endpoints, every one reaching the final state', async () => {
     const scenario = scenarioSchema.parse({ ...DEFAULT_SCENARIO, defaults: { aptLatencyMs: 50, rebootDelayMs: 300 } });
     const fleet = await SimulatedFleet.start({ endpoints: 1000, scenario, clientPublicKey: key.public, basePort: 21_000 + Math.floor(Math.random() * 8_000) });
     try {
-      const report = await runReferenceWorkflow(fleet.targets(), { username: 'root', privateKey: key.private, concurrency: 200, app: scenario.app, rebootTimeoutMs: 30_000 });
+      const report = await runReferenceWorkflow(fleet.targets(), {
+        username: 'root',
+        privateKey: key.private,
+        concurrency: 200,
+        app: scenario.app,
+        rebootTimeoutMs: 30_000,
+      });
       console.log(
         `[simulated fleet] 1,000 endpoints, driver concurrency 200, fleet and driver in one process: wall ${(report.wallMs / 1000).toFixed(2)} s, ` +
           `CPU ${((report.cpu.userMs + report.cpu.systemMs) / 1000).toFixed(2)} s (driver + fleet), RSS ${mib(process.memoryUsage().rss)}, ` +
@@ -45,10 +51,17 @@ describe('ssh2 driver at scale on a simulated fleet (int)', () => {
     const rss0 = process.memoryUsage().rss;
     const t0 = performance.now();
     // Below 32768 so no listener sits in Linux's ephemeral port range.
-    const fleet = await SimulatedFleet.start({ endpoints: 10_000, scenario: DEFAULT_SCENARIO, clientPublicKey: key.public, basePort: 20_000 + Math.floor(Math.random() * 2_500) });
+    const fleet = await SimulatedFleet.start({
+      endpoints: 10_000,
+      scenario: DEFAULT_SCENARIO,
+      clientPublicKey: key.public,
+      basePort: 20_000 + Math.floor(Math.random() * 2_500),
+    });
     try {
       const ms = performance.now() - t0;
-      console.log(`[simulated fleet] 10,000 endpoints started in ${(ms / 1000).toFixed(2)} s; RSS ${mib(process.memoryUsage().rss)} (+${mib(process.memoryUsage().rss - rss0)} for the fleet)`);
+      console.log(
+        `[simulated fleet] 10,000 endpoints started in ${(ms / 1000).toFixed(2)} s; RSS ${mib(process.memoryUsage().rss)} (+${mib(process.memoryUsage().rss - rss0)} for the fleet)`,
+      );
       assert.equal(new Set(fleet.endpoints.map((e) => e.port)).size, 10_000);
     } finally {
       await fleet.stop();

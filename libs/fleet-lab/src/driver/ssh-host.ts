@@ -66,6 +66,9 @@ export class SshHost {
         if (refused) reject(new HostKeyChangedError(target.host, target.port, target.hostKeyFingerprint ?? '', presented));
         else reject(new SshConnectError(target.host, target.port, e.message));
       });
+      // A host that closes the socket before the handshake ends emits no error; without this the
+      // promise would never settle. After `ready` a rejection is a no-op.
+      client.once('close', () => reject(new SshConnectError(target.host, target.port, 'connection closed before authentication')));
       client.once('ready', () => {
         // Errors after the handshake (reset by a rebooting host) surface through `closed` and exec.
         client.removeAllListeners('error');

@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { utils } from 'ssh2';
 import { DEFAULT_SCENARIO, scenarioSchema, type Scenario } from '../scenario.js';
 import { SimulatedFleet } from '../sim/fleet.js';
 import { runReferenceWorkflow, type WorkflowOptions } from './workflow.js';
+import { generateSshKeyPair } from '../sim/host-keys.js';
 
-const key = utils.generateKeyPairSync('ed25519');
+const key = generateSshKeyPair();
 const basePort = (): number => 21_000 + Math.floor(Math.random() * 9_000);
 const APP = DEFAULT_SCENARIO.app;
 
@@ -45,7 +45,10 @@ describe('ssh2 driver on a simulated fleet (int)', () => {
         const rebooted = i !== 1 && i !== 2;
         assert.equal(o.rebooted, rebooted, ep.id);
         assert.equal(m.bootHistory.length, rebooted ? 2 : 1, `${ep.id} boot id changed exactly ${rebooted ? 'once' : 'never'}`);
-        assert.equal([...m.rebootRequestsByBootId.values()].reduce((a, b) => a + b, 0), rebooted ? 1 : 0);
+        assert.equal(
+          [...m.rebootRequestsByBootId.values()].reduce((a, b) => a + b, 0),
+          rebooted ? 1 : 0,
+        );
         assert.equal(o.bootIdBefore, m.bootHistory[0]);
         assert.equal(o.bootIdAfter, m.bootHistory.at(-1));
         assert.equal(m.rebootRequiredPkgs, null, `${ep.id} /run/reboot-required is gone`);
@@ -96,14 +99,17 @@ describe('ssh2 driver on a simulated fleet (int)', () => {
         assert.match(f.error!.message, /exited (1|100|254)/);
         assert.ok(report.counts[`failed:${f.failedStep}:REMOTE_COMMAND_FAILED`]! >= 1);
       }
-      assert.equal(Object.values(report.counts).reduce((a, b) => a + b, 0), 5);
+      assert.equal(
+        Object.values(report.counts).reduce((a, b) => a + b, 0),
+        5,
+      );
     });
   });
 
   it('a simulated host short of disk fails the pre-check before anything is stopped', async () => {
     await withFleet(1, scenarioWith({ '0': { diskQuotaMb: 50 } }), async (fleet) => {
       const report = await runReferenceWorkflow(fleet.targets(), options({ minFreeMb: 100 }));
-      assert.deepEqual(report.counts, { 'failed:check-disk:PRECHECK_FAILED': 1 });
+      assert.deepEqual(report.counts, { 'failed:check-disk:PRECHECK_FAILED': 1 }, JSON.stringify(report.outcomes));
       assert.equal(fleet.endpoints[0]!.machine.services.get(APP.service), 'active');
     });
   });

@@ -1,11 +1,5 @@
 import type { PatchbayError } from '@patchbay/contracts';
-import {
-  HostKeyChangedError,
-  PrecheckFailedError,
-  RebootTimeoutError,
-  RemoteCommandError,
-  ValidationFailedError,
-} from './errors.js';
+import { HostKeyChangedError, PrecheckFailedError, RebootTimeoutError, RemoteCommandError, ValidationFailedError } from './errors.js';
 import { quoteArgv } from './quote-argv.js';
 import { SshHost, type DriverTarget, type ExecResult, type SshSettings } from './ssh-host.js';
 
@@ -32,7 +26,8 @@ export interface WorkflowOptions {
 }
 
 /** Steps of the reference workflow, in order. */
-export type WorkflowStep = 'connect' | 'boot-id' | 'check-disk' | 'stop-app' | 'apt-update' | 'apt-upgrade' | 'reboot-check' | 'reboot' | 'start-app' | 'validate';
+export type WorkflowStep =
+  'connect' | 'boot-id' | 'check-disk' | 'stop-app' | 'apt-update' | 'apt-upgrade' | 'reboot-check' | 'reboot' | 'start-app' | 'validate';
 
 /** What happened on one host. */
 export interface HostOutcome {
@@ -133,8 +128,13 @@ export async function patchHost(target: DriverTarget, options: WorkflowOptions):
     const df = await run('check-disk', ['df', '-P', '/']);
     const freeMb = Number(df.stdout.trim().split('\n')[1]?.split(/\s+/)[3]) / 1024;
     const minFreeMb = options.minFreeMb ?? 100;
-    if (!Number.isFinite(freeMb)) throw new StepFailure('check-disk', new PrecheckFailedError('check-disk', 'cannot read free space from df -P', { output: df.stdout }));
-    if (freeMb < minFreeMb) throw new StepFailure('check-disk', new PrecheckFailedError('check-disk', `only ${freeMb.toFixed(0)} MiB free on /, need ${minFreeMb}`, { freeMb, minFreeMb }));
+    if (!Number.isFinite(freeMb))
+      throw new StepFailure('check-disk', new PrecheckFailedError('check-disk', 'cannot read free space from df -P', { output: df.stdout }));
+    if (freeMb < minFreeMb)
+      throw new StepFailure(
+        'check-disk',
+        new PrecheckFailedError('check-disk', `only ${freeMb.toFixed(0)} MiB free on /, need ${minFreeMb}`, { freeMb, minFreeMb }),
+      );
 
     await run('stop-app', [...sudo, 'systemctl', 'stop', options.app.service]);
     const apt = [...sudo, 'env', 'DEBIAN_FRONTEND=noninteractive', 'apt-get'];
@@ -152,10 +152,14 @@ export async function patchHost(target: DriverTarget, options: WorkflowOptions):
     await run('start-app', [...sudo, 'systemctl', 'start', options.app.service]);
     const active = await ssh.exec(['systemctl', 'is-active', options.app.service]);
     if (active.exitCode !== 0 || active.stdout.trim() !== 'active') {
-      throw new StepFailure('validate', new ValidationFailedError(`${options.app.service} is ${active.stdout.trim() || 'unknown'} after start`, { exitCode: active.exitCode }));
+      throw new StepFailure(
+        'validate',
+        new ValidationFailedError(`${options.app.service} is ${active.stdout.trim() || 'unknown'} after start`, { exitCode: active.exitCode }),
+      );
     }
     const listening = await run('validate', ['ss', '-Hltn', 'sport', '=', `:${options.app.port}`]);
-    if (listening.stdout.trim() === '') throw new StepFailure('validate', new ValidationFailedError(`nothing listens on port ${options.app.port}`, { port: options.app.port }));
+    if (listening.stdout.trim() === '')
+      throw new StepFailure('validate', new ValidationFailedError(`nothing listens on port ${options.app.port}`, { port: options.app.port }));
     outcome.status = 'ok';
   } catch (e) {
     if (!(e instanceof StepFailure)) throw e;
@@ -172,13 +176,21 @@ export async function patchHost(target: DriverTarget, options: WorkflowOptions):
  * Sends the reboot, waits until the host drops the connection, then reconnects every
  * `reconnectIntervalMs` until the host answers with a different boot id.
  */
-async function rebootAndWait(ssh: SshHost, target: DriverTarget, settings: SshSettings, bootId: string, sudo: string[], options: WorkflowOptions): Promise<SshHost> {
+async function rebootAndWait(
+  ssh: SshHost,
+  target: DriverTarget,
+  settings: SshSettings,
+  bootId: string,
+  sudo: string[],
+  options: WorkflowOptions,
+): Promise<SshHost> {
   const timeoutMs = options.rebootTimeoutMs ?? 120_000;
   const interval = options.reconnectIntervalMs ?? 150;
   const deadline = performance.now() + timeoutMs;
   const r = await ssh.exec([...sudo, 'systemctl', 'reboot']);
   // A reboot may cut the channel before the exit status arrives; that is success too.
-  if (r.exitCode !== null && r.exitCode !== 0) throw new StepFailure('reboot', new RemoteCommandError('reboot', quoteArgv([...sudo, 'systemctl', 'reboot']), r.exitCode, r.stderr));
+  if (r.exitCode !== null && r.exitCode !== 0)
+    throw new StepFailure('reboot', new RemoteCommandError('reboot', quoteArgv([...sudo, 'systemctl', 'reboot']), r.exitCode, r.stderr));
   let timer: NodeJS.Timeout | undefined;
   const dropped = await Promise.race([ssh.closed.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), timeoutMs)))]);
   clearTimeout(timer);
@@ -187,7 +199,10 @@ async function rebootAndWait(ssh: SshHost, target: DriverTarget, settings: SshSe
   let lastError: string | undefined;
   while (performance.now() < deadline) {
     try {
-      const fresh = await SshHost.connect(target, { ...settings, connectTimeoutMs: Math.min(settings.connectTimeoutMs, Math.max(1000, deadline - performance.now())) });
+      const fresh = await SshHost.connect(target, {
+        ...settings,
+        connectTimeoutMs: Math.min(settings.connectTimeoutMs, Math.max(1000, deadline - performance.now())),
+      });
       const now = await fresh.exec(['cat', '/proc/sys/kernel/random/boot_id']);
       if (now.exitCode === 0 && now.stdout.trim() !== bootId) return fresh;
       lastError = now.exitCode === 0 ? 'boot id unchanged' : now.stderr.trim();

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Client, utils } from 'ssh2';
+import { Client } from 'ssh2';
 import { DEFAULT_SCENARIO, scenarioSchema } from '../scenario.js';
 import { FdLimitTooLowError, SimulatedFleetConfigError } from './errors.js';
 import { SimulatedFleet } from './fleet.js';
-import { sshFingerprint } from './host-keys.js';
+import { generateSshKeyPair, sshFingerprint } from './host-keys.js';
 
-const clientKey = utils.generateKeyPairSync('ed25519');
-const otherKey = utils.generateKeyPairSync('ed25519');
+const clientKey = generateSshKeyPair();
+const otherKey = generateSshKeyPair();
 const basePort = (): number => 21_000 + Math.floor(Math.random() * 9_000);
 
 interface Session {

@@ -137,7 +137,8 @@ export class SimulatedFleet {
    */
   static async start(options: SimulatedFleetOptions): Promise<SimulatedFleet> {
     const n = options.endpoints;
-    if (!Number.isInteger(n) || n < 1 || n > 30_000) throw new SimulatedFleetConfigError(`endpoints must be an integer from 1 to 30000, got ${n}`, { endpoints: n });
+    if (!Number.isInteger(n) || n < 1 || n > 30_000)
+      throw new SimulatedFleetConfigError(`endpoints must be an integer from 1 to 30000, got ${n}`, { endpoints: n });
     const parsed = scenarioSchema.safeParse(options.scenario ?? DEFAULT_SCENARIO);
     if (!parsed.success) throw new SimulatedFleetConfigError(`invalid scenario: ${parsed.error.message}`);
     const scenario = parsed.data;
@@ -146,7 +147,8 @@ export class SimulatedFleet {
     if (limit !== undefined && limit < required) throw new FdLimitTooLowError(required, limit);
     const allowedKeys = parseClientKeys(options.clientPublicKey);
     const poolSize = options.hostKeyPoolSize ?? 6;
-    if (!Number.isInteger(poolSize) || poolSize < 2) throw new SimulatedFleetConfigError('hostKeyPoolSize must be at least 2 (new-host-key mode needs a second key)');
+    if (!Number.isInteger(poolSize) || poolSize < 2)
+      throw new SimulatedFleetConfigError('hostKeyPoolSize must be at least 2 (new-host-key mode needs a second key)');
     const basePort = options.basePort ?? 20_000;
     if (!Number.isInteger(basePort) || basePort < 1 || basePort > 65_535) throw new SimulatedFleetConfigError(`basePort out of range: ${basePort}`);
     const hostKeys = generateHostKeyPool(poolSize);
@@ -370,7 +372,8 @@ function parseClientKeys(input: SimulatedFleetOptions['clientPublicKey']): Allow
   return list.map((k, i) => {
     const parsed = utils.parseKey(k as string | Buffer);
     const key = Array.isArray(parsed) ? parsed[0] : parsed;
-    if (!key || key instanceof Error) throw new SimulatedFleetConfigError(`clientPublicKey[${i}] is not a public key: ${key instanceof Error ? key.message : 'empty'}`, { index: i });
+    if (!key || key instanceof Error)
+      throw new SimulatedFleetConfigError(`clientPublicKey[${i}] is not a public key: ${key instanceof Error ? key.message : 'empty'}`, { index: i });
     return { type: key.type, blob: key.getPublicSSH(), parsed: key };
   });
 }

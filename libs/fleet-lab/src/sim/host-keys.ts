@@ -34,8 +34,20 @@ export function fingerprintOfPublicKeyLine(line: string): string {
 export function generateHostKeyPool(size: number): HostKey[] {
   const pool: HostKey[] = [];
   for (let i = 0; i < size; i++) {
-    const pair = i % 3 === 2 ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519');
+    const pair = generateSshKeyPair(i % 3 === 2 ? 'ecdsa' : 'ed25519');
     pool.push({ privateKey: pair.private, publicKey: pair.public, fingerprint: fingerprintOfPublicKeyLine(pair.public) });
   }
   return pool;
+}
+
+/**
+ * An OpenSSH-format key pair that ssh2 can read back. ssh2's generator occasionally (about 1 in
+ * 300 ed25519 keys here) writes a private key its own parser rejects as malformed, which would
+ * make a fleet or a client fail at random; such pairs are drawn again.
+ */
+export function generateSshKeyPair(type: 'ed25519' | 'ecdsa' = 'ed25519'): { private: string; public: string } {
+  for (;;) {
+    const pair = type === 'ecdsa' ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519');
+    if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
+  }
 }

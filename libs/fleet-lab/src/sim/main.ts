@@ -47,7 +47,13 @@ async function main(): Promise<void> {
     commandFailureRate: o.failureRate,
   });
   const t0 = performance.now();
-  const fleet = await SimulatedFleet.start({ endpoints: o.endpoints, scenario, clientPublicKey: o.clientKey, commandLatencyMs: o.commandLatencyMs, basePort: o.basePort });
+  const fleet = await SimulatedFleet.start({
+    endpoints: o.endpoints,
+    scenario,
+    clientPublicKey: o.clientKey,
+    commandLatencyMs: o.commandLatencyMs,
+    basePort: o.basePort,
+  });
   const startupMs = performance.now() - t0;
   process.stdout.write(JSON.stringify({ event: 'ready', startupMs, rssBytes: process.memoryUsage().rss, targets: fleet.targets() }) + '\n');
   let stopping = false;
@@ -57,7 +63,12 @@ async function main(): Promise<void> {
     await fleet.stop();
     const cpu = process.cpuUsage();
     process.stdout.write(
-      JSON.stringify({ event: 'stopped', counters: fleet.counters, cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000 }, maxRssBytes: process.resourceUsage().maxRSS * 1024 }) + '\n',
+      JSON.stringify({
+        event: 'stopped',
+        counters: fleet.counters,
+        cpu: { userMs: cpu.user / 1000, systemMs: cpu.system / 1000 },
+        maxRssBytes: process.resourceUsage().maxRSS * 1024,
+      }) + '\n',
       () => process.exit(0),
     );
   };

@@ -9,7 +9,7 @@ describe('simulated fleet: shell-words parser (unit)', () => {
     ["printf '%s\\n' 'a b'", ['printf', '%s\\n', 'a b']],
     ["'it'\\''s'", ["it's"]],
     ['"a \\"b\\" \\\\ \\$x \\n"', ['a "b" \\ $x \\n']],
-    ["a\\ b c", ['a b', 'c']],
+    ['a\\ b c', ['a b', 'c']],
     ["''", ['']],
     ['""', ['']],
     ['a""b', ['ab']],
@@ -26,7 +26,11 @@ describe('simulated fleet: shell-words parser (unit)', () => {
 
   it('rejects unterminated quotes and expansions with ShellSyntaxError', () => {
     for (const bad of ["'open", '"open', 'echo $HOME', 'echo "$HOME"', 'echo `id`', 'a | b', 'a > f']) {
-      assert.throws(() => parseShellWords(bad), (e: unknown) => e instanceof ShellSyntaxError && e.code === 'SHELL_SYNTAX', bad);
+      assert.throws(
+        () => parseShellWords(bad),
+        (e: unknown) => e instanceof ShellSyntaxError && e.code === 'SHELL_SYNTAX',
+        bad,
+      );
     }
   });
 

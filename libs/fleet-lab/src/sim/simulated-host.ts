@@ -290,7 +290,11 @@ export class SimulatedHost {
       env[a.slice(0, eq)] = a.slice(eq + 1);
     }
     if (i >= args.length) {
-      return out(Object.entries(env).map(([k, v]) => `${k}=${v}\n`).join(''));
+      return out(
+        Object.entries(env)
+          .map(([k, v]) => `${k}=${v}\n`)
+          .join(''),
+      );
     }
     return this.runSimple({ ...inv, argv: args.slice(i), env });
   }
@@ -468,23 +472,46 @@ export class SimulatedHost {
         exitCode = 1;
       } else rows.push({ m, file: p });
     }
-    const fmt = (kb: number): string => (human ? humanSize(kb * 1024) : String(Math.ceil((kb * 1024) / blockSize)) + (blockSize === 1048576 && !posix ? 'M' : ''));
-    const sizeHeader = human ? 'Size' : blockSize === 1024 ? (posix ? '1024-blocks' : '1K-blocks') : blockSize === 1048576 ? (posix ? '1048576-blocks' : '1M-blocks') : `${blockSize}-blocks`;
+    const fmt = (kb: number): string =>
+      human ? humanSize(kb * 1024) : String(Math.ceil((kb * 1024) / blockSize)) + (blockSize === 1048576 && !posix ? 'M' : '');
+    const sizeHeader = human
+      ? 'Size'
+      : blockSize === 1024
+        ? posix
+          ? '1024-blocks'
+          : '1K-blocks'
+        : blockSize === 1048576
+          ? posix
+            ? '1048576-blocks'
+            : '1M-blocks'
+          : `${blockSize}-blocks`;
     const pct = (used: number, total: number): string => (total === 0 ? '-' : `${Math.ceil((used * 100) / total)}%`);
     const cell = (f: string, m: Mount, file: string): string => {
       switch (f) {
-        case 'source': return m.source;
-        case 'fstype': return m.fstype;
-        case 'itotal': return String(m.inodes);
-        case 'iused': return String(m.inodesUsed);
-        case 'iavail': return String(m.inodes - m.inodesUsed);
-        case 'ipcent': return pct(m.inodesUsed, m.inodes);
-        case 'size': return fmt(m.sizeKb);
-        case 'used': return fmt(m.usedKb);
-        case 'avail': return fmt(m.sizeKb - m.usedKb);
-        case 'pcent': return pct(m.usedKb, m.sizeKb);
-        case 'file': return file;
-        default: return m.target;
+        case 'source':
+          return m.source;
+        case 'fstype':
+          return m.fstype;
+        case 'itotal':
+          return String(m.inodes);
+        case 'iused':
+          return String(m.inodesUsed);
+        case 'iavail':
+          return String(m.inodes - m.inodesUsed);
+        case 'ipcent':
+          return pct(m.inodesUsed, m.inodes);
+        case 'size':
+          return fmt(m.sizeKb);
+        case 'used':
+          return fmt(m.usedKb);
+        case 'avail':
+          return fmt(m.sizeKb - m.usedKb);
+        case 'pcent':
+          return pct(m.usedKb, m.sizeKb);
+        case 'file':
+          return file;
+        default:
+          return m.target;
       }
     };
     let fields: string[];
@@ -516,7 +543,25 @@ export class SimulatedHost {
 
   private mountOf(path: string): Mount | undefined {
     if (!path.startsWith('/')) path = `/root/${path}`;
-    const known = ['/', '/etc', '/var', '/var/cache/apt/archives', '/var/lib', '/tmp', '/usr', '/home', '/root', '/opt', '/srv', '/run', '/dev', '/dev/shm', '/boot', '/boot/efi', '/proc'];
+    const known = [
+      '/',
+      '/etc',
+      '/var',
+      '/var/cache/apt/archives',
+      '/var/lib',
+      '/tmp',
+      '/usr',
+      '/home',
+      '/root',
+      '/opt',
+      '/srv',
+      '/run',
+      '/dev',
+      '/dev/shm',
+      '/boot',
+      '/boot/efi',
+      '/proc',
+    ];
     const norm = path.length > 1 ? path.replace(/\/+$/, '') : path;
     if (!known.includes(norm) && this.readFile(norm, { user: 'root', env: {}, nowMs: 0, random: () => 0 }) === undefined) return undefined;
     let best: Mount | undefined;
@@ -639,17 +684,37 @@ export class SimulatedHost {
       else if (a === '--only-upgrade') onlyUpgrade = true;
       else if (a === '-o' || a === '--option') i++;
       else if (a.startsWith('-o') || a.startsWith('--option=')) continue;
-      else if (['--no-install-recommends', '--allow-downgrades', '--fix-missing', '-f', '--fix-broken', '--allow-change-held-packages', '-V', '--verbose-versions'].includes(a)) continue;
-      else if (a.startsWith('-')) return err(`E: Command line option '${a.replace(/^-+/, '')}' [from ${a}] is not understood in combination with the other options.\n`, 100);
+      else if (
+        [
+          '--no-install-recommends',
+          '--allow-downgrades',
+          '--fix-missing',
+          '-f',
+          '--fix-broken',
+          '--allow-change-held-packages',
+          '-V',
+          '--verbose-versions',
+        ].includes(a)
+      )
+        continue;
+      else if (a.startsWith('-'))
+        return err(`E: Command line option '${a.replace(/^-+/, '')}' [from ${a}] is not understood in combination with the other options.\n`, 100);
       else if (sub === undefined) sub = a;
       else pkgs.push(a);
     }
     const apt = this.behaviour.aptLatencyMs;
     switch (sub) {
       case 'update': {
-        if (!inv.root) return err('E: Could not open lock file /var/lib/apt/lists/lock - open (13: Permission denied)\nE: Unable to lock directory /var/lib/apt/lists/\n', 100);
+        if (!inv.root)
+          return err(
+            'E: Could not open lock file /var/lib/apt/lists/lock - open (13: Permission denied)\nE: Unable to lock directory /var/lib/apt/lists/\n',
+            100,
+          );
         const lines = quiet >= 2 ? '' : `Hit:1 ${SOURCES.security} InRelease\nHit:2 ${SOURCES.regular} InRelease\nReading package lists...\n`;
-        const tail = viaApt && quiet < 2 ? `Building dependency tree...\nReading state information...\n${this.upgradable().length === 0 ? 'All packages are up to date.' : `${this.upgradable().length} packages can be upgraded. Run 'apt list --upgradable' to see them.`}\n` : '';
+        const tail =
+          viaApt && quiet < 2
+            ? `Building dependency tree...\nReading state information...\n${this.upgradable().length === 0 ? 'All packages are up to date.' : `${this.upgradable().length} packages can be upgraded. Run 'apt list --upgradable' to see them.`}\n`
+            : '';
         return { ...out(lines + tail), latencyMs: apt };
       }
       case 'upgrade':
@@ -657,13 +722,16 @@ export class SimulatedHost {
       case 'full-upgrade':
       case 'install': {
         if (!inv.root && !simulate) {
-          return err('E: Could not open lock file /var/lib/dpkg/lock-frontend - open (13: Permission denied)\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), are you root?\n', 100);
+          return err(
+            'E: Could not open lock file /var/lib/dpkg/lock-frontend - open (13: Permission denied)\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), are you root?\n',
+            100,
+          );
         }
         const r = this.installPackages(sub, pkgs, { yes, quiet, simulate, withNew: withNew || sub !== 'upgrade' || viaApt, onlyUpgrade, env: inv.env });
         return { ...r, latencyMs: r.latencyMs + apt };
       }
       case undefined:
-        return err('E: No operation specified\n', 100) ;
+        return err('E: No operation specified\n', 100);
       default:
         return err(`E: Invalid operation ${sub}\n`, 100);
     }
@@ -729,13 +797,20 @@ export class SimulatedHost {
     const list = (title: string, names: string[]): string => (names.length === 0 ? '' : `${title}\n  ${[...names].sort().join(' ')}\n`);
     stdout += list('The following packages have been kept back:', keptBack);
     stdout += list('The following additional packages will be installed:', [...additional]);
-    stdout += list('The following NEW packages will be installed:', fresh.map((p) => p.name));
-    stdout += list('The following packages will be upgraded:', upgrade.map((p) => p.name));
+    stdout += list(
+      'The following NEW packages will be installed:',
+      fresh.map((p) => p.name),
+    );
+    stdout += list(
+      'The following packages will be upgraded:',
+      upgrade.map((p) => p.name),
+    );
     stdout += `${upgrade.length} upgraded, ${fresh.length} newly installed, 0 to remove and ${notUpgraded} not upgraded.\n`;
     const todo = orderByDependency([...upgrade, ...fresh]);
     if (todo.length === 0) return out(stdout);
     if (o.simulate) {
-      for (const p of todo) stdout += `Inst ${p.name}${this.installed.has(p.name) ? ` [${this.installed.get(p.name)}]` : ''} (${p.available} Debian:12.11/${this.suiteOf(p)} [all])\n`;
+      for (const p of todo)
+        stdout += `Inst ${p.name}${this.installed.has(p.name) ? ` [${this.installed.get(p.name)}]` : ''} (${p.available} Debian:12.11/${this.suiteOf(p)} [all])\n`;
       for (const p of todo) stdout += `Conf ${p.name} (${p.available} Debian:12.11/${this.suiteOf(p)} [all])\n`;
       return out(stdout);
     }
@@ -744,12 +819,22 @@ export class SimulatedHost {
     const growKb = todo.reduce((a, p) => a + Math.round(p.sizeMb * 1024), 0);
     // A file: repository is read in place, so apt downloads nothing.
     stdout += `Need to get 0 B/${formatBytes(totalBytes)} of archives.\n`;
-    stdout += growKb > 0 ? `After this operation, ${formatBytes(growKb * 1024 * 2)} of additional disk space will be used.\n` : 'After this operation, 0 B of additional disk space will be used.\n';
+    stdout +=
+      growKb > 0
+        ? `After this operation, ${formatBytes(growKb * 1024 * 2)} of additional disk space will be used.\n`
+        : 'After this operation, 0 B of additional disk space will be used.\n';
     if (!o.yes) return out(stdout + 'Do you want to continue? [Y/n] Abort.\n', 1);
     // apt needs room for the archives and the unpacked files alike.
     if (growKb * 2 > this.rootFreeKb) return out(stdout, 100, "E: You don't have enough free space in /var/cache/apt/archives/.\n");
     if (o.env.DEBIAN_FRONTEND !== 'noninteractive') {
-      stderrNotes.push('debconf: unable to initialize frontend: Dialog', 'debconf: (TERM is not set, so the dialog frontend is not usable.)', 'debconf: falling back to frontend: Readline', 'debconf: unable to initialize frontend: Readline', "debconf: (This frontend requires a controlling tty.)", 'debconf: falling back to frontend: Teletype');
+      stderrNotes.push(
+        'debconf: unable to initialize frontend: Dialog',
+        'debconf: (TERM is not set, so the dialog frontend is not usable.)',
+        'debconf: falling back to frontend: Readline',
+        'debconf: unable to initialize frontend: Readline',
+        'debconf: (This frontend requires a controlling tty.)',
+        'debconf: falling back to frontend: Teletype',
+      );
     }
     stdout += `(Reading database ... ${18_734 + this.installed.size * 11} files and directories currently installed.)\n`;
     const old = new Map<string, string | undefined>();
@@ -839,7 +924,10 @@ export class SimulatedHost {
         if (!known(u)) return err(`Unit ${u}.service could not be found.\n`, 4);
         const s = this.services.get(u)!;
         const since = new Date(this.bootedAtMs).toUTCString();
-        return out(`${s === 'active' ? '●' : '○'} ${u}.service\n     Loaded: loaded (/lib/systemd/system/${u}.service; enabled; preset: enabled)\n     Active: ${s === 'active' ? `active (running) since ${since}` : 'inactive (dead)'}\n`, s === 'active' ? 0 : 3);
+        return out(
+          `${s === 'active' ? '●' : '○'} ${u}.service\n     Loaded: loaded (/lib/systemd/system/${u}.service; enabled; preset: enabled)\n     Active: ${s === 'active' ? `active (running) since ${since}` : 'inactive (dead)'}\n`,
+          s === 'active' ? 0 : 3,
+        );
       }
       case 'daemon-reload':
         return inv.root ? out('') : err('Failed to reload daemon: Interactive authentication required.\n', 1);
@@ -932,7 +1020,8 @@ export class SimulatedHost {
 
   private nc(args: string[]): CommandResult {
     const pos = args.filter((a, i) => !a.startsWith('-') && args[i - 1] !== '-w');
-    if (!args.some((a) => a.startsWith('-') && a.includes('z')) || pos.length !== 2) return err('nc: the simulated fleet supports only `nc -z [-w N] host port`\n', 1);
+    if (!args.some((a) => a.startsWith('-') && a.includes('z')) || pos.length !== 2)
+      return err('nc: the simulated fleet supports only `nc -z [-w N] host port`\n', 1);
     return out('', this.appAnswers(pos[0]!, Number(pos[1])) ? 0 : 1);
   }
 }
@@ -963,8 +1052,15 @@ function commandName(argv0: string): string {
 
 function transientFailure(name: string, args: string[]): CommandResult {
   if (name === 'apt-get' || name === 'apt') {
-    if (args.includes('update')) return err('E: Could not get lock /var/lib/apt/lists/lock. It is held by process 4242 (apt-get)\nN: Be aware that removing the lock file is not a solution and may break your system.\nE: Unable to lock directory /var/lib/apt/lists/\n', 100);
-    return err('E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (unattended-upgr)\nN: Be aware that removing the lock file is not a solution and may break your system.\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?\n', 100);
+    if (args.includes('update'))
+      return err(
+        'E: Could not get lock /var/lib/apt/lists/lock. It is held by process 4242 (apt-get)\nN: Be aware that removing the lock file is not a solution and may break your system.\nE: Unable to lock directory /var/lib/apt/lists/\n',
+        100,
+      );
+    return err(
+      'E: Could not get lock /var/lib/dpkg/lock-frontend. It is held by process 4242 (unattended-upgr)\nN: Be aware that removing the lock file is not a solution and may break your system.\nE: Unable to acquire the dpkg frontend lock (/var/lib/dpkg/lock-frontend), is another process using it?\n',
+      100,
+    );
   }
   if (name === 'systemctl') return err('Failed to connect to bus: Connection refused\n', 1);
   return err('bash: fork: retry: Resource temporarily unavailable\nbash: fork: Resource temporarily unavailable\n', 254);
@@ -1015,6 +1111,13 @@ function formatBytes(b: number): string {
 }
 
 function globMatch(pattern: string, name: string): boolean {
-  const re = new RegExp('^' + pattern.replace(/[.+^${}()|\\]/g, '\\$&').replaceAll('*', '.*').replaceAll('?', '.') + '$');
+  const re = new RegExp(
+    '^' +
+      pattern
+        .replace(/[.+^${}()|\\]/g, '\\$&')
+        .replaceAll('*', '.*')
+        .replaceAll('?', '.') +
+      '$',
+  );
   return re.test(name);
 }

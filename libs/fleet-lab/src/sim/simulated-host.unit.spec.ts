@@ -17,7 +17,7 @@ describe('simulated fleet: Debian 12 host state machine (unit)', () => {
     assert.match(h.run('cat /proc/uptime', root).stdout, /^1000\.00 \d+\.\d\d\n$/);
   });
 
-  it('lists upgrades in apt\'s real format with the security suite', () => {
+  it("lists upgrades in apt's real format with the security suite", () => {
     const r = host().run('apt list --upgradable', root);
     assert.equal(r.exitCode, 0);
     assert.equal(
@@ -64,12 +64,15 @@ describe('simulated fleet: Debian 12 host state machine (unit)', () => {
     assert.equal(h.installed.get('pb-tools'), '2.3.0-1');
   });
 
-  it('fails a postinst with dpkg\'s error text and exit 100, leaving the package half-configured', () => {
+  it("fails a postinst with dpkg's error text and exit 100, leaving the package half-configured", () => {
     const scenario = scenarioSchema.parse({ name: 'broken', packages: [FAULT_PACKAGES[0]] });
     const h = host(scenario);
     const r = h.run('apt-get -y install pb-broken-postinst', root);
     assert.equal(r.exitCode, 100);
-    assert.match(r.stderr, /^dpkg: error processing package pb-broken-postinst \(--configure\):\n installed pb-broken-postinst package post-installation script subprocess returned error exit status 1$/m);
+    assert.match(
+      r.stderr,
+      /^dpkg: error processing package pb-broken-postinst \(--configure\):\n installed pb-broken-postinst package post-installation script subprocess returned error exit status 1$/m,
+    );
     assert.match(r.stderr, /^E: Sub-process \/usr\/bin\/dpkg returned an error code \(1\)$/m);
     assert.match(r.stdout, /^Errors were encountered while processing:\n pb-broken-postinst$/m);
     assert.equal(h.run("dpkg-query -W -f='${db:Status-Abbrev}${Version}' pb-broken-postinst", root).stdout, 'iF 1.1-1');
