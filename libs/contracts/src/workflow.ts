@@ -410,6 +410,15 @@ export function parseWorkflowTemplate(input: unknown): WorkflowTemplate {
   return r.template;
 }
 
+/**
+ * JSON Schema (draft 2020-12) of a template as written, for editors such as the web console's.
+ * It carries the shapes, enums, patterns and ranges; the cross-step rules (unique ids,
+ * compensations, reboot timeouts) and the safe-value checks are only in `checkWorkflowTemplate`.
+ */
+export function workflowTemplateJsonSchema(): Record<string, unknown> {
+  return z.toJSONSchema(workflowTemplateSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
+}
+
 /** A reference to one saved version of a template. */
 export const workflowRefSchema = z.object({ id: workflowIdSchema, version: z.number().int().min(1) }).strict();
 export type WorkflowRef = z.infer<typeof workflowRefSchema>;

@@ -136,6 +136,29 @@ describe('reference group decider', () => {
   });
 });
 
+describe('reference group definitions: rejected with codes and paths', () => {
+  const cases: Array<[string, Record<string, unknown>, string, string]> = [
+    ['missing tier', { id: 'g' }, 'GROUP_MISSING_FIELD', 'tier'],
+    ['missing id', { tier: 'low' }, 'GROUP_MISSING_FIELD', 'id'],
+    ['unknown field', { id: 'g', tier: 'low', colour: 'red' }, 'GROUP_UNKNOWN_FIELD', ''],
+    ['id not stream-safe', { id: 'Prod DB', tier: 'low' }, 'GROUP_INVALID_VALUE', 'id'],
+    ['tier not a name', { id: 'g', tier: 'Very High!' }, 'GROUP_INVALID_VALUE', 'tier'],
+    ['member id with a space', { id: 'g', tier: 'low', members: ['web 1'] }, 'GROUP_INVALID_VALUE', 'members[0]'],
+    ['empty selector', { id: 'g', tier: 'low', selector: '' }, 'GROUP_INVALID_VALUE', 'selector'],
+    ['selector syntax', { id: 'g', tier: 'low', selector: 'env=prod,,x' }, 'SELECTOR_INVALID', 'selector'],
+  ];
+  for (const [name, input, code, path] of cases) {
+    it(`${name}: ${code} at "${path}"`, () => {
+      const r = checkGroup(input);
+      assert.equal(r.ok, false);
+      assert.deepEqual(!r.ok && [r.issues[0]!.code, r.issues[0]!.path], [code, path]);
+    });
+  }
+  it('a custom tier name is accepted (policies order tiers with rollout.tierOrder)', () => {
+    assert.equal(checkGroup({ id: 'g', tier: 'tier-0' }).ok, true);
+  });
+});
+
 const policy = (p: Record<string, unknown> = {}): PatchPolicy => orThrow(checkPolicy({ id: 'nightly', groups: ['prod-db'], workflow: { id: 'web-standard', version: 1 }, ...p }), 'policy');
 const refs = { groups: new Set(['prod-db']), workflows: new Map([['web-standard', 2]]) };
 const givenPolicy = spec<ReturnType<typeof initialPolicyState>, PolicyCommand, PolicyEvent>({ initial: initialPolicyState, evolve: evolvePolicy, decide: decidePolicy });

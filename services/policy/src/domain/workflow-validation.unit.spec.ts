@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-explicit-any -- the cases edit raw, untyped input on purpose */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { DefinitionInvalidError, parseWorkflowTemplate, type WorkflowTemplateInput } from '@patchbay/contracts';
+import { DefinitionInvalidError, parseWorkflowTemplate, STEP_TYPES, workflowTemplateJsonSchema, type WorkflowTemplateInput } from '@patchbay/contracts';
 import { checkWorkflow } from './definitions.js';
 
 /** A valid template touching every step type; each case below breaks one thing. */
@@ -96,4 +96,13 @@ describe('workflow templates: rejected definitions, each with its code and path'
       assert.throws(() => parseWorkflowTemplate(t), (e: unknown) => e instanceof DefinitionInvalidError && e.code === r.issues[0]!.code && Array.isArray(e.details['issues']));
     });
   }
+});
+
+describe('workflow templates: JSON Schema for editors', () => {
+  it('lists every step type with its parameters', () => {
+    const schema = workflowTemplateJsonSchema() as { properties: { phases: { properties: { pre: { items: { oneOf: Array<{ properties: { type: { const: string }; params: unknown } }> } } } } } };
+    const steps = schema.properties.phases.properties.pre.items.oneOf;
+    assert.deepEqual(steps.map((s) => s.properties.type.const).sort(), [...STEP_TYPES].sort());
+    assert.ok(steps.every((s) => s.properties.params !== undefined));
+  });
 });
