@@ -41,9 +41,10 @@ export function generateHostKeyPool(size: number): HostKey[] {
 }
 
 /**
- * An OpenSSH-format key pair that ssh2 can read back. ssh2's generator occasionally (about 1 in
- * 300 ed25519 keys here) writes a private key its own parser rejects as malformed, which would
- * make a fleet or a client fail at random; such pairs are drawn again.
+ * An OpenSSH-format key pair that ssh2 can read back. ssh2 1.17's generator strips leading zero
+ * bytes from an ed25519 public key (about 1 key in 256; mscdex/ssh2 issues 1390 and 1513), and its
+ * own parser then rejects the pair as malformed, which would make a fleet or a client fail at
+ * random; such pairs are drawn again.
  */
 export function generateSshKeyPair(type: 'ed25519' | 'ecdsa' = 'ed25519'): { private: string; public: string } {
   for (;;) {
