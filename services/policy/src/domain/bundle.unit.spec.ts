@@ -1,6 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { BundleInvalidError, checkBundleReferences, parseBundle, parseIssuePath } from './bundle.js';
+import { decideGroup, evolveGroup, initialGroupState, type GroupState } from './group-decider.js';
+import { decidePolicy, evolvePolicy, initialPolicyState, type PolicyState } from './policy-decider.js';
+import { decideWorkflow, evolveWorkflow, initialWorkflowState, type WorkflowState } from './workflow-decider.js';
 
 const groups = `kind: ReferenceGroup
 id: prod-db
@@ -99,6 +102,60 @@ describe('policy bundle parsing', () => {
   it('issue paths map back to YAML paths', () => {
     assert.deepEqual(parseIssuePath('phases.pre[1].params.hook.headers.X-A'), ['phases', 'pre', 1, 'params', 'hook', 'headers', 'X-A']);
     assert.deepEqual(parseIssuePath(''), []);
+  });
+});
+
+describe('policy bundle diffing (what an apply appends)', () => {
+  const none = { get: () => undefined, ids: () => [][Symbol.iterator]() };
+  /** Events an apply of `files` appends on top of `given` (per stream), and the states after. */
+  function apply(files: Array<{ name: string; content: string }>, given: Map<string, { group?: GroupState; policy?: PolicyState; workflow?: WorkflowState }>) {
+    const b = parseBundle(files);
+    const appended: string[] = [];
+    const after = new Map(given);
+    for (const [id, { value }] of b.workflows) {
+      const s = given.get(`workflow-${id}`)?.workflow ?? initialWorkflowState();
+      const ev = decideWorkflow({ type: 'SaveWorkflow', template: value }, s);
+      ev.forEach((e) => appended.push(`workflow-${id}:${e.type}`));
+      after.set(`workflow-${id}`, { workflow: ev.reduce(evolveWorkflow, s) });
+    }
+    for (const [id, { value }] of b.groups) {
+      const s = given.get(`group-${id}`)?.group ?? initialGroupState();
+      const ev = decideGroup({ type: 'UpdateGroup', definition: value, endpoints: none, upsert: true }, s);
+      ev.forEach((e) => appended.push(`group-${id}:${e.type}`));
+      after.set(`group-${id}`, { group: ev.reduce(evolveGroup, s) });
+    }
+    const references = { groups: new Set(b.groups.keys()), workflows: new Map([...b.workflows.keys()].map((id) => [id, after.get(`workflow-${id}`)!.workflow!.versions.length])) };
+    for (const [id, { value }] of b.policies) {
+      const s = given.get(`policy-${id}`)?.policy ?? initialPolicyState();
+      const ev = decidePolicy({ type: 'UpdatePolicy', definition: value, references, upsert: true }, s);
+      ev.forEach((e) => appended.push(`policy-${id}:${e.type}`));
+      after.set(`policy-${id}`, { policy: ev.reduce(evolvePolicy, s) });
+    }
+    return { appended, after };
+  }
+  const files = [
+    { name: 'groups.yaml', content: groups },
+    { name: 'wf.yaml', content: workflow },
+    { name: 'policy.yaml', content: policy },
+  ];
+  it('first apply defines everything; the same files again append nothing', () => {
+    const first = apply(files, new Map());
+    assert.deepEqual(first.appended, ['workflow-standard:WorkflowTemplateVersionSaved', 'group-prod-db:ReferenceGroupDefined', 'group-prod-web:ReferenceGroupDefined', 'policy-nightly:PatchPolicyDefined']);
+    assert.deepEqual(apply(files, first.after).appended, []);
+  });
+  it('formatting, key order, comments and member order do not count as changes', () => {
+    const first = apply(files, new Map());
+    const reformatted = [
+      { name: 'groups.yaml', content: '# reordered\nkind: ReferenceGroup\ntier: critical\nid: prod-db\nselector: "env=prod,role in (db)"\n---\nid: prod-web\nkind: ReferenceGroup\nmembers:\n  - web-legacy-1\n  - web-legacy-1\nselector: env=prod,role=web\ntier: high\n' },
+      { name: 'wf.yaml', content: 'kind: WorkflowTemplate\nid: standard\nphases: { patch: [ { id: patch, type: patch, params: { scope: security }, timeoutSeconds: 600 } ] }\n' },
+      files[2]!,
+    ];
+    assert.deepEqual(apply(reformatted, first.after).appended, []);
+  });
+  it('a change appends only its difference', () => {
+    const first = apply(files, new Map());
+    const changed = [files[0]!, { name: 'wf.yaml', content: workflow.replace('scope: security', 'scope: all') }, { name: 'policy.yaml', content: policy.replace('version: 1', 'version: 2') }];
+    assert.deepEqual(apply(changed, first.after).appended, ['workflow-standard:WorkflowTemplateVersionSaved', 'policy-nightly:PatchPolicyUpdated']);
   });
 });
 
