@@ -70,6 +70,16 @@ describe('ssh2 driver on a simulated fleet (int)', () => {
     });
   });
 
+  it('the driver waits out a simulated host in slow reboot mode', async () => {
+    await withFleet(2, scenarioWith({ '1': { rebootMode: 'slow', slowRebootDelayMs: 1200 } }), async (fleet) => {
+      const report = await runReferenceWorkflow(fleet.targets(), options());
+      assert.deepEqual(report.counts, { 'ok-rebooted': 2 });
+      // The slow host refused connections for its whole delay, so its run cannot be shorter.
+      assert.ok(report.outcomes[1]!.durationMs >= 1200, String(report.outcomes[1]!.durationMs));
+      assert.equal(fleet.endpoints[1]!.machine.bootHistory.length, 2);
+    });
+  });
+
   it('new-host-key mode on the simulated fleet is detected: refused when pinned, reported when not', async () => {
     await withFleet(2, scenarioWith({ '0': { rebootMode: 'new-host-key' }, '1': { rebootMode: 'new-host-key' } }), async (fleet) => {
       const targets = fleet.targets();
