@@ -192,7 +192,9 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
     const kills: string[] = [];
     for (const fault of faults) {
       const p = bed.spawnExecutor({ ...env, PATCHBAY_EXECUTOR_FAULT_KILL_AFTER: fault });
-      const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 90_000))]);
+      let timer: NodeJS.Timeout | undefined;
+      const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 90_000)))]);
+      clearTimeout(timer);
       assert.equal(code, null, `killed at ${fault}; output: ${p.output().slice(-3000)}`);
       kills.push(fault);
     }
