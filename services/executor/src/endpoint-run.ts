@@ -19,9 +19,12 @@ import {
 } from '@patchbay/contracts';
 import { WrongExpectedVersionError, type EventStore } from '@patchbay/event-store';
 import type { RemoteExecutor, RemoteTarget } from '@patchbay/remote';
+import { currentTraceparent, extractTraceContext, withSpan } from '@patchbay/telemetry';
 import type { z } from 'zod';
 import { CYCLE_ABORT_REASON, resumeReboot, runStep, type StepContext, type StepOutcome } from './activities/steps.js';
 import { decideNext, evolve, foldRun, retryDelayMs, willRetry, type NextAction, type PlannedStep, type RunState } from './domain/run-state.js';
+
+const TRACER = '@patchbay/executor';
 
 /** Structured log callback (pino-shaped: fields, then message). */
 export type ExecutorLog = (level: 'debug' | 'info' | 'warn' | 'error', fields: Record<string, unknown>, message: string) => void;
@@ -85,12 +88,16 @@ export class EndpointRun {
   /** Aborted only when the executor shuts down: compensations and rollbacks run to their end after a cycle abort. */
   private readonly shutdownController = new AbortController();
 
+  /** Trace context of the run (from its RunStarted, which carries the release's), so a cycle stays one trace. */
+  private readonly traceCarrier: Record<string, string | undefined>;
+
   constructor(
     private readonly deps: EndpointRunDeps,
     readonly stream: string,
     events: readonly RecordedEvent[],
   ) {
     this.state = foldRun(events);
+    this.traceCarrier = { traceparent: events[0]?.metadata.traceparent, tracestate: events[0]?.metadata.tracestate };
   }
 
   get cycleId(): string | undefined {
@@ -125,7 +132,7 @@ export class EndpointRun {
       try {
         result = await this.deps.store.append(
           this.stream,
-          [{ eventId, type: def.type, data: parsed, schemaVersion: def.schemaVersion, correlationId: this.state.cycleId!, causationId: this.stream, actor: `executor:${this.deps.executorId}` }],
+          [{ eventId, type: def.type, data: parsed, schemaVersion: def.schemaVersion, correlationId: this.state.cycleId!, causationId: this.stream, actor: `executor:${this.deps.executorId}`, ...currentTraceparent() }],
           expected,
         );
         break;
@@ -163,6 +170,11 @@ export class EndpointRun {
 
   /** Runs the endpoint to a final event (or until shutdown or lost ownership). */
   async drive(): Promise<void> {
+    const parent = extractTraceContext(this.traceCarrier);
+    await withSpan('executor.run', () => this.loop(), { parent, tracer: TRACER, attributes: { 'patchbay.run.stream': this.stream, 'patchbay.executor.id': this.deps.executorId } });
+  }
+
+  private async loop(): Promise<void> {
     try {
       for (;;) {
         if (this.shuttingDown) return;
@@ -261,7 +273,15 @@ export class EndpointRun {
         await this.record(def, { stepKey, attempt, ...data }, stepKey, attempt, suffix);
       },
     };
-    const outcome = await work(ctx);
+    const outcome = await withSpan(
+      `executor.step ${step.type}`,
+      async (span) => {
+        const o = await work(ctx);
+        span.setAttributes({ 'patchbay.step.outcome': o.kind, ...(o.kind === 'failed' ? { 'patchbay.step.code': o.code } : {}) });
+        return o;
+      },
+      { tracer: TRACER, attributes: { 'patchbay.run.stream': this.stream, 'patchbay.step.key': stepKey, 'patchbay.step.attempt': attempt, 'patchbay.endpoint.id': this.state.endpointId ?? '' } },
+    );
     // Shutting down: record nothing; the step is open in the log and the next start resumes it.
     if (this.shuttingDown) return;
     const durationMs = Date.now() - started;

@@ -72,7 +72,8 @@ describe('executor on the simulated fleet', () => {
     const b = await bed.startExecutor({ ...simSettings, executorId: 'exec-b', concurrency: 6 });
     const started = Date.now();
     const streams: string[] = [];
-    for (let i = 0; i < 24; i++) streams.push(await bed.release({ cycleId: 'c-many', endpointId: ep(i).id, ssh: ssh(i), workflow: workflow(), packages: PACKAGES }));
+    const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
+    for (let i = 0; i < 24; i++) streams.push(await bed.release({ cycleId: 'c-many', endpointId: ep(i).id, ssh: ssh(i), workflow: workflow(), packages: PACKAGES }, `00-${traceId}-00f067aa0ba902b7-01`));
     // A redelivered or duplicated release for some endpoints: whoever loses the claim drops it.
     for (let i = 0; i < 8; i++) await bed.release({ cycleId: 'c-many', endpointId: ep(i).id, ssh: ssh(i), workflow: workflow(), packages: PACKAGES });
     const runs = await bed.waitForFinal(streams, 90_000);
@@ -80,6 +81,9 @@ describe('executor on the simulated fleet', () => {
     for (const [stream, events] of runs) {
       assertRunInvariants(stream, events);
       assert.equal(events.at(-1)!.type, 'RunSucceeded', `${stream}: ${JSON.stringify(events.at(-1)!.data)}`);
+      // The cycle is one trace: every run event carries the release's trace id.
+      for (const e of events) assert.equal(e.metadata.traceparent?.split('-')[1], traceId, `${e.type} of ${stream} is in the cycle's trace`);
+      assert.ok(events.every((e) => e.metadata.correlationId === 'c-many'));
       assert.deepEqual(stepKeysOf(events, 'StepSucceeded'), ['disk', 'stop-app', 'snapshot', 'drain', 'patch', 'reboot', 'start-app', 'app-up', 'validate', 'rejoin']);
       const reboot = events.find((e) => e.type === 'RebootConfirmed')!.data as { bootIdBefore: string; bootIdAfter: string };
       assert.notEqual(reboot.bootIdBefore, reboot.bootIdAfter);
@@ -160,6 +164,9 @@ describe('executor on the simulated fleet', () => {
     const flaky: WorkflowStepInput = { id: 'flaky', type: 'custom', retries: { max: 2, backoffSeconds: 0.2, multiplier: 2 }, params: { argv: ['false'] } };
     const s1 = await bed.release({ cycleId: 'c-fail', endpointId: ep(31).id, ssh: ssh(31), workflow: workflow([{ ...flaky, onFailure: 'continue' } as WorkflowStepInput]), packages: PACKAGES });
     const s2 = await bed.release({ cycleId: 'c-fail', endpointId: ep(32).id, ssh: ssh(32), workflow: workflow(), packages: [{ name: 'pb-missing', to: '1.0-1', security: false }] });
+    // A release that does not validate (a user name a shell would love) is refused, never claimed.
+    const bad = { cycleId: 'c-fail', endpointId: 'bad-1', wave: 0, ssh: { host: '127.0.0.1', port: 22, user: 'root;reboot', sudo: false }, workflow: workflow(), packages: [], rebootPolicy: 'never' };
+    await bed.store.append('cycle-c-fail', [{ eventId: 'cycle-c-fail:bad-release', type: 'EndpointReleased', data: bad }], 'any');
     const runs = await bed.waitForFinal([s1, s2], 30_000);
     const e1 = runs.get(s1)!;
     assertRunInvariants(s1, e1);
@@ -173,6 +180,10 @@ describe('executor on the simulated fleet', () => {
     assert.deepEqual([f.stepId, f.code, f.compensated], ['patch', 'PATCH_FAILED', true]);
     assert.deepEqual(stepKeysOf(e2, 'StepSucceeded').slice(-2), ['compensate.start-app', 'compensate.rejoin']);
     assert.equal(ep(32).machine.services.get(APP), 'active');
+    const stats = x.app.get<Executor>(EXECUTOR, { strict: false }).stats;
+    for (let i = 0; i < 50 && stats.invalidReleases === 0; i++) await new Promise((r) => setTimeout(r, 100));
+    assert.equal(stats.invalidReleases, 1);
+    assert.deepEqual(await bed.runEvents('run-c-fail.bad-1'), []);
     await bed.stopExecutor(x);
   });
 

@@ -67,6 +67,8 @@ export interface ExecutorStats {
   resumed: number;
   finished: number;
   active: number;
+  /** Releases refused because they did not validate (`VALIDATION_FAILED`, logged). */
+  invalidReleases: number;
 }
 
 /**
@@ -87,7 +89,7 @@ export class Executor {
   private readonly owners = new Map<string, string>();
   private stopping = false;
   private scanning: Promise<void> = Promise.resolve();
-  readonly stats: ExecutorStats = { claimed: 0, lostClaims: 0, resumed: 0, finished: 0, active: 0 };
+  readonly stats: ExecutorStats = { claimed: 0, lostClaims: 0, resumed: 0, finished: 0, active: 0, invalidReleases: 0 };
 
   constructor(private readonly opts: ExecutorOptions) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
@@ -231,7 +233,14 @@ export class Executor {
 
   /** Claims a released endpoint; a lost claim (another replica, a redelivery) drops the message. */
   private async onReleased(event: RecordedEvent): Promise<void> {
-    const released = EndpointReleased.parse(event.data);
+    const parsed = EndpointReleased.schema.safeParse(event.data);
+    if (!parsed.success) {
+      // A release that does not validate never will: retrying cannot help, so it is refused here, loudly.
+      this.stats.invalidReleases++;
+      this.opts.log('error', { code: 'VALIDATION_FAILED', eventId: event.metadata.eventId, stream: event.metadata.stream, issues: parsed.error.issues.slice(0, 10).map((i) => `${i.path.join('.')}: ${i.message}`) }, 'invalid EndpointReleased refused');
+      return;
+    }
+    const released = parsed.data;
     const stream = toRunStreamName(released.cycleId, released.endpointId);
     if (this.active.has(stream)) return;
     // Back-pressure: the consumer waits for a free slot before claiming, so an idle replica gets the next one.

@@ -94,10 +94,10 @@ export class ExecutorTestBed {
   }
 
   /** Appends `EndpointReleased` to the cycle stream, as the planner does. */
-  async release(input: Omit<ReleaseInput, 'wave' | 'rebootPolicy' | 'packages'> & Partial<Pick<ReleaseInput, 'wave' | 'rebootPolicy' | 'packages'>>): Promise<string> {
+  async release(input: Omit<ReleaseInput, 'wave' | 'rebootPolicy' | 'packages'> & Partial<Pick<ReleaseInput, 'wave' | 'rebootPolicy' | 'packages'>>, traceparent?: string): Promise<string> {
     const data = EndpointReleased.parse({ wave: 0, rebootPolicy: 'if-required', packages: [], ...input });
     const eventId = `${toCycleStreamName(data.cycleId)}:released:${data.endpointId}:${randomUUID()}`;
-    await this.store.append(toCycleStreamName(data.cycleId), [{ eventId, type: EndpointReleased.type, data, correlationId: data.cycleId, actor: 'planner' }], 'any');
+    await this.store.append(toCycleStreamName(data.cycleId), [{ eventId, type: EndpointReleased.type, data, correlationId: data.cycleId, actor: 'planner', ...(traceparent ? { traceparent } : {}) }], 'any');
     return toRunStreamName(data.cycleId, data.endpointId);
   }
 
