@@ -1,2 +1,3 @@
 export * from './up.js';
 export * from './stack.js';
+export * from './demo.js';

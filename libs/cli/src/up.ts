@@ -55,10 +55,17 @@ export async function up(options: UpOptions = {}): Promise<void> {
   }
 }
 
+/** Resolves on the first Ctrl-C / SIGTERM; a second one exits at once, whatever is still stopping. */
 function ctrlC(): Promise<string> {
   return new Promise((resolve) => {
-    process.once('SIGINT', () => resolve('SIGINT'));
-    process.once('SIGTERM', () => resolve('SIGTERM'));
+    let seen = false;
+    const on = (signal: string) => () => {
+      if (seen) process.exit(130);
+      seen = true;
+      resolve(signal);
+    };
+    process.on('SIGINT', on('SIGINT'));
+    process.on('SIGTERM', on('SIGTERM'));
   });
 }
 

@@ -1,0 +1,62 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { verifyChain, type RecordedEvent } from '@patchbay/contracts';
+import { SqliteEventStore } from '@patchbay/event-store';
+import { cliEntry, descendants } from './stack-process.js';
+
+/**
+ * The README's first command, run as an operator would (`patchbay demo`), on real lab hosts:
+ * a cycle with the full pre/post workflow and an emergency cycle, then the stored history checked.
+ */
+describe('patchbay demo: the main job on the embedded default (real lab hosts)', { skip: process.getuid?.() !== 0 ? 'needs root for the lab' : false }, () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'patchbay-demo-'));
+  after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+  it('runs a cycle and an emergency cycle to completion, with every step recorded and every chain intact', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
+    delete env['NATS_URL'];
+    delete env['EVENTSTORE_URL'];
+    const child = spawn(process.execPath, [cliEntry(), 'demo', '--hosts', '3', '--exit', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const pid of descendants(child.pid!)) process.kill(pid, 'SIGKILL');
+        child.kill('SIGKILL');
+      }, 15 * 60_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, out);
+    const finished = out.match(/■ cycle \S+ completed/g) ?? [];
+    assert.equal(finished.length, 2, `both cycles completed:\n${out}`);
+
+    const store = await SqliteEventStore.open(join(dataDir, 'events.db'));
+    try {
+      const all = await store.readAll({ categories: ['cycle', 'run'] });
+      const streams = new Map<string, RecordedEvent[]>();
+      for (const e of all) streams.set(e.metadata.stream, [...(streams.get(e.metadata.stream) ?? []), e]);
+      const runs = [...streams.keys()].filter((s) => s.startsWith('run-'));
+      assert.ok(runs.length >= 3, `one run stream per patched endpoint and cycle: ${runs.length}`);
+      for (const [stream, events] of streams) assert.equal(verifyChain(stream, events).ok, true, `chain of ${stream}`);
+      for (const run of runs) {
+        const events = streams.get(run)!;
+        const types = events.map((e) => e.type);
+        assert.equal(types.filter((t) => t === 'RunSucceeded' || t === 'RunFailed' || t === 'RunCancelled').length, 1, `${run} ends once`);
+        const steps = events.filter((e) => e.type === 'StepSucceeded').map((e) => (e.data as { stepId: string }).stepId);
+        for (const id of ['disk', 'stop-app', 'snapshot', 'drain', 'patch', 'start-app', 'health', 'rejoin']) assert.ok(steps.includes(id), `${run}: step ${id} succeeded (${steps.join(',')})`);
+        const boots = events.filter((e) => e.type === 'RebootIssued').map((e) => (e.data as { bootIdBefore: string }).bootIdBefore);
+        assert.equal(new Set(boots).size, boots.length, `${run}: never two reboots for one boot id`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+});
