@@ -37,7 +37,10 @@ function usage(message) {
 function natsServers() {
   const url = process.env.NATS_URL;
   if (!url) usage('NATS_URL is not set');
-  return url.split(',').map((s) => s.trim()).filter(Boolean);
+  return url
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 async function connectNats() {

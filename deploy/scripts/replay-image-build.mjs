@@ -44,7 +44,11 @@ chmodSync(join(bin, 'npm'), 0o755);
 
 execFileSync('sh', ['-c', `git -C "${repo}" archive HEAD | tar -x -C "${context}"`], { stdio: 'inherit' });
 if (syncLock) {
-  execFileSync(join(bin, 'npm'), ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { cwd: context, stdio: 'inherit', env: { ...process.env, PATH: `${bin}:${process.env.PATH}` } });
+  execFileSync(join(bin, 'npm'), ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], {
+    cwd: context,
+    stdio: 'inherit',
+    env: { ...process.env, PATH: `${bin}:${process.env.PATH}` },
+  });
 }
 
 // The build stage, continuation lines joined.
@@ -104,7 +108,16 @@ const buildSeconds = Math.round((Date.now() - started) / 1000);
 
 // Every process's main file loads from the assembled tree (each stops at once on missing config).
 const out = inImage('out');
-const mains = ['services/inventory/dist/main.js', 'services/policy/dist/main.js', 'services/planner/dist/main.js', 'services/executor/dist/main.js', 'libs/messaging/dist/relay-main.js', 'gateway/dist/main.js', 'libs/cli/dist/main.js', 'deploy/healthcheck.mjs'];
+const mains = [
+  'services/inventory/dist/main.js',
+  'services/policy/dist/main.js',
+  'services/planner/dist/main.js',
+  'services/executor/dist/main.js',
+  'libs/messaging/dist/relay-main.js',
+  'gateway/dist/main.js',
+  'libs/cli/dist/main.js',
+  'deploy/healthcheck.mjs',
+];
 let missing = 0;
 for (const m of mains) {
   const ok = existsSync(join(out, m));

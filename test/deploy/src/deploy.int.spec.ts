@@ -137,7 +137,11 @@ describe('deploy/Dockerfile', () => {
   });
 
   it('builds with npm ci and npm run build, checks the ssh2 binding, and prunes dev dependencies', () => {
-    const runs = byName.get('build')!.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join('\n');
+    const runs = byName
+      .get('build')!
+      .instructions.filter((i) => i.keyword === 'RUN')
+      .map((i) => i.args)
+      .join('\n');
     assert.match(runs, /npm ci/);
     assert.match(runs, /npm run build/);
     assert.match(runs, /bindingAvailable/);
@@ -145,7 +149,9 @@ describe('deploy/Dockerfile', () => {
   });
 
   it('keeps secrets and build output out of the build context', () => {
-    const ignore = readFileSync(join(DEPLOY_DIR, 'Dockerfile.dockerignore'), 'utf8').split('\n').map((l) => l.trim());
+    const ignore = readFileSync(join(DEPLOY_DIR, 'Dockerfile.dockerignore'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim());
     for (const p of ['**/node_modules', '**/dist', '.git', 'deploy/secrets', '**/.env']) assert.ok(ignore.includes(p), `ignores ${p}`);
   });
 });
@@ -162,12 +168,13 @@ describe('deploy/compose.yaml', () => {
   const rootAllowed = new Set(['nats-1', 'nats-2', 'nats-3', 'kurrentdb']);
 
   it('has the whole topology: three NATS nodes, KurrentDB, MongoDB, every process, one relay, two executors, two gateways', () => {
-    for (const name of ['nats-1', 'nats-2', 'nats-3', 'kurrentdb', 'mongodb', 'inventory', 'policy', 'planner', 'relay', 'gateway']) assert.ok(services[name], `service ${name}`);
+    for (const name of ['nats-1', 'nats-2', 'nats-3', 'kurrentdb', 'mongodb', 'inventory', 'policy', 'planner', 'relay', 'gateway'])
+      assert.ok(services[name], `service ${name}`);
     const executors = Object.keys(services).filter((n) => /^executor/.test(n));
     assert.ok(executors.length >= 2, 'two executors');
     const ids = executors.map((n) => (services[n]!['environment'] as Json)['PATCHBAY_EXECUTOR_ID']);
     assert.equal(new Set(ids).size, executors.length, `executor ids are distinct: ${ids.join(', ')}`);
-    assert.equal(((services['gateway']!['deploy'] as Json)['replicas'] as number), 2);
+    assert.equal((services['gateway']!['deploy'] as Json)['replicas'] as number, 2);
     const relays = Object.values(services).filter((s) => JSON.stringify(s['command'] ?? '').includes('relay-main.js'));
     assert.equal(relays.length, 1, 'exactly one relay');
     assert.ok(!(services['relay']!['deploy'] as Json | undefined)?.['replicas'], 'the relay is not replicated');
@@ -247,7 +254,9 @@ describe('deploy/compose.yaml', () => {
         file = join(dir, 'compose.yaml');
         writeFileSync(file, text.replace(/^name:.*\n/m, ''));
       }
-      const r = run([...compose.argv, '--project-directory', DEPLOY_DIR, '-f', file, '--env-file', join(DEPLOY_DIR, '.env.example'), 'config'], { cwd: DEPLOY_DIR });
+      const r = run([...compose.argv, '--project-directory', DEPLOY_DIR, '-f', file, '--env-file', join(DEPLOY_DIR, '.env.example'), 'config'], {
+        cwd: DEPLOY_DIR,
+      });
       assert.equal(r.status, 0, `compose config failed:\n${r.stderr}`);
       const resolved = parse(r.stdout) as Json;
       const names = Object.keys(resolved['services'] as Json);

@@ -25,15 +25,20 @@ function healthcheck(args: string[], env: NodeJS.ProcessEnv): { status: number |
 /** The same, without blocking this process (needed when the server being checked runs in it). */
 function healthcheckAsync(args: string[], env: NodeJS.ProcessEnv): Promise<{ status: number | null; report: Record<string, unknown> | undefined }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [HEALTHCHECK, ...args], { env: { PATH: process.env['PATH'], HEALTHCHECK_TIMEOUT_MS: '2000', ...env }, timeout: 20_000 }, (err, stdout) => {
-      let report: Record<string, unknown> | undefined;
-      try {
-        report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
-      } catch {
-        report = undefined;
-      }
-      resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, report });
-    });
+    execFile(
+      process.execPath,
+      [HEALTHCHECK, ...args],
+      { env: { PATH: process.env['PATH'], HEALTHCHECK_TIMEOUT_MS: '2000', ...env }, timeout: 20_000 },
+      (err, stdout) => {
+        let report: Record<string, unknown> | undefined;
+        try {
+          report = JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as Record<string, unknown>;
+        } catch {
+          report = undefined;
+        }
+        resolve({ status: err ? ((err as { code?: number }).code ?? null) : 0, report });
+      },
+    );
   });
 }
 

@@ -38,5 +38,11 @@ export function findCompose(): { argv: string[]; legacy: boolean } | undefined {
 
 /** Runs a command to completion and returns its output (never throws on a non-zero exit). */
 export function run(argv: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): SpawnSyncReturns<string> {
-  return spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8', cwd: options.cwd ?? REPO_ROOT, env: options.env ?? process.env, timeout: options.timeoutMs ?? 120_000, maxBuffer: 64 * 1024 * 1024 });
+  return spawnSync(argv[0]!, argv.slice(1), {
+    encoding: 'utf8',
+    cwd: options.cwd ?? REPO_ROOT,
+    env: options.env ?? process.env,
+    timeout: options.timeoutMs ?? 120_000,
+    maxBuffer: 64 * 1024 * 1024,
+  });
 }
