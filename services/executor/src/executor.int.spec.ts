@@ -3,7 +3,6 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_SCENARIO, SimulatedFleet, scenarioSchema, type SimulatedEndpoint } from '@patchbay/fleet-lab';
-import type { RunningService } from '@patchbay/service-host';
 import { utils } from 'ssh2';
 import { EXECUTOR, type Executor } from './index.js';
 import { assertRunInvariants, ExecutorTestBed, stepKeysOf, type WorkflowInput, type WorkflowStepInput } from './testing/test-bed.js';

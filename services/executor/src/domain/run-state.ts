@@ -51,10 +51,30 @@ export function initialRunState(): RunState {
 
 const at = (e: RecordedEvent): number => Date.parse(e.metadata.recordedAt);
 
+/** The fields `evolve` reads, across the run events (validated when they were appended). */
+interface RunEventFields {
+  cycleId: string;
+  endpointId: string;
+  executorId: string;
+  plan: RunPlan;
+  stepKey: string;
+  attempt: number;
+  detail: Record<string, unknown>;
+  code: string;
+  message: string;
+  willRetry: boolean;
+  retryInMs?: number;
+  bootIdBefore: string;
+  bootIdAfter: string;
+  when: 'before' | 'after' | 'after-rollback';
+  manager: string;
+  packages: Record<string, string>;
+}
+
 /** Applies one stored event. Unknown event types are ignored (newer writers may add some). */
 export function evolve(state: RunState, event: RecordedEvent): RunState {
   const s: RunState = { ...state, steps: { ...state.steps }, packages: { ...state.packages }, revision: event.metadata.revision };
-  const d = event.data as Record<string, any>;
+  const d = event.data as RunEventFields;
   const step = (key: string): StepRecord => (s.steps[key] = { ...(s.steps[key] ?? { lastAttempt: 0, status: 'started', failures: 0 }) });
   switch (event.type) {
     case 'RunStarted':
