@@ -9,7 +9,7 @@ import { guardResolvers, type Principal } from './auth/roles.js';
 import { bearerToken } from './auth/tokens.js';
 import type { GatewayContext, GatewayServices } from './context.js';
 import { RateLimitedError, toGraphQLError } from './errors.js';
-import { armorPlugin, introspectionPlugin, RateLimiter } from './http/limits.js';
+import { armorPlugin, batchingPlugin, introspectionPlugin, RateLimiter } from './http/limits.js';
 import { handleAuditHttp } from './http/audit-routes.js';
 import { scalarResolvers, scalarTypeDefs } from './modules/scalars.js';
 import { healthTypeDefs } from './modules/health/typeDefs.js';
@@ -98,9 +98,10 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     logging: false,
     landingPage: false,
     graphiql: false,
-    batching: settings.batchingLimit > 0 ? { limit: settings.batchingLimit } : false,
+    // Batches are admitted to the parser and refused (or capped) by batchingPlugin with its own codes.
+    batching: { limit: Math.max(settings.batchingLimit, 1) },
     maskedErrors: { maskError: (error) => toGraphQLError(error) },
-    plugins: [armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin],
+    plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin],
   });
   const limiter = new RateLimiter(settings.rateLimitPerMinute);
 

@@ -26,7 +26,8 @@ export class EventFanout {
 
   /** Starts the consumer; resolves once it is created (events from then on are delivered). */
   async start(): Promise<void> {
-    const consumer = await this.bus.jetstream.consumers.get(EVENTS_STREAM, { filterSubjects: ['patchbay.evt.>'], deliver_policy: DeliverPolicy.New, name_prefix: 'gateway_fanout' });
+    // One filter subject (not `filter_subjects`) so nats-server before 2.10 accepts it too.
+    const consumer = await this.bus.jetstream.consumers.get(EVENTS_STREAM, { filterSubjects: 'patchbay.evt.>', deliver_policy: DeliverPolicy.New, name_prefix: 'gateway_fanout' });
     this.messages = await consumer.consume({ max_messages: 256 });
     const messages = this.messages;
     this.loop = (async () => {
@@ -38,8 +39,6 @@ export class EventFanout {
         }
       }
     })();
-    // The ordered consumer is created lazily by the first pull: wait until the server knows it.
-    await new Promise((r) => setTimeout(r, 50));
   }
 
   /** Hands one event to every local subscriber. */

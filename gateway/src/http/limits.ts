@@ -1,6 +1,6 @@
 import { EnvelopArmorPlugin } from '@escape.tech/graphql-armor';
 import type { GraphQLError, ValidationContext, ASTVisitor } from 'graphql';
-import type { Plugin } from 'graphql-yoga';
+import { createGraphQLError, type Plugin } from 'graphql-yoga';
 import { codedError } from '../errors.js';
 import type { GatewaySettings } from '../settings.js';
 
@@ -45,6 +45,24 @@ export function introspectionPlugin(enabled: boolean): Plugin {
   return {
     onValidate({ addValidationRule }) {
       if (!enabled) addValidationRule(introspectionRule);
+    },
+  };
+}
+
+/**
+ * Refuses a batched request (a JSON array of operations) with `BATCHING_DISABLED` when batching is
+ * off, and one over the limit with `BATCH_TOO_LARGE`.
+ */
+export function batchingPlugin(limit: number): Plugin {
+  return {
+    onRequestParse() {
+      return {
+        onRequestParseDone({ requestParserResult }) {
+          if (!Array.isArray(requestParserResult)) return;
+          if (limit === 0) throw createGraphQLError('batching is disabled on this gateway (GATEWAY_BATCHING_LIMIT)', { extensions: { code: 'BATCHING_DISABLED', http: { status: 400 } } });
+          if (requestParserResult.length > limit) throw createGraphQLError(`at most ${limit} operations per batch (GATEWAY_BATCHING_LIMIT)`, { extensions: { code: 'BATCH_TOO_LARGE', http: { status: 413 } } });
+        },
+      };
     },
   };
 }
