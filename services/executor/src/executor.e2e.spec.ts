@@ -19,11 +19,12 @@ import { assertRunInvariants, ExecutorTestBed, stepKeysOf, type WorkflowInput, t
 const APP = DEFAULT_SCENARIO.app.service;
 const NEVER = 2;
 const ROLLBACK = 3;
+const NEW_KEY = 4;
 const SCENARIO = scenarioSchema.parse({
   name: 'executor-e2e',
   packages: DEFAULT_SCENARIO.packages,
   defaults: { rebootDelayMs: 500 },
-  hosts: { [String(NEVER)]: { rebootMode: 'never' } },
+  hosts: { [String(NEVER)]: { rebootMode: 'never' }, [String(NEW_KEY)]: { rebootMode: 'new-host-key' } },
 });
 const PACKAGES = SCENARIO.packages.map((p) => ({ name: p.name, from: p.installed, to: p.available, security: p.classification === 'security' }));
 const isRoot = process.getuid?.() === 0;
@@ -71,7 +72,7 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
   before(async () => {
     hooks = await startHookServer();
     bed = await ExecutorTestBed.start();
-    lab = await Lab.up({ hosts: 4, scenario: SCENARIO, stateDir: join(bed.dir, 'lab') });
+    lab = await Lab.up({ hosts: 5, scenario: SCENARIO, stateDir: join(bed.dir, 'lab') });
     for (const h of lab.hosts) await bed.pinHostKey(h.name, (await h.hostKey()).fingerprint);
     executor = await bed.startExecutor({ executorId: 'e2e-a', concurrency: 4 });
   });
@@ -147,6 +148,17 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
     assert.ok(hooks.calls.includes(`POST /pool/web/${host(NEVER).name}/rejoin`));
     assert.equal(host(NEVER).power, 'off');
     console.log(`# never-returning host failed ${Date.now() - started} ms after release (return timeout 8 s)`);
+  });
+
+  it('a host back from its reboot with another host key is refused (HOST_KEY_REJECTED), never trusted, and compensations run', async () => {
+    const stream = await bed.release({ cycleId: 'e2e-newkey', endpointId: host(NEW_KEY).name, ssh: ssh(NEW_KEY), workflow: reference(NEW_KEY, { reboot: { params: { mode: 'if-required', returnTimeoutSeconds: 20 } } }), packages: PACKAGES });
+    const events = (await bed.waitForFinal([stream], 60_000)).get(stream)!;
+    assertRunInvariants(stream, events);
+    const end = events.at(-1)!.data as { stepId: string; code: string };
+    assert.equal(events.at(-1)!.type, 'RunFailed');
+    assert.deepEqual([end.stepId, end.code], ['reboot', 'HOST_KEY_REJECTED']);
+    assert.ok(!events.some((e) => e.type === 'RebootConfirmed'), 'a host with another key is not taken for the rebooted endpoint');
+    assert.ok(stepKeysOf(events, 'StepSucceeded').includes('compensate.rejoin'));
   });
 
   it('a validation failure after patching rolls packages back to their recorded versions and validates again', async () => {

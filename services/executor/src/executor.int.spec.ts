@@ -186,6 +186,28 @@ describe('executor on the simulated fleet', () => {
     await bed.stopExecutor(x);
   });
 
+  it('a run whose executor is gone for good is taken over after the takeover silence, and finishes', async () => {
+    const gone = await bed.startExecutor({ ...simSettings, executorId: 'exec-gone', concurrency: 2 });
+    const hold: WorkflowStepInput = { id: 'hold', type: 'custom', timeoutSeconds: 60, params: { argv: ['sleep', '2'] } };
+    const streams = [
+      await bed.release({ cycleId: 'c-orphan', endpointId: ep(37).id, ssh: ssh(37), workflow: workflow([hold]), packages: PACKAGES }),
+      await bed.release({ cycleId: 'c-orphan', endpointId: ep(38).id, ssh: ssh(38), workflow: workflow([hold]), packages: PACKAGES }),
+    ];
+    await Promise.all(streams.map((s) => bed.waitForEvent(s, (e) => e.type === 'StepStarted' && (e.data as { stepKey: string }).stepKey === 'hold', 20_000)));
+    await bed.stopExecutor(gone);
+    const heir = await bed.startExecutor({ ...simSettings, executorId: 'exec-heir', concurrency: 2, takeoverAfterMs: 1500, resumeIntervalMs: 300 });
+    const runs = await bed.waitForFinal(streams, 30_000);
+    for (const [stream, events] of runs) {
+      assertRunInvariants(stream, events);
+      assert.equal(events.at(-1)!.type, 'RunSucceeded');
+      assert.deepEqual(events.filter((e) => e.type === 'RunResumed').map((e) => (e.data as { executorId: string }).executorId), ['exec-heir']);
+      const holds = events.filter((e) => e.type === 'StepStarted' && (e.data as { stepKey: string }).stepKey === 'hold').map((e) => e.data as { attempt: number; resumed: boolean });
+      assert.deepEqual(holds, holds.map((h, i) => ({ ...h, attempt: i + 1, resumed: i > 0 })));
+      assert.equal(holds.length, 2, 'the interrupted hold ran again as a resumed attempt');
+    }
+    await bed.stopExecutor(heir);
+  });
+
   it('kill -9 of the executor process mid-patch and mid-reboot: resumed from the log, nothing lost or applied twice, no second reboot for one boot', async () => {
     const env = { PATCHBAY_EXECUTOR_ID: 'exec-crashy', PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL: 'false', PATCHBAY_EXECUTOR_REBOOT_MARKER: 'false', PATCHBAY_EXECUTOR_RESUME_INTERVAL_MS: '500', PATCHBAY_EXECUTOR_CONCURRENCY: '4', PATCHBAY_EXECUTOR_REBOOT_POLL_MS: '100' };
     const streams: string[] = [];

@@ -83,6 +83,7 @@ export class ExecutorModule {
               rebootPollMs: s.rebootPollMs,
               rebootMarker: s.rebootMarker,
               ackWaitMs: s.ackWaitMs,
+              takeoverAfterMs: s.takeoverAfterMs,
               crashFault: s.crashFault,
               log: (level, fields, message) => logger[level](fields, message),
             }),

@@ -32,6 +32,12 @@ export interface ExecutorOptions {
   rebootPollMs: number;
   /** Mark reboots in the endpoint's /run (needs a POSIX shell there). */
   rebootMarker: boolean;
+  /**
+   * Take over another executor's unfinished run after its log has been silent this long (ms); 0
+   * never does. Must exceed the longest step timeout: a live owner in a long step would otherwise
+   * lose the run mid-step (it stops at its next append; the step is then resumed by the rules).
+   */
+  takeoverAfterMs?: number;
   /** How long the bus waits for a claim before redelivering a release to another replica (ms). */
   ackWaitMs?: number;
   log: ExecutorLog;
@@ -85,8 +91,9 @@ export class Executor {
   private timers: NodeJS.Timeout[] = [];
   private cyclePosition: bigint | undefined;
   private runPosition: bigint | undefined;
-  /** Owner of every unfinished run seen in the `run` category. */
-  private readonly owners = new Map<string, string>();
+  /** Owner and time of the last event of every unfinished run seen in the `run` category. */
+  private readonly owners = new Map<string, { owner: string; lastAt: number }>();
+  private scan?: Promise<void>;
   private stopping = false;
   private scanning: Promise<void> = Promise.resolve();
   readonly stats: ExecutorStats = { claimed: 0, lostClaims: 0, resumed: 0, finished: 0, active: 0, invalidReleases: 0 };
@@ -120,8 +127,9 @@ export class Executor {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const t of this.timers) clearInterval(t);
-    await this.consumer?.stop();
+    // Runs first: a release handler waiting for a slot gets one only when a run ends.
     for (const { run } of this.active.values()) run.abort({ kind: 'shutdown' });
+    await this.consumer?.stop();
     await Promise.allSettled([...this.active.values()].map((a) => a.done));
     await this.scanning.catch(() => undefined);
   }
@@ -180,19 +188,32 @@ export class Executor {
 
   /** Finds unfinished runs owned by this executor (a small projection over the `run` category) and resumes them. */
   async scanRuns(): Promise<void> {
-    const scan = (async () => {
-      this.runPosition = await this.readCategory('run', this.runPosition, (e) => {
-        const d = e.data as { executorId?: string };
-        if (e.type === 'RunStarted' || e.type === 'RunResumed') this.owners.set(e.metadata.stream, d.executorId!);
-        else if (e.type === 'RunSucceeded' || e.type === 'RunFailed' || e.type === 'RunCancelled') this.owners.delete(e.metadata.stream);
-      });
-      for (const [stream, owner] of this.owners) {
-        if (owner !== this.opts.executorId || this.active.has(stream) || this.stopping) continue;
-        await this.resume(stream);
+    // One scan at a time: a scan waiting for free slots must not be overtaken by the next tick.
+    this.scan ??= this.scanOnce().finally(() => (this.scan = undefined));
+    this.scanning = this.scan.catch(() => undefined);
+    await this.scan;
+  }
+
+  private async scanOnce(): Promise<void> {
+    this.runPosition = await this.readCategory('run', this.runPosition, (e) => {
+      const stream = e.metadata.stream;
+      const lastAt = Date.parse(e.metadata.recordedAt);
+      if (e.type === 'RunStarted' || e.type === 'RunResumed') this.owners.set(stream, { owner: (e.data as { executorId: string }).executorId, lastAt });
+      else if (e.type === 'RunSucceeded' || e.type === 'RunFailed' || e.type === 'RunCancelled') this.owners.delete(stream);
+      else {
+        const o = this.owners.get(stream);
+        if (o) o.lastAt = lastAt;
       }
-    })();
-    this.scanning = scan.catch(() => undefined);
-    await scan;
+    });
+    const takeover = this.opts.takeoverAfterMs ?? 0;
+    for (const [stream, { owner, lastAt }] of this.owners) {
+      if (this.active.has(stream) || this.stopping) continue;
+      const mine = owner === this.opts.executorId;
+      // Another executor's run is taken over only after it has been silent that long (its owner is presumed gone).
+      if (!mine && !(takeover > 0 && Date.now() - lastAt > takeover)) continue;
+      if (!mine) this.opts.log('warn', { stream, owner, silentMs: Date.now() - lastAt }, 'taking over a run whose executor has been silent');
+      await this.resume(stream);
+    }
   }
 
   private async resume(stream: string): Promise<void> {

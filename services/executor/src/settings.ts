@@ -13,6 +13,8 @@ export interface ExecutorSettings {
   abortPollMs: number;
   rebootPollMs: number;
   ackWaitMs: number;
+  /** Take over runs of an executor silent this long (ms); 0: never. */
+  takeoverAfterMs: number;
   /** Run remote commands under GNU `timeout` with a run marker, so a stopped or orphaned command really ends on the host (see libs/remote). */
   remoteProcessControl: boolean;
   /** Write a reboot marker in the endpoint's /run in the reboot command (needs a POSIX shell there). */
@@ -31,6 +33,7 @@ const schema = z.object({
   PATCHBAY_EXECUTOR_ABORT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   PATCHBAY_EXECUTOR_REBOOT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(150),
   PATCHBAY_EXECUTOR_ACK_WAIT_MS: z.coerce.number().int().min(1000).max(3_600_000).default(60_000),
+  PATCHBAY_EXECUTOR_TAKEOVER_AFTER_MS: z.coerce.number().int().min(0).max(7 * 86_400_000).default(0),
   PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL: bool.default(true),
   PATCHBAY_EXECUTOR_REBOOT_MARKER: bool.default(true),
   PATCHBAY_EXECUTOR_DEFAULT_KEY_REF: z.string().regex(/^(file:\S+|env:[A-Za-z_][A-Za-z0-9_]*)$/, 'file:<path> or env:<VARIABLE>').optional(),
@@ -51,6 +54,7 @@ export function loadExecutorSettings(env: NodeJS.ProcessEnv = process.env): Exec
     abortPollMs: e.PATCHBAY_EXECUTOR_ABORT_POLL_MS,
     rebootPollMs: e.PATCHBAY_EXECUTOR_REBOOT_POLL_MS,
     ackWaitMs: e.PATCHBAY_EXECUTOR_ACK_WAIT_MS,
+    takeoverAfterMs: e.PATCHBAY_EXECUTOR_TAKEOVER_AFTER_MS,
     remoteProcessControl: e.PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL,
     rebootMarker: e.PATCHBAY_EXECUTOR_REBOOT_MARKER,
     connectTimeoutMs: e.PATCHBAY_EXECUTOR_CONNECT_TIMEOUT_MS,
