@@ -40,10 +40,13 @@ const INTERNAL = 'INTERNAL';
  * a message or stack of an unexpected failure.
  */
 export function toGraphQLError(error: unknown): GraphQLError {
-  const original = error instanceof GraphQLError && error.originalError ? error.originalError : error;
+  // graphql-js nests errors (a variable's coercion error wraps the scalar's, which wraps ours).
+  let original: unknown = error;
+  while (original instanceof GraphQLError && original.originalError && typeof original.extensions?.['code'] !== 'string') original = original.originalError;
   const path = error instanceof GraphQLError ? error.path : undefined;
   if (original instanceof PatchbayError) {
-    return createGraphQLError(original.message, { path, extensions: { code: original.code, details: original.details } });
+    const message = error instanceof GraphQLError && error.message.includes(original.message) ? error.message : original.message;
+    return createGraphQLError(message, { path, extensions: { code: original.code, details: original.details } });
   }
   if (original instanceof GraphQLError && typeof original.extensions?.['code'] === 'string') {
     return createGraphQLError(original.message, { path: original.path ?? path, nodes: original.nodes, extensions: { code: original.extensions['code'], ...(original.extensions['details'] ? { details: original.extensions['details'] } : {}) } });
