@@ -1,10 +1,11 @@
 import { after, before, describe, it } from 'node:test';
+import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse, parseAllDocuments } from 'yaml';
-import { CHART_DIR, DEPLOY_DIR, REPO_ROOT, findCompose, findHelm, run } from './repo.js';
+import { CHART_DIR, DEPLOY_DIR, REPO_ROOT, findCompose, findHelm, findKubeValidate, run } from './repo.js';
 
 // ------------------------------------------------------------------------------ helpers
 
@@ -391,6 +392,36 @@ describe('deploy/helm/patchbay', () => {
     const gw = find(render([]), 'Deployment', 'pb-patchbay-gateway')!;
     const affinity = podSpec(gw)['affinity'] as Json;
     assert.ok(affinity && (affinity['podAffinity'] as Json)['requiredDuringSchedulingIgnoredDuringExecution']);
+  });
+
+  it('renders only objects that decode strictly into the Kubernetes API types, with default and overridden values', (t) => {
+    if (!helm) return t.skip('helm not found (deploy/scripts/build-helm.sh builds it)');
+    const validator = findKubeValidate();
+    if (!validator) return t.skip('kube-validate not built (deploy/scripts/build-kube-validate.sh)');
+    const overrides = join(work, 'strict-values.yaml');
+    writeFileSync(
+      overrides,
+      [
+        'secrets: { create: true, values: { EVENTSTORE_URL: kurrentdb://k:2113 } }',
+        'gateway: { ingress: { enabled: true, tls: [{ secretName: t, hosts: [a.example.com] }] } }',
+        'config: { otlpEndpoint: http://otel:4318, extraEnv: [{ name: OTEL_TRACES_EXPORTER, value: otlp }] }',
+      ].join('\n'),
+    );
+    const argSets: string[][] = [[], ['-f', overrides]];
+    for (const args of argSets) {
+      const rendered = run([helm, 'template', 'pb', CHART_DIR, ...args]);
+      assert.equal(rendered.status, 0, rendered.stderr);
+      const r: SpawnSyncReturns<string> = spawnSync(validator, [], { input: rendered.stdout, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stdout + r.stderr);
+      assert.match(r.stdout, /^\d+ valid, 0 invalid$/m);
+    }
+    // The same check fails on a field Kubernetes does not know.
+    const broken: SpawnSyncReturns<string> = spawnSync(validator, [], {
+      input: 'apiVersion: apps/v1\nkind: Deployment\nmetadata: { name: x }\nspec: { replica: 2 }\n',
+      encoding: 'utf8',
+    });
+    assert.equal(broken.status, 1);
+    assert.match(broken.stdout, /unknown field "spec\.replica"/);
   });
 
   it('refuses a created Secret without EVENTSTORE_URL, naming the value', (t) => {

@@ -25,6 +25,15 @@ export function findHelm(env: NodeJS.ProcessEnv = process.env): string | undefin
 }
 
 /**
+ * The kube-validate binary (deploy/scripts/build-kube-validate.sh): `KUBE_VALIDATE_BIN`, else the
+ * tools cache; undefined when it is not built.
+ */
+export function findKubeValidate(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const toolsDir = env['PATCHBAY_TOOLS_DIR'] ?? join(homedir(), '.cache', 'patchbay', 'tools');
+  return [env['KUBE_VALIDATE_BIN'], join(toolsDir, 'kube-validate')].find((c): c is string => !!c && existsSync(c));
+}
+
+/**
  * A compose implementation that can run `config` without a Docker engine: the `docker compose`
  * plugin, else the standalone `docker-compose`; undefined when neither is installed.
  */
