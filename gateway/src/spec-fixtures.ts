@@ -59,7 +59,6 @@ export async function startTestStack(overrides: Partial<GatewaySettings> = {}): 
   relay.start();
   const adminToken = makeToken();
   const gateways: RunningGateway[] = [];
-  let n = 0;
   const stack: TestStack = {
     nats,
     dir,
@@ -69,7 +68,8 @@ export async function startTestStack(overrides: Partial<GatewaySettings> = {}): 
     adminToken,
     gateways,
     async startGateway(more: Partial<GatewaySettings> = {}) {
-      const dataDir = join(dir, `gw${n++}`);
+      // Replicas share the data dir (gateway.db: tokens, webhooks, delivery log), as on one host.
+      const dataDir = join(dir, 'gateway');
       const config: PatchbayConfig = { natsUrl: nats.url, eventStoreUrl: undefined, dataDir, sqlitePath, commandTimeoutMs: 2000, gatewayHost: '127.0.0.1', gatewayPort: 0, logLevel: 'silent' };
       const settings: GatewaySettings = { ...loadGatewaySettings({}), adminToken, printBootstrapToken: false, auditSigningKeyFile: join(dir, 'audit-signing-key.pem'), ...overrides, ...more };
       const g = await startGateway(config, settings);

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 import { DeliverPolicy, type ConsumerMessages } from 'nats';
 import type { RecordedEvent } from '@patchbay/contracts';
@@ -26,8 +27,9 @@ export class EventFanout {
 
   /** Starts the consumer; resolves once it is created (events from then on are delivered). */
   async start(): Promise<void> {
-    // One filter subject (not `filter_subjects`) so nats-server before 2.10 accepts it too.
-    const consumer = await this.bus.jetstream.consumers.get(EVENTS_STREAM, { filterSubjects: 'patchbay.evt.>', deliver_policy: DeliverPolicy.New, name_prefix: 'gateway_fanout' });
+    // A name of its own per replica (a shared name would split the events between replicas);
+    // one filter subject (not `filter_subjects`) so nats-server before 2.10 accepts it too.
+    const consumer = await this.bus.jetstream.consumers.get(EVENTS_STREAM, { filterSubjects: 'patchbay.evt.>', deliver_policy: DeliverPolicy.New, name_prefix: `gateway_fanout_${randomBytes(8).toString('hex')}` });
     this.messages = await consumer.consume({ max_messages: 256 });
     const messages = this.messages;
     this.loop = (async () => {
