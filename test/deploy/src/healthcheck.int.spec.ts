@@ -129,6 +129,40 @@ describe('deploy/healthcheck.mjs against a real nats-server and a real inventory
     assert.equal(down.report?.['healthy'], false);
   });
 
+  it('checks the real gateway: alive while services are missing, not ok with --require-ok', async () => {
+    const port = await freePort();
+    const gateway = spawn(process.execPath, [join(REPO_ROOT, 'gateway/dist/main.js')], {
+      env: {
+        PATH: process.env['PATH'],
+        NATS_URL: nats.url,
+        PATCHBAY_DATA_DIR: dataDir,
+        GATEWAY_HOST: '127.0.0.1',
+        GATEWAY_PORT: String(port),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'ignore', 'ignore'],
+    });
+    const exited = new Promise((r) => gateway.once('exit', r));
+    try {
+      let last: Awaited<ReturnType<typeof healthcheckAsync>> | undefined;
+      const deadline = Date.now() + 30_000;
+      while (Date.now() < deadline && gateway.exitCode === null) {
+        last = await healthcheckAsync(['gateway'], { GATEWAY_PORT: String(port) });
+        if (last.status === 0) break;
+        await new Promise((r) => setTimeout(r, 300));
+      }
+      assert.equal(last?.status, 0, `gateway never answered its health query: ${JSON.stringify(last?.report)}`);
+      // Only inventory runs: the gateway answers, the stack is not ok.
+      const services = last!.report?.['services'] as Array<{ service: string; status: string }>;
+      assert.equal(services.find((s) => s.service === 'inventory')?.status, 'ok');
+      assert.equal(services.find((s) => s.service === 'planner')?.status, 'unreachable');
+      assert.equal((await healthcheckAsync(['gateway', '--require-ok'], { GATEWAY_PORT: String(port) })).status, 1);
+    } finally {
+      if (gateway.exitCode === null) gateway.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('exits 2 with a usage line on bad arguments', () => {
     const unknownKind = healthcheck(['database'], { NATS_URL: nats.url });
     assert.equal(unknownKind.status, 2);
