@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import type { CommandRecord } from '@patchbay/contracts';
+import { PatchbayError, type CommandRecord } from '@patchbay/contracts';
 import type { CommandResult, RemoteExecutor, RemoteTarget } from '@patchbay/remote';
 
 /** Bytes of each stream's tail kept in an event; the digest still covers the whole output. */
@@ -71,7 +71,8 @@ export async function runOnEndpoint(
  */
 export function runOnController(argv: readonly string[], opts: { timeoutMs: number; signal: AbortSignal }): Promise<RanCommand> {
   const started = Date.now();
-  return new Promise((resolve) => {
+  if (opts.signal.aborted) return Promise.reject(new PatchbayError('CANCELLED', `${argv[0]} on the controller was cancelled`));
+  return new Promise((resolve, reject) => {
     execFile(
       argv[0]!,
       argv.slice(1),
@@ -80,6 +81,11 @@ export function runOnController(argv: readonly string[], opts: { timeoutMs: numb
         const stdout = Buffer.from(stdoutBuf ?? []);
         const stderr = Buffer.from(stderrBuf ?? []);
         const e = error as (NodeJS.ErrnoException & { code?: unknown; signal?: string | null }) | null;
+        // The step's or the run's signal stopped it: a cancellation (the runner tells a timeout apart), not a failed command.
+        if (e && opts.signal.aborted) {
+          reject(new PatchbayError('CANCELLED', `${argv[0]} on the controller was cancelled`));
+          return;
+        }
         const exitCode = e ? (typeof e.code === 'number' ? e.code : e.signal ? null : 127) : 0;
         const extra = e && typeof e.code === 'string' ? `\n${e.code}: ${e.message}` : '';
         const out = stdout.toString('utf8');
@@ -127,6 +133,7 @@ export async function callHttp(
     status = res.status;
     body = (await res.text()).slice(0, 1024 * 1024);
   } catch (e) {
+    if (opts.signal.aborted) throw new PatchbayError('CANCELLED', `${req.method} ${req.url} was cancelled`);
     error = (e as Error).message;
   }
   const buf = Buffer.from(body);
