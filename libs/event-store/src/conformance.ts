@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import { GENESIS_HASH, PatchbayError, verifyChain } from '@patchbay/contracts';
 import type { NewEvent, RecordedEvent } from '@patchbay/contracts';
 import { DuplicateEventIdError, StreamNotFoundError, WrongExpectedVersionError } from './port.js';
-import type { EventStore, ExpectedRevision } from './port.js';
+import type { AppendResult, EventStore, ExpectedRevision, StreamWrite } from './port.js';
 
 /** What the suite needs from an adapter: connections to one shared, durable store. */
 export interface ConformanceTarget {
@@ -331,6 +331,122 @@ export function describeEventStoreConformance(name: string, factory: () => Promi
       await store.checkpoints.save(name, 42n);
       const again = await openExtra();
       assert.equal(await again.checkpoints.load(name), 42n);
+    });
+
+    it('appendMany writes many streams in one call, each with its own revisions and hash chain', async () => {
+      const cat = `many${run}`;
+      // Some streams exist already (expected: their revision), the others are new.
+      const existing = [`${cat}-0`, `${cat}-1`, `${cat}-2`];
+      for (const s of existing) await store.append(s, [ev(`${s}/pre`)], 'no-stream');
+      const writes: StreamWrite[] = Array.from({ length: 60 }, (_, i) => {
+        const stream = `${cat}-${i}`;
+        const expected: ExpectedRevision = i < 3 ? 0 : i % 3 === 0 ? 'no-stream' : i % 3 === 1 ? 'any' : 'no-stream';
+        return { stream, events: ids(`${stream}/m`, 1 + (i % 4)).map((id, k) => ev(id, { i, k })), expected };
+      });
+      const results = await store.appendMany(writes);
+      assert.equal(results.length, writes.length, 'one result per write');
+      for (const [i, w] of writes.entries()) {
+        const r = results[i]!;
+        const stored = await store.readStream(w.stream);
+        const offset = i < 3 ? 1 : 0;
+        assert.equal(stored.length, offset + w.events.length, `${w.stream}: every event stored`);
+        assert.equal(r.duplicate, false);
+        assert.equal(r.nextExpectedRevision, stored.length - 1, `${w.stream}: next expected revision`);
+        assert.equal(r.position, stored[stored.length - 1]!.position, `${w.stream}: position of its last event`);
+        assert.deepEqual(
+          stored.slice(offset).map((e) => e.metadata.eventId),
+          w.events.map((e) => e.eventId),
+          `${w.stream}: in order`,
+        );
+        assert.equal(verifyChain(w.stream, stored).ok, true, `${w.stream}: the chain verifies`);
+        if (i < 3) assert.equal(stored[1]!.metadata.prevHash, stored[0]!.metadata.hash, 'an existing stream continues its chain');
+        else assert.equal(stored[0]!.metadata.prevHash, GENESIS_HASH, 'a new stream starts from GENESIS_HASH');
+      }
+      const all = await store.readAll({ categories: [cat] });
+      assert.equal(all.length, 3 + writes.reduce((n, w) => n + w.events.length, 0));
+      for (let i = 1; i < all.length; i++) assert.ok(all[i - 1]!.position < all[i]!.position, 'strictly increasing positions');
+      const order = all.slice(3).map((e) => e.metadata.stream);
+      assert.deepEqual([...new Set(order)], writes.map((w) => w.stream), 'the global order follows the writes');
+    });
+
+    it('appendMany: one stale expected revision fails the call with WrongExpectedVersionError naming the stream', async () => {
+      const cat = `stale${run}`;
+      const target = `${cat}-7`;
+      await store.append(target, [ev(`${target}/pre0`), ev(`${target}/pre1`)], 'no-stream');
+      const writes: StreamWrite[] = Array.from({ length: 12 }, (_, i) => ({
+        stream: `${cat}-${i}`,
+        events: [ev(`${cat}-${i}/x`)],
+        expected: i === 7 ? 0 : 'no-stream', // stream 7 is at revision 1: stale
+      }));
+      const error = (await rejectsWithCode(store.appendMany(writes), 'WRONG_EXPECTED_VERSION', WrongExpectedVersionError)) as WrongExpectedVersionError;
+      assert.equal(error.stream, target);
+      assert.equal(error.actual, 1);
+      const stored = await store.readAll({ categories: [cat] });
+      if (store.capabilities.atomicMultiStreamAppend) {
+        assert.deepEqual(
+          stored.map((e) => e.metadata.eventId),
+          [`${target}/pre0`, `${target}/pre1`],
+          'nothing of the call is stored anywhere',
+        );
+      } else {
+        // Sequential: the writes before the stale one stand, none after it.
+        assert.deepEqual(new Set(stored.map((e) => e.metadata.stream)), new Set([...Array.from({ length: 7 }, (_, i) => `${cat}-${i}`), target]));
+      }
+      // With the revision corrected, the same call (same ids) completes, on either kind of adapter.
+      const fixed = writes.map((w, i) => (i === 7 ? { ...w, expected: 1 } : w));
+      const done = await store.appendMany(fixed);
+      assert.equal(done[7]!.nextExpectedRevision, 2);
+      assert.equal((await store.readAll({ categories: [cat] })).length, 14, 'every stream written exactly once');
+    });
+
+    it('appendMany: an invalid event in the 500th stream stores nothing at all', async () => {
+      const cat = `invalid${run}`;
+      const writes: StreamWrite[] = Array.from({ length: 600 }, (_, i) => ({ stream: `${cat}-${i}`, events: [ev(`${cat}-${i}/e0`), ev(`${cat}-${i}/e1`)], expected: 'no-stream' }));
+      writes[499] = { ...writes[499]!, events: [ev(`${cat}-499/e0`), ev(`${cat}-499/e1`, { count: 10n })] };
+      const error = await rejectsWithCode(store.appendMany(writes), 'VALIDATION_FAILED');
+      assert.equal(error.details.write, 499, 'the error names the write');
+      assert.equal(error.details.stream, `${cat}-499`);
+      assert.match(error.message, new RegExp(`${cat}-499`));
+      assert.deepEqual(await store.readAll({ categories: [cat] }), [], 'nothing stored');
+      const bad: [string, () => Promise<unknown>][] = [
+        ['no writes', () => store.appendMany([])],
+        ['not an array', () => store.appendMany({ stream: `${cat}-x` } as unknown as StreamWrite[])],
+        ['a write that is no object', () => store.appendMany([writes[0]!, null as unknown as StreamWrite])],
+        ['no events in a write', () => store.appendMany([writes[0]!, { stream: `${cat}-y`, events: [], expected: 'any' }])],
+        ['a stream twice', () => store.appendMany([writes[0]!, { ...writes[1]!, stream: writes[0]!.stream }])],
+        ['an event id in two streams', () => store.appendMany([writes[0]!, { ...writes[1]!, events: [writes[0]!.events[0]!] }])],
+        ['a bad expected revision', () => store.appendMany([writes[0]!, { ...writes[1]!, expected: -3 }])],
+      ];
+      for (const [what, call] of bad) {
+        const e = await rejectsWithCode(call, 'VALIDATION_FAILED');
+        assert.ok(e.message.length > 10, `${what}: a clear message`);
+      }
+      assert.deepEqual(await store.readAll({ categories: [cat] }), [], 'still nothing stored');
+    });
+
+    it('appendMany: a retry of the same call is a duplicate per stream and writes nothing; a partial reuse is refused', async () => {
+      const cat = `again${run}`;
+      const writes: StreamWrite[] = Array.from({ length: 40 }, (_, i) => ({ stream: `${cat}-${i}`, events: ids(`${cat}-${i}/r`, 2).map((id) => ev(id)), expected: 'no-stream' }));
+      const first = await store.appendMany(writes);
+      const count = (await store.readAll({ categories: [cat] })).length;
+      assert.equal(count, 80);
+      // The retry carries the same, now stale, expected revisions.
+      const retry = await store.appendMany(writes);
+      assert.deepEqual(retry, first.map((r): AppendResult => ({ ...r, duplicate: true })));
+      assert.equal((await store.readAll({ categories: [cat] })).length, count, 'no new events');
+      // Retried streams and new streams mixed in one call: the retried ones are no-ops.
+      const mixed = await store.appendMany([...writes.slice(0, 5), { stream: `${cat}-new`, events: [ev(`${cat}-new/0`)], expected: 'no-stream' }]);
+      assert.deepEqual(
+        mixed.map((r) => r.duplicate),
+        [true, true, true, true, true, false],
+      );
+      // A write reusing one stored id with a new one is no retry: the call fails.
+      const reuse = [{ stream: `${cat}-late`, events: [ev(`${cat}-late/0`)], expected: 'no-stream' as const }, { stream: `${cat}-3`, events: [writes[3]!.events[0]!, ev(`${cat}-3/new`)], expected: 1 }];
+      await rejectsWithCode(store.appendMany(reuse), 'DUPLICATE_EVENT_ID', DuplicateEventIdError);
+      if (store.capabilities.atomicMultiStreamAppend) assert.deepEqual(await store.readStream(`${cat}-late`, { ifMissing: 'empty' }), [], 'the failed call stored nothing');
+      const all = await store.readAll({ categories: [cat] });
+      assert.equal(new Set(all.map((e) => e.metadata.eventId)).size, all.length, 'no event stored twice');
+      for (const w of writes) assert.equal(verifyChain(w.stream, await store.readStream(w.stream)).ok, true, `${w.stream}: the chain verifies`);
     });
 
     it('rejects bad input with VALIDATION_FAILED and stores nothing', async () => {

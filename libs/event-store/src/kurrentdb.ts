@@ -21,8 +21,8 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from './port.js';
-import type { AppendResult, CheckpointStore, EventStore, ExpectedRevision, ReadAllOptions, ReadStreamOptions, SubscribeOptions, Subscription } from './port.js';
-import { checkAppend, checkCategories, checkMaxCount, checkStoredMetadata, checkStreamName, seal } from './sealing.js';
+import type { AppendResult, CheckpointStore, EventStore, EventStoreCapabilities, ExpectedRevision, ReadAllOptions, ReadStreamOptions, StreamWrite, SubscribeOptions, Subscription } from './port.js';
+import { checkAppend, checkAppendMany, checkCategories, checkMaxCount, checkStoredMetadata, checkStreamName, seal } from './sealing.js';
 import type { CheckedEvent } from './sealing.js';
 
 /** Options of {@link KurrentEventStore.connect}. */
@@ -194,6 +194,8 @@ export class KurrentCheckpointStore implements CheckpointStore {
  */
 export class KurrentEventStore implements EventStore {
   readonly checkpoints: CheckpointStore;
+  /** KurrentDB appends one stream per transaction: `appendMany` is a sequence, not atomic. */
+  readonly capabilities: EventStoreCapabilities = Object.freeze({ atomicMultiStreamAppend: false });
   private readonly subscriptions = new Set<KurrentCatchUpSubscription>();
   private readonly retryWindow: number;
 
@@ -270,6 +272,21 @@ export class KurrentEventStore implements EventStore {
         throw translate(error, `append to ${input.stream}`, input.stream, input.expected);
       }
     }
+  }
+
+  /**
+   * NOT atomic: KurrentDB has no multi-stream transaction, so the writes are appended one after
+   * the other, in order, each atomic on its own. Everything is validated before the first append
+   * (bad input anywhere stores nothing), but a failure part-way (a wrong expected revision, the
+   * server gone) leaves the earlier writes stored. Re-running the same call completes it: with the
+   * same event ids the stored writes come back as `duplicate: true` retries and the rest are
+   * appended. `capabilities.atomicMultiStreamAppend` is false to say so.
+   */
+  async appendMany(writes: readonly StreamWrite[]): Promise<AppendResult[]> {
+    checkAppendMany(writes);
+    const results: AppendResult[] = [];
+    for (const w of writes) results.push(await this.append(w.stream, w.events, w.expected));
+    return results;
   }
 
   private async head(stream: string): Promise<{ revision: number; hash: string; position: bigint } | undefined> {

@@ -19,6 +19,24 @@ export interface AppendResult {
   duplicate: boolean;
 }
 
+/** One stream's part of an {@link EventStore.appendMany} call: what `append` takes, as data. */
+export interface StreamWrite {
+  stream: string;
+  events: readonly NewEvent[];
+  expected: ExpectedRevision;
+}
+
+/** What an adapter can promise beyond the port's common rules. */
+export interface EventStoreCapabilities {
+  /**
+   * True when `appendMany` checks every stream and writes every event in one transaction (all
+   * or nothing across streams). False when it is a sequence of single-stream appends: a failure
+   * part-way leaves the earlier streams written, and re-running the same call completes it
+   * (the written streams are idempotent retries).
+   */
+  readonly atomicMultiStreamAppend: boolean;
+}
+
 export interface ReadStreamOptions {
   direction?: 'forwards' | 'backwards';
   /** Inclusive start revision (forwards default 0; backwards default the end). */
@@ -78,6 +96,18 @@ export interface EventStore {
    * `DuplicateEventIdError`, `ValidationError` (bad input, nothing stored) or `EventStoreUnavailableError`.
    */
   append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult>;
+  /**
+   * Appends to several streams, each write with its own expected revision and hash chain; one
+   * result per write, in order. Every write is validated before any I/O (bad input anywhere:
+   * `ValidationError`, nothing stored); a stream may appear once and an event id once per call.
+   * Each write follows `append`'s retry rules on its own: a write whose ids are all stored is a
+   * `duplicate: true` no-op, a partial reuse is `DuplicateEventIdError`. A
+   * `WrongExpectedVersionError` (naming the stream) or any other failure fails the whole call.
+   * All or nothing across streams only when `capabilities.atomicMultiStreamAppend` is true.
+   */
+  appendMany(writes: readonly StreamWrite[]): Promise<AppendResult[]>;
+  /** What this adapter guarantees beyond the common rules. */
+  readonly capabilities: EventStoreCapabilities;
   /** One stream's events; throws `StreamNotFoundError` for a stream without events unless `ifMissing: 'empty'`. */
   readStream(stream: string, options?: ReadStreamOptions): Promise<RecordedEvent[]>;
   /** The global order after `after`, optionally only some categories. */

@@ -97,6 +97,46 @@ export function checkAppend(stream: unknown, events: unknown, expected: unknown)
   return { stream: name, events: out, expected: exp };
 }
 
+/** A checked {@link checkAppend} result: one stream's validated write. */
+export interface CheckedWrite {
+  stream: string;
+  events: CheckedEvent[];
+  expected: ExpectedRevision;
+}
+
+/**
+ * Validates every write of an `appendMany` before any I/O: each as `checkAppend` does (the error
+ * says which write), each stream at most once and each event id at most once in the whole call.
+ */
+export function checkAppendMany(writes: unknown): CheckedWrite[] {
+  if (!Array.isArray(writes) || writes.length === 0) throw invalid('writes must be a non-empty array of { stream, events, expected }', { field: 'writes' });
+  const streams = new Set<string>();
+  const ids = new Set<string>();
+  const out = new Array<CheckedWrite>(writes.length);
+  for (let w = 0; w < writes.length; w++) {
+    const write = writes[w] as Partial<CheckedWrite> | null;
+    if (write === null || typeof write !== 'object') throw invalid(`write ${w} must be an object { stream, events, expected }`, { field: 'writes', write: w });
+    let checked: CheckedWrite;
+    try {
+      checked = checkAppend(write.stream, write.events, write.expected);
+    } catch (error) {
+      if (error instanceof ValidationError) {
+        const stream = typeof write.stream === 'string' ? write.stream : undefined;
+        throw invalid(`write ${w}${stream ? ` (${stream})` : ''}: ${error.message}`, { ...error.details, write: w, ...(stream ? { stream } : {}) });
+      }
+      throw error;
+    }
+    if (streams.has(checked.stream)) throw invalid(`write ${w}: stream ${checked.stream} appears twice in one appendMany; put its events in one write`, { field: 'stream', write: w, stream: checked.stream });
+    streams.add(checked.stream);
+    for (const e of checked.events) {
+      if (ids.has(e.eventId)) throw invalid(`write ${w}: event id ${e.eventId} appears twice in one appendMany`, { field: 'eventId', write: w, eventId: e.eventId });
+      ids.add(e.eventId);
+    }
+    out[w] = checked;
+  }
+  return out;
+}
+
 const q = JSON.stringify;
 
 /**

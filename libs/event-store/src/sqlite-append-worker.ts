@@ -3,6 +3,7 @@
  *   duel <file> <stream> <writer> <attempts>   decide-then-append loop against one stream
  *   batches <file> <prefix> <size>             appends large batches forever (killed by the test)
  *   append <file> <stream> <count> <delayMs>   appends single events, data carries the send time
+ *   many <file> <prefix> <streams>             appendMany calls of <streams> new streams forever (killed by the test)
  * Prints one JSON line per outcome on stdout.
  */
 import { SqliteEventStore } from './sqlite.js';
@@ -39,6 +40,18 @@ async function main(): Promise<void> {
       const events = Array.from({ length: size }, (_, i) => ({ eventId: `${stream}/${i}`, type: 'Filled', data: { k, i, payload } }));
       await store.append(stream, events, 'no-stream');
       out({ committed: stream });
+    }
+  } else if (mode === 'many') {
+    const [prefix, streams] = [a!, Number(b)];
+    const payload = 'x'.repeat(512);
+    for (let k = 0; ; k++) {
+      const writes = Array.from({ length: streams }, (_, i) => {
+        const stream = `${prefix}-${k}-${i}`;
+        return { stream, events: [{ eventId: `${stream}/0`, type: 'Filled', data: { k, i, payload } }], expected: 'no-stream' as const };
+      });
+      const started = Date.now();
+      await store.appendMany(writes);
+      out({ committed: k, ms: Date.now() - started });
     }
   } else if (mode === 'append') {
     const [stream, count, delayMs] = [a!, Number(b), Number(c)];

@@ -115,6 +115,42 @@ describe('SqliteEventStore on a shared file', () => {
     }
   });
 
+  it('a writer killed with SIGKILL in the middle of large appendMany calls leaves each call all or nothing', async (t) => {
+    const path = file('killed-many.db');
+    const streams = 2_000;
+    const committed = new Set<string>();
+    for (let round = 0; round < 4; round++) {
+      const w = spawnWorker(['many', path, `many${round}`, String(streams)]);
+      await until(() => w.lines.length >= 1 + (round % 2), 60_000, 'some committed calls');
+      // Each call spends most of its time inside its transaction: a kill lands there.
+      const { ms } = w.lines[0] as { ms: number };
+      await new Promise((r) => setTimeout(r, Math.floor(Math.random() * ms)));
+      w.child.kill('SIGKILL');
+      await w.exited;
+      for (const l of w.lines as { committed: number }[]) committed.add(`many${round}-${l.committed}`);
+      t.diagnostic(`round ${round}: ${w.lines.length} calls reported committed, ${ms} ms per call`);
+    }
+    const store = SqliteEventStore.open(path);
+    try {
+      const all = await store.readAll();
+      const byCall = new Map<string, RecordedEvent[]>();
+      for (const e of all) {
+        const call = e.metadata.stream.slice(0, e.metadata.stream.lastIndexOf('-'));
+        byCall.set(call, [...(byCall.get(call) ?? []), e]);
+      }
+      for (const c of committed) assert.ok(byCall.has(c), `call ${c} reported committed is stored`);
+      assert.ok(byCall.size <= committed.size + 4, 'at most one unreported (committed just before the kill) call per round');
+      for (const [call, events] of byCall) {
+        assert.equal(events.length, streams, `${call} is complete: every stream or none`);
+        assert.equal(new Set(events.map((e) => e.metadata.stream)).size, streams);
+        for (const e of events) assert.equal(verifyChain(e.metadata.stream, [e]).ok, true);
+        for (let i = 1; i < events.length; i++) assert.equal(events[i]!.position, events[i - 1]!.position + 1n, `${call} is contiguous in $all`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
   it('a subscription sees events appended by another process within tens of milliseconds', async (t) => {
     const path = file('live.db');
     const store = SqliteEventStore.open(path);

@@ -12,9 +12,9 @@ import {
   StreamNotFoundError,
   WrongExpectedVersionError,
 } from './port.js';
-import type { AppendResult, CheckpointStore, EventStore, ExpectedRevision, ReadAllOptions, ReadStreamOptions, Subscription, SubscribeOptions } from './port.js';
-import { checkAppend, checkCategories, checkMaxCount, checkStoredMetadata, checkStreamName, parseStoredData, seal } from './sealing.js';
-import type { CheckedEvent } from './sealing.js';
+import type { AppendResult, CheckpointStore, EventStore, EventStoreCapabilities, ExpectedRevision, ReadAllOptions, ReadStreamOptions, StreamWrite, Subscription, SubscribeOptions } from './port.js';
+import { checkAppend, checkAppendMany, checkCategories, checkMaxCount, checkStoredMetadata, checkStreamName, parseStoredData, seal } from './sealing.js';
+import type { CheckedEvent, CheckedWrite } from './sealing.js';
 
 /** Options of {@link SqliteEventStore.open}. */
 export interface SqliteEventStoreOptions {
@@ -129,6 +129,8 @@ function decodeAll(rows: Row[]): RecordedEvent[] {
  */
 export class SqliteEventStore implements EventStore {
   readonly checkpoints: CheckpointStore;
+  /** `appendMany` is one transaction: all streams or none. */
+  readonly capabilities: EventStoreCapabilities = Object.freeze({ atomicMultiStreamAppend: true });
   private readonly signal = new AppendSignal();
   private readonly subscriptions = new Set<Subscription>();
   private readonly stmt: {
@@ -248,66 +250,98 @@ export class SqliteEventStore implements EventStore {
     return result;
   }
 
+  /**
+   * Appends to several streams in ONE transaction: every expected revision is checked and every
+   * event written, or nothing is (a failure in any write rolls back the writes before it). Each
+   * stream keeps its own chain; a write whose ids are all stored is a duplicate and writes nothing.
+   * The connection is synchronous, so the event loop is blocked for the whole transaction.
+   */
+  async appendMany(writes: readonly StreamWrite[]): Promise<AppendResult[]> {
+    this.ensureOpen();
+    const input = checkAppendMany(writes);
+    const results = this.inTransaction(input);
+    if (results.some((r) => !r.duplicate)) this.signal.notify();
+    return results;
+  }
+
   private appendChecked(stream: string, events: CheckedEvent[], expected: ExpectedRevision): AppendResult {
+    return this.inTransaction([{ stream, events, expected }])[0]!;
+  }
+
+  /** Runs the writes in one `BEGIN IMMEDIATE` transaction; rolls back everything on any failure. */
+  private inTransaction(writes: CheckedWrite[]): AppendResult[] {
     const s = this.stmt;
+    const doing = writes.length === 1 ? `append to ${writes[0]!.stream}` : `append to ${writes.length} streams`;
     try {
       s.begin.run();
     } catch (error) {
-      throw translate(error, `append to ${stream}`);
+      throw translate(error, doing);
     }
     try {
-      const retry = this.matchRetry(stream, events);
-      if (retry) {
-        s.rollback.run();
-        return retry;
-      }
-      const head = s.head.get(stream) as [number, string] | undefined;
-      const actual = head ? head[0] : -1;
-      if (
-        (expected === 'no-stream' && actual !== -1) ||
-        (expected === 'stream-exists' && actual === -1) ||
-        (typeof expected === 'number' && expected !== actual)
-      ) {
-        throw new WrongExpectedVersionError(stream, expected, actual === -1 ? 'no-stream' : actual);
-      }
-      let prevHash = head ? head[1] : GENESIS_HASH;
-      let revision = actual;
-      let position = 0;
       const recordedAt = new Date().toISOString();
-      const category = categoryOf(stream);
-      for (const e of events) {
-        revision++;
-        const m = seal(e, stream, revision, prevHash, recordedAt);
-        const r = s.insert.run(
-          stream,
-          revision,
-          e.eventId,
-          e.type,
-          e.dataJson,
-          m.correlationId,
-          m.causationId,
-          m.actor,
-          recordedAt,
-          e.traceparent ?? null,
-          e.tracestate ?? null,
-          e.schemaVersion,
-          prevHash,
-          m.hash,
-          category,
-        );
-        position = r.lastInsertRowid as number;
-        prevHash = m.hash;
+      const results = new Array<AppendResult>(writes.length);
+      let written = false;
+      for (let w = 0; w < writes.length; w++) {
+        const r = this.writeOne(writes[w]!, recordedAt);
+        results[w] = r;
+        if (!r.duplicate) written = true;
       }
-      s.commit.run();
-      return { nextExpectedRevision: revision, position: BigInt(position), duplicate: false };
+      // A pure retry wrote nothing: nothing to make durable.
+      if (written) s.commit.run();
+      else s.rollback.run();
+      return results;
     } catch (error) {
       try {
         if (this.db.isTransaction) s.rollback.run();
       } catch {
         // SQLite may already have rolled back (e.g. after SQLITE_FULL); nothing was committed.
       }
-      throw translate(error, `append to ${stream}`);
+      throw translate(error, doing);
     }
+  }
+
+  /** One stream's write inside the open transaction: retry check, revision check, chained inserts. */
+  private writeOne({ stream, events, expected }: CheckedWrite, recordedAt: string): AppendResult {
+    const s = this.stmt;
+    const retry = this.matchRetry(stream, events);
+    if (retry) return retry;
+    const head = s.head.get(stream) as [number, string] | undefined;
+    const actual = head ? head[0] : -1;
+    if (
+      (expected === 'no-stream' && actual !== -1) ||
+      (expected === 'stream-exists' && actual === -1) ||
+      (typeof expected === 'number' && expected !== actual)
+    ) {
+      throw new WrongExpectedVersionError(stream, expected, actual === -1 ? 'no-stream' : actual);
+    }
+    let prevHash = head ? head[1] : GENESIS_HASH;
+    let revision = actual;
+    let position = 0;
+    const category = categoryOf(stream);
+    for (const e of events) {
+      revision++;
+      const m = seal(e, stream, revision, prevHash, recordedAt);
+      const r = s.insert.run(
+        stream,
+        revision,
+        e.eventId,
+        e.type,
+        e.dataJson,
+        m.correlationId,
+        m.causationId,
+        m.actor,
+        recordedAt,
+        e.traceparent ?? null,
+        e.tracestate ?? null,
+        e.schemaVersion,
+        prevHash,
+        m.hash,
+        category,
+      );
+      position = r.lastInsertRowid as number;
+      prevHash = m.hash;
+    }
+    return { nextExpectedRevision: revision, position: BigInt(position), duplicate: false };
   }
 
   /**
