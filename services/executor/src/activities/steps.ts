@@ -225,6 +225,20 @@ async function repairPackages(ctx: StepContext, track: Track, pm: PackageManager
   }
 }
 
+/**
+ * Refreshes the package index, waiting while another process holds the lists lock (apt's
+ * `DPkg::Lock::Timeout` covers the dpkg lock only; an apt left running by a crashed attempt, or
+ * unattended-upgrades, holds the lists lock for a while).
+ */
+async function refreshIndex(ctx: StepContext, track: Track, pm: PackageManager): Promise<void> {
+  for (let i = 0; ; i++) {
+    const r = await onEndpoint(ctx, track, refreshCommand(pm));
+    if (r.exitCode === 0) return;
+    if (!interpretPackageResult(pm, r.exitCode, r.stdout, r.stderr).lockBusy || i >= 60) expectExit(r, 0, 'refreshing the package index');
+    await sleep(Math.min(2000, remaining(ctx)), undefined, { signal: ctx.signal });
+  }
+}
+
 function installRequest(plan: RunPlan, step: Extract<WorkflowStep, { type: 'patch' }>): InstallRequest {
   if (plan.packages.length > 0) return { kind: 'packages', packages: plan.packages };
   if (step.params.scope === 'list') return { kind: 'names', names: step.params.packages ?? [] };
@@ -241,8 +255,7 @@ async function patch(ctx: StepContext, track: Track, step: Extract<WorkflowStep,
     await ctx.emit('PackagesRecorded', { when: 'before', manager: pm, packages: before.packages }, 'packages-before');
     ctx.state.packages.before = before.packages;
   }
-  const refresh = await onEndpoint(ctx, track, refreshCommand(pm));
-  expectExit(refresh, 0, 'refreshing the package index');
+  await refreshIndex(ctx, track, pm);
   const install = installCommand(pm, installRequest(ctx.plan, step));
   if (install) {
     let r = await onEndpoint(ctx, track, install);
@@ -275,8 +288,7 @@ async function rollbackPackages(ctx: StepContext, track: Track): Promise<Dispatc
   const changed = packageChanges(before, current.packages).filter((c) => c.from !== undefined);
   const cmd = downgradeCommand(pm, changed.map((c) => ({ name: c.name, version: c.from! })));
   if (cmd) {
-    const refresh = await onEndpoint(ctx, track, refreshCommand(pm));
-    expectExit(refresh, 0, 'refreshing the package index');
+    await refreshIndex(ctx, track, pm);
     const r = await onEndpoint(ctx, track, cmd);
     const o = interpretPackageResult(pm, r.exitCode, r.stdout, r.stderr);
     if (!o.ok) throw new StepFailure('ROLLBACK_FAILED', `reinstalling the recorded versions failed with exit ${r.exitCode}: ${(r.stderr.trim().split('\n').pop() ?? '').slice(0, 500)}`);
