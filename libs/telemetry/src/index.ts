@@ -1,3 +1,5 @@
 export * from './sdk.js';
 export * from './trace-context.js';
 export * from './logger.js';
+export * from './metrics.js';
+export * from './metric-reader.js';

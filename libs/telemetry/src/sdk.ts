@@ -1,5 +1,6 @@
-import { diag, DiagLogLevel } from '@opentelemetry/api';
+import { diag, DiagLogLevel, metrics } from '@opentelemetry/api';
 import { NodeSDK } from '@opentelemetry/sdk-node';
+import type { IMetricReader } from '@opentelemetry/sdk-metrics';
 import { NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
 
 export interface TelemetryOptions {
@@ -9,6 +10,14 @@ export interface TelemetryOptions {
    * When omitted, spans are exported only if the standard OTEL_* variables ask for it.
    */
   spanProcessors?: SpanProcessor[];
+  /**
+   * Metric readers to use instead of the environment's exporter (tests pass a
+   * `CollectingMetricReader`). When omitted, metrics are exported only if the standard OTEL_*
+   * variables ask for it: a periodic reader every `OTEL_METRIC_EXPORT_INTERVAL` ms (default
+   * 60,000) to the OTLP exporter of `OTEL_EXPORTER_OTLP_(METRICS_)PROTOCOL` (`http/protobuf`,
+   * `http/json` or `grpc`) at `OTEL_EXPORTER_OTLP_(METRICS_)ENDPOINT`.
+   */
+  metricReaders?: IMetricReader[];
   /** Environment to read OTEL_* from (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
 }
@@ -16,6 +25,8 @@ export interface TelemetryOptions {
 export interface Telemetry {
   /** True when spans leave the process (an exporter is configured). */
   readonly exporting: boolean;
+  /** True when metrics are collected (an exporter is configured or readers were given). */
+  readonly metricsExporting: boolean;
   shutdown(): Promise<void>;
 }
 
@@ -29,7 +40,9 @@ export function tracesExportRequested(env: NodeJS.ProcessEnv = process.env): boo
   return exporters.length > 0 || Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_TRACES_ENDPOINT']);
 }
 
-function metricsExportRequested(env: NodeJS.ProcessEnv): boolean {
+/** Whether the standard OTEL_* variables ask for metric export. */
+export function metricsExportRequested(env: NodeJS.ProcessEnv = process.env): boolean {
+  if (env['OTEL_SDK_DISABLED'] === 'true') return false;
   const exporters = (env['OTEL_METRICS_EXPORTER'] ?? '').split(',').map((s) => s.trim()).filter(Boolean);
   if (exporters.includes('none')) return false;
   return exporters.length > 0 || Boolean(env['OTEL_EXPORTER_OTLP_ENDPOINT'] || env['OTEL_EXPORTER_OTLP_METRICS_ENDPOINT']);
@@ -44,14 +57,16 @@ function metricsExportRequested(env: NodeJS.ProcessEnv): boolean {
  */
 export function startTelemetry(options: TelemetryOptions): Telemetry {
   const env = options.env ?? process.env;
-  if (active) return { exporting: false, shutdown: async () => undefined };
+  if (active) return { exporting: false, metricsExporting: false, shutdown: async () => undefined };
   diag.setLogger({ error: () => undefined, warn: () => undefined, info: () => undefined, debug: () => undefined, verbose: () => undefined }, DiagLogLevel.NONE);
   const exporting = !options.spanProcessors && tracesExportRequested(env);
   const spanProcessors = options.spanProcessors ?? (exporting ? undefined : [new NoopSpanProcessor()]);
+  const metricsExporting = options.metricReaders ? options.metricReaders.length > 0 : metricsExportRequested(env);
   const sdk = new NodeSDK({
     serviceName: options.serviceName,
     ...(spanProcessors ? { spanProcessors } : {}),
-    ...(metricsExportRequested(env) ? {} : { metricReaders: [] }),
+    // Without `metricReaders` the SDK builds the periodic OTLP reader from the environment.
+    ...(options.metricReaders ? { metricReaders: options.metricReaders } : metricsExporting ? {} : { metricReaders: [] }),
     logRecordProcessors: [],
     resourceDetectors: [],
   });
@@ -59,9 +74,14 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   active = { sdk, service: options.serviceName };
   return {
     exporting,
+    metricsExporting,
     shutdown: async () => {
-      if (active?.sdk === sdk) active = undefined;
+      const ours = active?.sdk === sdk;
+      if (ours) active = undefined;
+      // Shutdown flushes the last metrics; then the global provider is released so a later start
+      // in the same process registers its own.
       await sdk.shutdown();
+      if (ours && metricsExporting) metrics.disable();
     },
   };
 }
