@@ -136,7 +136,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   });
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: settings.maxBodyBytes });
-  const wsPrincipals = new WeakMap<object, Principal>();
+  const wsTokens = new WeakMap<object, string>();
   useServer(
     {
       onConnect: (ctx) => {
@@ -146,7 +146,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
           const principal = principalOf(services, header);
           if (!principal) return false; // closes with 4403 Forbidden: subscriptions need a token
           if (limiter.take(`token:${principal.tokenId}`) > 0) return false;
-          wsPrincipals.set(ctx, principal);
+          wsTokens.set(ctx, header!);
           return true;
         } catch {
           return false;
@@ -155,7 +155,13 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
       execute: ((args: { rootValue: { execute: (a: unknown) => unknown } }) => args.rootValue.execute(args)) as never,
       subscribe: ((args: { rootValue: { subscribe: (a: unknown) => unknown } }) => args.rootValue.subscribe(args)) as never,
       onSubscribe: async (ctx, _id, params) => {
-        const principal = wsPrincipals.get(ctx);
+        // Checked again per subscription, so a token revoked after connecting starts nothing new.
+        let principal: Principal | undefined;
+        try {
+          principal = principalOf(services, wsTokens.get(ctx));
+        } catch (err) {
+          return [toGraphQLError(err)];
+        }
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal });
         let document;
         try {

@@ -121,6 +121,18 @@ describe('subscriptions: SSE and WebSocket, two gateway replicas on one nats-ser
     assert.equal(((await withTimeout(bad.error, 5000, 'ws bad token')) as { code?: number }).code, 4403);
   });
 
+  it('a token revoked after connecting cannot start another subscription on that socket', async () => {
+    const created = await gql<{ createApiToken: { token: string; info: { id: string } } }>(a.url, 'mutation { createApiToken(name: "short-lived", roles: [viewer]) { token info { id } } }', undefined, stack.adminToken);
+    const client = ws(b, created.data!.createApiToken.token);
+    const first = wsSubscribe(client, 'subscription { cycleProgress(cycleId: "c-rev") { eventId } }', 1);
+    await new Promise((r) => setTimeout(r, 300));
+    await gql(a.url, 'mutation($id: ID!) { revokeApiToken(id: $id) { id } }', { id: created.data!.createApiToken.info.id }, stack.adminToken);
+    const second = wsSubscribe(client, 'subscription { patchEvents { eventId } }', 1);
+    const errs = (await withTimeout(second.error, 5000, 'revoked')) as Array<{ extensions?: { code?: string } }>;
+    assert.equal(errs[0]?.extensions?.code, 'UNAUTHENTICATED', JSON.stringify(errs));
+    void first;
+  });
+
   it('a subscription with a bad argument gets VALIDATION_FAILED', async () => {
     const s = wsSubscribe(ws(a, viewer), 'subscription { cycleProgress(cycleId: "no spaces allowed") { eventId } }', 1);
     const errs = (await withTimeout(s.error, 5000, 'bad arg')) as Array<{ extensions?: { code?: string } }>;
