@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { toEndpointStreamName, type NewEvent, type RecordedEvent } from '@patchbay/contracts';
-import type { AppendResult, EventStore } from '@patchbay/event-store';
+import type { AppendResult, EventStore, StreamWrite } from '@patchbay/event-store';
 import { currentTraceparent } from '@patchbay/telemetry';
 import { ENDPOINT_EVENT_DEFINITIONS, evolve, initialState, type EndpointEvent, type EndpointState } from './domain/endpoint.js';
 
@@ -76,9 +76,41 @@ export class EndpointRepository {
     }
   }
 
+  /** True when the store writes several streams in one transaction (see `appendMany`). */
+  get atomicMultiStreamAppend(): boolean {
+    return this.store.capabilities?.atomicMultiStreamAppend === true;
+  }
+
   /** Appends a decider's events at the revision they were decided on. */
   async append(endpointId: string, events: readonly EndpointEvent[], expectedRevision: number, meta: CommandMeta): Promise<AppendResult | undefined> {
     if (events.length === 0) return undefined;
+    const w = this.write(endpointId, events, expectedRevision, meta);
+    return this.store.append(w.stream, w.events, w.expected);
+  }
+
+  /**
+   * Appends several endpoints' decided events with one `appendMany` (one transaction on a store
+   * whose `atomicMultiStreamAppend` is true); changes without events are skipped. One result per
+   * change, `undefined` for the skipped ones.
+   */
+  async appendMany(changes: readonly { endpointId: string; events: readonly EndpointEvent[]; expectedRevision: number }[], meta: CommandMeta): Promise<(AppendResult | undefined)[]> {
+    const writes: StreamWrite[] = [];
+    const index: number[] = [];
+    for (let i = 0; i < changes.length; i++) {
+      const c = changes[i]!;
+      if (c.events.length === 0) continue;
+      writes.push(this.write(c.endpointId, c.events, c.expectedRevision, meta));
+      index.push(i);
+    }
+    const out = new Array<AppendResult | undefined>(changes.length).fill(undefined);
+    if (writes.length === 0) return out;
+    const results = await this.store.appendMany(writes);
+    for (let k = 0; k < index.length; k++) out[index[k]!] = results[k];
+    return out;
+  }
+
+  /** The store write for a decider's events: deterministic ids, the command's metadata and trace. */
+  private write(endpointId: string, events: readonly EndpointEvent[], expectedRevision: number, meta: CommandMeta): StreamWrite {
     // The command's trace travels with its events, so a cycle reads as one trace.
     const trace = currentTraceparent();
     const newEvents: NewEvent[] = events.map((e, i) => {
@@ -94,6 +126,6 @@ export class EndpointRepository {
         ...trace,
       };
     });
-    return this.store.append(toEndpointStreamName(endpointId), newEvents, expectedRevision < 0 ? 'no-stream' : expectedRevision);
+    return { stream: toEndpointStreamName(endpointId), events: newEvents, expected: expectedRevision < 0 ? 'no-stream' : expectedRevision };
   }
 }

@@ -9,14 +9,22 @@ import { inventoryToSpecs, type SpecDefaults } from './domain/import/endpoint-sp
 import { importSource, planImport, type ImportPlan } from './domain/import/plan.js';
 import { EndpointRepository, type CommandMeta } from './endpoint-repository.js';
 
-/** The import stopped part-way (another writer changed an endpoint meanwhile); re-running it completes it. */
+/**
+ * Another writer changed an endpoint between planning and writing. On a store with an atomic
+ * multi-stream append nothing of the import was stored (`details.applied` 0, `details.atomic`
+ * true); on one without, the changes before the conflicting endpoint were. Either way re-running
+ * the same import completes it.
+ */
 export class ImportInterruptedError extends PatchbayError {
-  constructor(applied: number, total: number, cause: PatchbayError) {
-    super('INVENTORY_IMPORT_INTERRUPTED', `import stopped after ${applied} of ${total} endpoint changes: ${cause.message}; run the same import again to complete it`, {
-      applied,
-      total,
-      cause: cause.code,
-    });
+  constructor(applied: number, total: number, cause: PatchbayError, atomic = false) {
+    const stream = (cause as { stream?: unknown }).stream;
+    super(
+      'INVENTORY_IMPORT_INTERRUPTED',
+      atomic
+        ? `import stopped, nothing stored (${total} endpoint changes): ${cause.message}; run the same import again to complete it`
+        : `import stopped after ${applied} of ${total} endpoint changes: ${cause.message}; run the same import again to complete it`,
+      { applied, total, cause: cause.code, atomic, ...(typeof stream === 'string' ? { stream } : {}) },
+    );
   }
 }
 
@@ -122,9 +130,11 @@ export class InventoryService {
   /**
    * Imports an inventory file, all or nothing: the whole file is parsed and validated first
    * (any issue → `InventoryImportError`, nothing stored); then the plan's per-endpoint changes
-   * are appended with expected revisions and ids derived from the command id. An interrupted
-   * import is completed by running it again: the plan is recomputed against what was stored,
-   * so finished endpoints produce nothing and the rest are written.
+   * are appended with expected revisions and ids derived from the command id: in one
+   * transaction when the store's `atomicMultiStreamAppend` is true (a failure stores nothing),
+   * else one append per endpoint. Either way an interrupted import is completed by running it
+   * again: the plan is recomputed against what was stored, so finished endpoints produce
+   * nothing and the rest are written.
    */
   async import(request: ImportRequest, meta: CommandMeta): Promise<ImportResult> {
     return withSpan('inventory import', (span) => this.importInSpan(request, meta, (k, v) => span.setAttribute(k, v)), { tracer: '@patchbay/inventory', attributes: { 'patchbay.inventory.file': request.fileName, 'patchbay.inventory.format': request.format } });
@@ -143,6 +153,22 @@ export class InventoryService {
     attribute('patchbay.inventory.changes', plan.changes.length);
     if (request.dryRun) return { source, dryRun: true, summary: plan.summary, eventsAppended: 0 };
     let eventsAppended = 0;
+    if (this.repository.atomicMultiStreamAppend) {
+      // One transaction for the whole import: chunks would each commit and break all-or-nothing.
+      let results: Awaited<ReturnType<EndpointRepository['appendMany']>>;
+      try {
+        results = await this.repository.appendMany(plan.changes, meta);
+      } catch (err) {
+        if (err instanceof WrongExpectedVersionError) throw new ImportInterruptedError(0, plan.changes.length, err, true);
+        throw err;
+      }
+      results.forEach((r, i) => {
+        if (r && !r.duplicate) eventsAppended += plan.changes[i]!.events.length;
+      });
+      return { source, dryRun: false, summary: plan.summary, eventsAppended };
+    }
+    // A store without multi-stream transactions (KurrentDB): one append per endpoint; a crash
+    // half-way is completed by re-running, thanks to the deterministic event ids.
     for (let i = 0; i < plan.changes.length; i++) {
       const change = plan.changes[i]!;
       try {
