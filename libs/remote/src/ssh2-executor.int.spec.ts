@@ -3,7 +3,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
 import { SimulatedFleet, type SimulatedEndpoint } from '@patchbay/fleet-lab';
-import { startTelemetry, type Telemetry } from '@patchbay/telemetry';
+import { CollectingMetricReader, METRIC, startTelemetry, type CollectedPoint, type Telemetry } from '@patchbay/telemetry';
 import { freePort } from '@patchbay/testing';
 import { utils } from 'ssh2';
 import { RemoteError } from './errors.js';
@@ -29,6 +29,7 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
   const otherKey = utils.generateKeyPairSync('ed25519');
   const env = { PB_KEY: clientKey.private, PB_OTHER_KEY: otherKey.private, PB_GARBAGE: 'not a key TOPSECRET-garbage' };
   const exporter = new InMemorySpanExporter();
+  const reader = new CollectingMetricReader();
   let telemetry: Telemetry;
   let fleet: SimulatedFleet;
   let pins: Record<string, string>;
@@ -57,7 +58,7 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
   };
 
   before(async () => {
-    telemetry = startTelemetry({ serviceName: 'remote-int', spanProcessors: [new SimpleSpanProcessor({ exporter })] });
+    telemetry = startTelemetry({ serviceName: 'remote-int', spanProcessors: [new SimpleSpanProcessor({ exporter })], metricReaders: [reader] });
     fleet = await SimulatedFleet.start({
       endpoints: 6,
       clientPublicKey: clientKey.public,
@@ -266,5 +267,37 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
     assert.equal(exec.attributes['process.exit.code'], 0);
     assert.equal(exec.attributes['patchbay.remote.sudo'], true);
     assert.ok(!JSON.stringify(exec.attributes).includes('secret-looking-argument'));
+  });
+
+  it('measures connects and commands in ms and counts errors by code, with no endpoint in the attributes', async () => {
+    // Metrics are cumulative over the file: compare before and after.
+    const snapshot = async () => {
+      const by = (points: CollectedPoint[], key: string) => Object.fromEntries(points.map((p) => [String(p.attributes[key]), p]));
+      return {
+        connect: by(await reader.points(METRIC.sshConnectDuration), 'patchbay.outcome'),
+        command: by(await reader.points(METRIC.sshCommandDuration), 'patchbay.outcome'),
+        errors: by(await reader.points(METRIC.sshErrors), 'error.type'),
+      };
+    };
+    const count = (p: CollectedPoint | undefined) => p?.count ?? p?.value ?? 0;
+    const sum = (p: CollectedPoint | undefined) => (p?.count !== undefined ? p.value : 0);
+    const before = await snapshot();
+    const ex = executor({ connectTimeoutMs: 500 });
+    await ex.run(target(3), ['true']);
+    await ex.run(target(3), ['sh', '-c', 'exit 3']);
+    await rejectsWith(ex.run(target(3), ['sleep', '5'], { timeoutMs: 150 }), 'REMOTE_TIMEOUT');
+    await rejectsWith(ex.run({ endpointId: 'gone', host: '127.0.0.1', port: await freePort(), user: 'root', keyRef: 'env:PB_KEY' }, ['true']), 'HOST_UNREACHABLE');
+    const now = await snapshot();
+    assert.equal(count(now.connect['ok']) - count(before.connect['ok']), 1, 'one connection for three commands');
+    assert.equal(count(now.connect['error']) - count(before.connect['error']), 1);
+    assert.equal(count(now.command['ok']) - count(before.command['ok']), 2, 'a non-zero exit is still a working SSH command');
+    assert.equal(count(now.command['error']) - count(before.command['error']), 1);
+    const timedOut = sum(now.command['error']) - sum(before.command['error']);
+    assert.ok(timedOut >= 140 && timedOut < 3_000, `the timed-out command took ${timedOut} ms`);
+    assert.equal(count(now.errors['REMOTE_TIMEOUT']) - count(before.errors['REMOTE_TIMEOUT']), 1);
+    assert.equal(count(now.errors['HOST_UNREACHABLE']) - count(before.errors['HOST_UNREACHABLE']), 1);
+    for (const p of [...Object.values(now.connect), ...Object.values(now.command), ...Object.values(now.errors)]) {
+      assert.ok(!JSON.stringify(p.attributes).includes(ep(3).id) && !JSON.stringify(p.attributes).includes('gone'), 'no endpoint id in metric attributes');
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Span } from '@opentelemetry/api';
-import { ValidationError } from '@patchbay/contracts';
-import { withSpan, SpanKind } from '@patchbay/telemetry';
+import { PatchbayError, ValidationError } from '@patchbay/contracts';
+import { sshMetrics, withSpan, SpanKind } from '@patchbay/telemetry';
 import { Client, type ClientChannel, type ConnectConfig } from 'ssh2';
 import {
   AuthFailedError,
@@ -267,8 +267,16 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       conn = await this.connection(target, options.signal);
       await this.acquireChannel(conn, target, argv0, options.signal);
     }
+    // Timed from the exec request to the exit: connecting and waiting for a channel are not the
+    // command's time (the connect has its own histogram).
+    const started = performance.now();
     try {
-      return await this.exec(conn, target, command, stopVia, argv0, timeoutMs, options);
+      const result = await this.exec(conn, target, command, stopVia, argv0, timeoutMs, options);
+      sshMetrics().command(performance.now() - started);
+      return result;
+    } catch (e) {
+      sshMetrics().command(performance.now() - started, errorCode(e));
+      throw e;
     } finally {
       this.releaseChannel(conn);
     }
@@ -434,7 +442,16 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       onDrop: new Set(),
       closedPromise: new Promise<void>((r) => (resolveClosed = r)),
     };
-    conn.ready = withSpan('ssh.connect', () => this.handshake(target, conn, resolveClosed, connectTimeoutMs), {
+    conn.ready = withSpan('ssh.connect', async () => {
+      const started = performance.now();
+      try {
+        await this.handshake(target, conn, resolveClosed, connectTimeoutMs);
+        sshMetrics().connected(performance.now() - started);
+      } catch (e) {
+        sshMetrics().connected(performance.now() - started, errorCode(e));
+        throw e;
+      }
+    }, {
       kind: SpanKind.CLIENT,
       tracer: TRACER,
       attributes: { 'patchbay.endpoint.id': target.endpointId, 'server.address': target.host, 'server.port': target.port, 'user.name': target.user },
@@ -591,6 +608,11 @@ function sendSignal(client: Client, channel: ClientChannel, name: 'TERM' | 'KILL
   } catch {
     // The channel or connection is already gone; closing it follows.
   }
+}
+
+/** The stable code of an error for metrics; anything not ours is `INTERNAL`. */
+function errorCode(e: unknown): string {
+  return e instanceof PatchbayError ? e.code : 'INTERNAL';
 }
 
 function connectErrorReason(e: Error & { level?: string; code?: string }): string {
