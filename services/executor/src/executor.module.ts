@@ -64,6 +64,7 @@ export class ExecutorModule {
               hostKeyVerifier: pinnedHostKeyVerifier(store),
               remoteProcessControl: s.remoteProcessControl,
               connectTimeoutMs: s.connectTimeoutMs,
+              stopGraceMs: s.stopGraceMs,
               ...(s.defaultKeyRef ? { defaultKeyRef: s.defaultKeyRef } : {}),
               log: (level, message, fields) => logger[level](fields, message),
             }),

@@ -22,6 +22,8 @@ export interface ExecutorSettings {
   /** Key reference for endpoints without one. */
   defaultKeyRef?: string;
   connectTimeoutMs: number;
+  /** After SIGTERM to a stopped remote command, how long before SIGKILL (ms). */
+  stopGraceMs: number;
   crashFault?: CrashFault;
 }
 
@@ -38,6 +40,7 @@ const schema = z.object({
   PATCHBAY_EXECUTOR_REBOOT_MARKER: bool.default(true),
   PATCHBAY_EXECUTOR_DEFAULT_KEY_REF: z.string().regex(/^(file:\S+|env:[A-Za-z_][A-Za-z0-9_]*)$/, 'file:<path> or env:<VARIABLE>').optional(),
   PATCHBAY_EXECUTOR_CONNECT_TIMEOUT_MS: z.coerce.number().int().min(100).max(600_000).default(10_000),
+  PATCHBAY_EXECUTOR_STOP_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(2000),
   PATCHBAY_EXECUTOR_FAULT_KILL_AFTER: z.string().regex(/^[A-Za-z]+(:[a-z0-9.-]*(:\d+)?)?$/).optional(),
 });
 
@@ -58,6 +61,7 @@ export function loadExecutorSettings(env: NodeJS.ProcessEnv = process.env): Exec
     remoteProcessControl: e.PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL,
     rebootMarker: e.PATCHBAY_EXECUTOR_REBOOT_MARKER,
     connectTimeoutMs: e.PATCHBAY_EXECUTOR_CONNECT_TIMEOUT_MS,
+    stopGraceMs: e.PATCHBAY_EXECUTOR_STOP_GRACE_MS,
     ...(e.PATCHBAY_EXECUTOR_DEFAULT_KEY_REF ? { defaultKeyRef: e.PATCHBAY_EXECUTOR_DEFAULT_KEY_REF } : {}),
     ...(fault ? { crashFault: fault } : {}),
   };
