@@ -63,6 +63,7 @@ export function parseCrashFault(value: string | undefined): CrashFault | undefin
   return { eventType, ...(stepKey ? { stepKey } : {}), delayMs: Number(delay ?? 0) || 0 };
 }
 
+/** What an {@link EndpointRun} uses; the executor builds it once. */
 export interface EndpointRunDeps {
   store: EventStore;
   remote: RemoteExecutor;

@@ -47,6 +47,7 @@ class ExecutorLifecycle implements OnApplicationBootstrap, OnApplicationShutdown
 /** The executor's Nest module: claims released endpoints from the bus and drives their runs. */
 @Module({})
 export class ExecutorModule {
+  /** The module with settings from the environment, overridden by `options`. */
   static forRoot(options: ExecutorModuleOptions = {}): DynamicModule {
     return {
       module: ExecutorModule,

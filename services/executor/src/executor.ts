@@ -16,6 +16,7 @@ export const RELEASED_DURABLE = 'executor-endpoint-released';
 /** Subject filter of `EndpointReleased`, whatever stream category the planner appends it to. */
 export const RELEASED_SUBJECT = 'patchbay.evt.*.EndpointReleased';
 
+/** What an {@link Executor} is built from (the module fills it from the settings). */
 export interface ExecutorOptions {
   store: EventStore;
   bus: NatsBus;

@@ -36,13 +36,16 @@ export class StepFailure extends PatchbayError {
   }
 }
 
+/** How an attempt ended: what the runner records as StepSucceeded, StepSkipped or StepFailed. */
 export type StepOutcome =
   | { kind: 'succeeded'; commands: CommandRecord[]; detail: Record<string, unknown> }
   | { kind: 'skipped'; reason: string; commands: CommandRecord[] }
   | { kind: 'failed'; code: string; message: string; commands: CommandRecord[] };
 
+/** Stores an event while the step runs (resolves once stored); `suffix` ends its deterministic id. */
 export type StepEmit = (type: 'RebootIssued' | 'RebootConfirmed' | 'PackagesRecorded', data: Record<string, unknown>, suffix: string) => Promise<void>;
 
+/** Everything one attempt of one step needs; built by the runner per attempt. */
 export interface StepContext {
   remote: RemoteExecutor;
   target: RemoteTarget;
@@ -116,7 +119,9 @@ function isCycleAbort(signal: AbortSignal): boolean {
   return signal.aborted && (signal.reason as { kind?: string } | undefined)?.kind === CYCLE_ABORT_REASON;
 }
 
+/** Keeps a command's record for the step's event (bounded to 50 per attempt). */
 export type Track = (r: RanCommand) => RanCommand;
+/** What a step's work returns before it is turned into an outcome. */
 export type Dispatched = { kind: 'done'; detail: Record<string, unknown> } | { kind: 'skipped'; reason: string };
 
 const remaining = (ctx: StepContext): number => Math.max(1, ctx.deadline - Date.now());

@@ -16,8 +16,10 @@ export interface PlannedStep {
   step: WorkflowStep;
 }
 
+/** Where a step stands after the events of its last attempt. */
 export type StepStatus = 'started' | 'succeeded' | 'failed' | 'skipped';
 
+/** One step's history as the decider needs it. */
 export interface StepRecord {
   lastAttempt: number;
   status: StepStatus;
@@ -30,6 +32,7 @@ export interface StepRecord {
   detail?: Record<string, unknown>;
 }
 
+/** The run folded from its stream. */
 export interface RunState {
   status: 'unclaimed' | 'running' | 'succeeded' | 'failed' | 'cancelled';
   cycleId?: string;
