@@ -26,6 +26,7 @@ import { PatchbayError, ValidationError, categoryOf, commandEnvelopeSchema, erro
 import { DLQ_HEADERS, EVENT_HEADERS, commandReplySchema, decodeEnvelope, decodeEvent, encodeEvent, encodeJson, parseJson, type CommandReply } from './codec.js';
 import { BusClosedError, CommandTimeoutError, InvalidReplyError, PublishFailedError, ServiceUnavailableError, toPatchbayError } from './errors.js';
 import { contextFromTraceparent, extractTrace, injectTrace, tracer } from './trace.js';
+import { observeConsumerLag, type ConsumerLag } from '@patchbay/telemetry';
 
 /** JetStream stream holding every published event. */
 export const EVENTS_STREAM = 'PATCHBAY_EVENTS';
@@ -158,6 +159,8 @@ export class NatsBus {
   private readonly consumers = new Set<EventConsumer>();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
+  /** Unregisters the `patchbay.consumer.lag` gauge of this bus's consumers. */
+  private stopLagGauge: (() => void) | undefined;
 
   private constructor(
     readonly connection: NatsConnection,
@@ -389,7 +392,18 @@ export class NatsBus {
       },
     };
     this.consumers.add(consumer);
+    this.stopLagGauge ??= observeConsumerLag(() => this.consumerLag());
     return consumer;
+  }
+
+  /**
+   * Backlog of this bus's durables as JetStream counts it (`num_pending`: not yet delivered,
+   * `num_ack_pending`: delivered, not yet acked); a durable the server cannot answer for is left out.
+   */
+  async consumerLag(): Promise<ConsumerLag[]> {
+    const durables = [...new Set([...this.consumers].map((c) => c.durable))];
+    const infos = await Promise.allSettled(durables.map((d) => this.manager.consumers.info(EVENTS_STREAM, d)));
+    return infos.flatMap((r, i) => (r.status === 'fulfilled' ? [{ durable: durables[i]!, numPending: r.value.num_pending, numAckPending: r.value.num_ack_pending }] : []));
   }
 
   private serverAtLeast(major: number, minor: number): boolean {
@@ -526,6 +540,8 @@ export class NatsBus {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.stopLagGauge?.();
+    this.stopLagGauge = undefined;
     await Promise.all([...this.consumers].map((c) => c.stop()));
     if (this.connection.isClosed()) return;
     // Drain delivers in-flight replies and acks; with the server unreachable it could wait for

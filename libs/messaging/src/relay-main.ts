@@ -4,8 +4,11 @@
 //   Without --store / --nats: EVENTSTORE_URL or EVENTSTORE_SQLITE_PATH, and NATS_URL.
 //   Stream settings (replicas, window) are enforced only when given: give every process the same.
 // Exits cleanly on SIGINT/SIGTERM after saving the checkpoint of everything already acknowledged.
+// Traces and metrics (patchbay.relay.lag, patchbay.relay.oldest_unrelayed.age) leave the process
+// over OTLP when the standard OTEL_* variables ask for it (service name `patchbay-relay`).
 import { parseArgs } from 'node:util';
 import { openEventStore } from '@patchbay/event-store';
+import { startTelemetry } from '@patchbay/telemetry';
 import { NatsBus } from './bus.js';
 import { EventRelay } from './relay.js';
 
@@ -52,6 +55,7 @@ async function main(): Promise<void> {
   const log = (level: string, message: string, fields?: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
   };
+  const telemetry = startTelemetry({ serviceName: 'patchbay-relay' });
   const store = await openEventStore(values.store ? { EVENTSTORE_SQLITE_PATH: values.store } : process.env);
   const bus = await NatsBus.connect({ servers: natsUrl.split(','), name: `patchbay-relay:${values.name}`, replicas, duplicateWindowMs, log });
 
@@ -73,6 +77,8 @@ async function main(): Promise<void> {
     await relay.stop();
     await bus.close();
     await store.close();
+    // Flushes the last metrics and spans; a collector that is gone must not hold the exit.
+    await Promise.race([telemetry.shutdown().catch(() => undefined), new Promise((r) => setTimeout(r, 3000).unref())]);
     process.exit(0);
   };
   process.once('SIGINT', () => void shutdown());

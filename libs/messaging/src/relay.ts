@@ -1,5 +1,6 @@
 import type { RecordedEvent } from '@patchbay/contracts';
 import type { CheckpointStore, EventStore } from '@patchbay/event-store';
+import { observeRelayLag, type RelayLag } from '@patchbay/telemetry';
 import type { BusLog, PublishResult } from './bus.js';
 
 /** What the relay needs from the bus (a `NatsBus`). */
@@ -26,6 +27,11 @@ export interface EventRelayOptions {
    * before its checkpoint is saved.
    */
   afterPublishAck?: (event: RecordedEvent, result: PublishResult) => void;
+  /**
+   * Most events the lag gauge reads after the checkpoint at one collection; a larger backlog is
+   * reported as this many. Default 10,000.
+   */
+  lagProbeLimit?: number;
   log?: BusLog;
 }
 
@@ -52,6 +58,9 @@ export class EventRelay {
   private running: Promise<void> | undefined;
   private abort = new AbortController();
   private readonly waiters: { position: bigint; resolve: () => void }[] = [];
+  private stopLagGauge: (() => void) | undefined;
+  /** The last read found nothing after the checkpoint: the lag is zero without asking the store. */
+  private caughtUp = false;
   readonly stats: RelayStats = { published: 0, duplicates: 0, retries: 0, checkpoint: undefined };
 
   constructor(private readonly opts: EventRelayOptions) {}
@@ -68,6 +77,8 @@ export class EventRelay {
   start(): void {
     if (this.running) return;
     this.abort = new AbortController();
+    this.caughtUp = false;
+    this.stopLagGauge = observeRelayLag(this.checkpointName, () => this.lag());
     this.running = this.run(this.abort.signal).catch((err) => {
       if (!this.abort.signal.aborted) this.opts.log?.('error', 'relay stopped on an unexpected error', { error: (err as Error).message });
     });
@@ -76,8 +87,22 @@ export class EventRelay {
   /** Stops after the event in flight; the checkpoint of everything acked so far is saved. */
   async stop(): Promise<void> {
     this.abort.abort();
+    this.stopLagGauge?.();
+    this.stopLagGauge = undefined;
     await this.running;
     this.running = undefined;
+  }
+
+  /**
+   * Events in the store after the checkpoint (at most `lagProbeLimit`) and the age of the oldest
+   * of them: what `patchbay.relay.lag` and `patchbay.relay.oldest_unrelayed.age` report.
+   */
+  async lag(now: Date = new Date()): Promise<RelayLag> {
+    if (this.caughtUp) return { events: 0, oldestAgeSeconds: 0 };
+    const after = this.stats.checkpoint;
+    const pending = await this.opts.store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: this.opts.lagProbeLimit ?? 10_000 });
+    const oldest = pending[0] ? Date.parse(pending[0].metadata.recordedAt) : NaN;
+    return { events: pending.length, oldestAgeSeconds: Number.isFinite(oldest) ? Math.max(0, (now.getTime() - oldest) / 1000) : 0 };
   }
 
   /** Resolves once the checkpoint has reached `position` (every event up to it is on JetStream). */
@@ -93,6 +118,7 @@ export class EventRelay {
     while (!signal.aborted) {
       const after = checkpoint;
       const page = await this.retrying('read events', signal, () => this.opts.store.readAll({ after, maxCount: batchSize }));
+      this.caughtUp = page.length === 0;
       if (page.length === 0) {
         await sleep(this.opts.pollIntervalMs ?? 20, signal);
         continue;
