@@ -76,7 +76,8 @@ export interface RunningGateway {
 
 /**
  * Boots the gateway: a Nest application hosting graphql-yoga, talking to the services over NATS,
- * with its own small database (`<data dir>/gateway.db`: API tokens, webhooks), the event fan-out
+ * API tokens kept as events in the store, its own small database (`<data dir>/gateway.db`:
+ * webhook subscriptions and deliveries), the event fan-out
  * for subscriptions and the webhook dispatcher. On the first start without
  * `PATCHBAY_ADMIN_TOKEN` an admin token is generated, printed once on stderr and returned.
  */
@@ -90,11 +91,11 @@ export async function startGateway(config: PatchbayConfig = loadConfig(), settin
   try {
     const db: DatabaseSync = openGatewayDb(join(config.dataDir, 'gateway.db'));
     closers.push(() => db.close());
-    const tokens = new ApiTokenRegistry(db);
-    const bootstrapToken = tokens.bootstrap(settings.adminToken);
     const signer = loadExportSigner(settings.auditSigningKeyFile ?? join(config.dataDir, 'audit-signing-key.pem'));
     const store = await openConfiguredStore(config);
     closers.push(() => store.close());
+    const tokens = new ApiTokenRegistry(store);
+    const bootstrapToken = await tokens.bootstrap(settings.adminToken);
     const bus = await NatsBus.connect({ servers: requireNatsUrl(config).split(','), name: `patchbay-gateway-${process.pid}`, requestTimeoutMs: config.commandTimeoutMs });
     closers.push(() => bus.close());
     const fanout = new EventFanout(bus, (err) => logger.warn({ code: (err as { code?: string }).code }, 'undecodable event skipped by the fan-out'));

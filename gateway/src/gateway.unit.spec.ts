@@ -4,7 +4,7 @@ import { generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DatabaseSync } from 'node:sqlite';
+import { SqliteEventStore } from '@patchbay/event-store';
 import type { RecordedEvent } from '@patchbay/contracts';
 import { authorize, guardResolvers, OPERATION_ROLES, type Principal } from './auth/roles.js';
 import { ApiTokenRegistry, bearerToken } from './auth/tokens.js';
@@ -48,27 +48,66 @@ describe('roles', () => {
   });
 });
 
-describe('API tokens', () => {
-  it('shown once, stored hashed, bootstrap only on an empty table, revocation, bad input', () => {
-    const db = new DatabaseSync(':memory:');
-    db.exec("CREATE TABLE api_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, roles TEXT NOT NULL, secret_hash TEXT NOT NULL, created_at TEXT NOT NULL, created_by TEXT NOT NULL, revoked_at TEXT)");
-    const reg = new ApiTokenRegistry(db);
-    const boot = reg.bootstrap(undefined)!;
-    assert.match(boot, /^pbt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
-    assert.equal(reg.bootstrap(undefined), undefined, 'second start creates nothing');
-    assert.deepEqual(reg.authenticate(boot).roles, ['admin']);
-    const secret = boot.split('_').slice(2).join('_');
-    const stored = JSON.stringify(db.prepare('SELECT * FROM api_tokens').all());
-    assert.ok(!stored.includes(secret), 'the secret is not stored');
-    const { token, info } = reg.create('ci', ['operator', 'operator'], 'test');
-    assert.deepEqual(info.roles, ['operator']);
-    assert.throws(() => reg.authenticate(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A')), (e: PatchbayError) => e.code === 'UNAUTHENTICATED');
-    reg.revoke(info.id);
-    assert.throws(() => reg.authenticate(token), (e: PatchbayError) => e.code === 'UNAUTHENTICATED');
-    assert.throws(() => reg.create('x', ['root'], 't'), (e: PatchbayError) => e.code === 'VALIDATION_FAILED');
-    assert.throws(() => reg.revoke('ffffffffffff'), (e: PatchbayError) => e.code === 'NOT_FOUND');
-    assert.equal(bearerToken('Bearer abc'), 'abc');
-    assert.equal(bearerToken(undefined), undefined);
+describe('API tokens (events in a SQLite store in memory)', () => {
+  it('shown once, stored hashed, bootstrap only on an empty store, revocation, bad input', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    try {
+      const reg = new ApiTokenRegistry(store);
+      const boot = (await reg.bootstrap(undefined))!;
+      assert.match(boot, /^pbt_[0-9a-f]{12}_[A-Za-z0-9_-]{43}$/);
+      assert.equal(await new ApiTokenRegistry(store).bootstrap(undefined), undefined, 'a later start creates nothing');
+      assert.deepEqual((await reg.authenticate(boot)).roles, ['admin']);
+      const secret = boot.split('_').slice(2).join('_');
+      const stored = JSON.stringify(await store.readAll(), (_, v) => (typeof v === 'bigint' ? v.toString() : v));
+      assert.ok(!stored.includes(secret), 'the secret is not stored');
+      const { token, info } = await reg.create('ci', ['operator', 'operator'], 'test');
+      assert.deepEqual(info.roles, ['operator']);
+      await assert.rejects(reg.authenticate(token.slice(0, -1) + (token.endsWith('A') ? 'B' : 'A')), (e: PatchbayError) => e.code === 'UNAUTHENTICATED');
+      await reg.revoke(info.id, 'test');
+      await assert.rejects(reg.authenticate(token), (e: PatchbayError) => e.code === 'UNAUTHENTICATED');
+      await assert.rejects(reg.create('x', ['root'], 't'), (e: PatchbayError) => e.code === 'VALIDATION_FAILED');
+      await assert.rejects(reg.revoke('ffffffffffff', 't'), (e: PatchbayError) => e.code === 'NOT_FOUND');
+      assert.equal(bearerToken('Bearer abc'), 'abc');
+      assert.equal(bearerToken(undefined), undefined);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('two replicas on one store agree: a token made on one works on the other; a revocation reaches it within the refresh interval', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    try {
+      const a = new ApiTokenRegistry(store, 100);
+      const b = new ApiTokenRegistry(store, 100);
+      await b.refresh();
+      const { token, info } = await a.create('shared', ['viewer'], 'test');
+      assert.equal((await b.authenticate(token)).tokenId, info.id, 'unknown id: the replica reads the store at once');
+      await a.revoke(info.id, 'test');
+      await new Promise((r) => setTimeout(r, 120));
+      await assert.rejects(b.authenticate(token), (e: PatchbayError) => e.code === 'UNAUTHENTICATED');
+      const types = (await store.readStream(`api-token-${info.id}`)).map((e) => e.type);
+      assert.deepEqual(types, ['ApiTokenIssued', 'ApiTokenRevoked'], 'issuing and revoking are in the audited history');
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('PATCHBAY_ADMIN_TOKEN: registered once; a new secret for the same id replaces the old one', async () => {
+    const store = SqliteEventStore.open(':memory:');
+    try {
+      const t1 = `pbt_0123456789ab_${'a'.repeat(43)}`;
+      const t2 = `pbt_0123456789ab_${'b'.repeat(43)}`;
+      assert.equal(await new ApiTokenRegistry(store).bootstrap(t1), undefined);
+      assert.equal(await new ApiTokenRegistry(store).bootstrap(t1), undefined);
+      assert.deepEqual((await new ApiTokenRegistry(store).authenticate(t1)).roles, ['admin']);
+      await new ApiTokenRegistry(store).bootstrap(t2);
+      const reg = new ApiTokenRegistry(store);
+      await assert.rejects(reg.authenticate(t1), (e: PatchbayError) => e.code === 'UNAUTHENTICATED');
+      assert.equal((await reg.authenticate(t2)).tokenId, '0123456789ab');
+      await assert.rejects(reg.bootstrap('hunter2'), (e: PatchbayError) => e.code === 'VALIDATION_FAILED');
+    } finally {
+      await store.close();
+    }
   });
 });
 

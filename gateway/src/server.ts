@@ -69,7 +69,7 @@ function refuse(res: ServerResponse, status: number, code: string, message: stri
 }
 
 /** The caller of a request: `undefined` without a token; throws `UNAUTHENTICATED` for a bad one. */
-function principalOf(services: GatewayServices, header: string | undefined): Principal | undefined {
+async function principalOf(services: GatewayServices, header: string | undefined): Promise<Principal | undefined> {
   const token = bearerToken(header);
   return token ? services.tokens.authenticate(token) : undefined;
 }
@@ -108,7 +108,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     let principal: Principal | undefined;
     try {
-      principal = principalOf(services, req.headers.authorization);
+      principal = await principalOf(services, req.headers.authorization);
     } catch (err) {
       return refuse(res, 401, (err as PatchbayError).code ?? 'UNAUTHENTICATED', (err as Error).message);
     }
@@ -139,11 +139,11 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   const wsTokens = new WeakMap<object, string>();
   useServer(
     {
-      onConnect: (ctx) => {
+      onConnect: async (ctx) => {
         const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
         const header = typeof params['authorization'] === 'string' ? params['authorization'] : typeof params['token'] === 'string' ? params['token'] : undefined;
         try {
-          const principal = principalOf(services, header);
+          const principal = await principalOf(services, header);
           if (!principal) return false; // closes with 4403 Forbidden: subscriptions need a token
           if (limiter.take(`token:${principal.tokenId}`) > 0) return false;
           wsTokens.set(ctx, header!);
@@ -158,7 +158,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
         // Checked again per subscription, so a token revoked after connecting starts nothing new.
         let principal: Principal | undefined;
         try {
-          principal = principalOf(services, wsTokens.get(ctx));
+          principal = await principalOf(services, wsTokens.get(ctx));
         } catch (err) {
           return [toGraphQLError(err)];
         }

@@ -3,15 +3,6 @@ import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 
 const SCHEMA = `
-CREATE TABLE IF NOT EXISTS api_tokens (
-  id          TEXT PRIMARY KEY,
-  name        TEXT NOT NULL,
-  roles       TEXT NOT NULL,
-  secret_hash TEXT NOT NULL,
-  created_at  TEXT NOT NULL,
-  created_by  TEXT NOT NULL,
-  revoked_at  TEXT
-);
 CREATE TABLE IF NOT EXISTS webhook_subscriptions (
   id          TEXT PRIMARY KEY,
   url         TEXT NOT NULL,
@@ -52,7 +43,7 @@ CREATE TABLE IF NOT EXISTS webhook_attempts (
 `;
 
 /**
- * The gateway's own small state (API tokens, webhook subscriptions, the delivery log): one SQLite
+ * The gateway's own small state (webhook subscriptions with their secrets, the delivery log): one SQLite
  * file under the data dir, WAL mode so several gateway processes sharing the data dir agree.
  */
 export function openGatewayDb(path: string): DatabaseSync {

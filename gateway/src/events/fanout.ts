@@ -43,8 +43,9 @@ export class EventFanout {
     })();
   }
 
-  /** Hands one event to every local subscriber. */
+  /** Hands one event to every local subscriber (token events stay internal: they carry secret hashes). */
   publish(event: RecordedEvent): void {
+    if (event.metadata.stream.startsWith('api-token-')) return;
     this.pubsub.publish('patch-event', event);
     const cycleId = cycleIdOfEvent(event);
     if (cycleId) this.pubsub.publish('cycle', cycleId, event);

@@ -9,7 +9,7 @@ export function authResolvers(s: GatewayServices) {
     },
     Mutation: {
       createApiToken: (_: unknown, args: { name: string; roles: string[] }, ctx: GatewayContext) => s.tokens.create(args.name, args.roles, ctx.principal!.actor),
-      revokeApiToken: (_: unknown, args: { id: string }) => s.tokens.revoke(args.id),
+      revokeApiToken: (_: unknown, args: { id: string }, ctx: GatewayContext) => s.tokens.revoke(args.id, ctx.principal!.actor),
     },
   };
 }
