@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { context, propagation } from '@opentelemetry/api';
 import { toCycleStreamName, type NewEvent, type RecordedEvent } from '@patchbay/contracts';
 import { WrongExpectedVersionError, type EventStore } from '@patchbay/event-store';
+import { cycleMetrics, eventMetrics, type CycleOutcome } from '@patchbay/telemetry';
 import { decide, evolve, initialState, type CycleCommand, type CycleEvent, type CycleState } from './domain/cycle.js';
 
 /** A cycle as loaded: its state, the revision of its last event (-1: none) and the commands already applied. */
@@ -16,6 +17,9 @@ export interface CommandMeta {
   commandId: string;
   actor: string;
 }
+
+/** Statuses a cycle does not leave for another run state. */
+const ENDED: readonly CycleState['status'][] = ['completed', 'halted', 'aborted'];
 
 const commandKey = (commandId: string): string => createHash('sha256').update(commandId).digest('hex').slice(0, 20);
 
@@ -38,7 +42,11 @@ export class CycleRepository {
   private readonly cache = new Map<string, LoadedCycle>();
   private lock: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly store: EventStore) {}
+  /** `now` is the clock a cycle's duration is measured with (the planner's). */
+  constructor(
+    private readonly store: EventStore,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
 
   /** Every cycle known in memory (after `loadAll`, every cycle in the store). */
   all(): LoadedCycle[] {
@@ -84,6 +92,22 @@ export class CycleRepository {
   }
 
   /**
+   * `patchbay.events.appended` for the batch, and `patchbay.cycles` / `patchbay.cycle.duration`
+   * when this batch ended the cycle. Halted counts as an end (a halted cycle cannot resume), so
+   * a halted cycle aborted later is not counted twice.
+   */
+  private recordMetrics(before: CycleState['status'], after: CycleState, appended: number): void {
+    eventMetrics().appended('cycle', appended);
+    if (!ENDED.includes(after.status) || ENDED.includes(before)) return;
+    const requested = after.requestedAt ? Date.parse(after.requestedAt) : NaN;
+    cycleMetrics().ended({
+      kind: after.kind ?? 'unknown',
+      outcome: after.status as CycleOutcome,
+      ...(Number.isFinite(requested) ? { durationSeconds: (this.now().getTime() - requested) / 1000 } : {}),
+    });
+  }
+
+  /**
    * Decides one command on one cycle and appends the events. Returns the events appended (empty
    * when the decider had nothing to say or the command was already applied).
    */
@@ -108,7 +132,9 @@ export class CycleRepository {
         }));
         try {
           const r = await this.store.append(toCycleStreamName(cycleId), batch, c.revision < 0 ? 'no-stream' : c.revision);
+          const before = c.state.status;
           for (const e of events) evolve(c.state, e);
+          if (!r.duplicate) this.recordMetrics(before, c.state, events.length);
           c.revision = r.nextExpectedRevision;
           c.commands.add(commandKey(meta.commandId));
           this.cache.set(cycleId, c);

@@ -31,6 +31,7 @@ import {
 import { SqliteEventStore } from '@patchbay/event-store';
 import { EventRelay, NatsBus } from '@patchbay/messaging';
 import { loadConfig, startService, type RunningService } from '@patchbay/service-host';
+import { CollectingMetricReader, METRIC, startTelemetry, type CollectedPoint, type Telemetry } from '@patchbay/telemetry';
 import { NatsServer } from '@patchbay/testing';
 import { plannerService } from './index.js';
 import { plannerSubject } from './planner.js';
@@ -59,6 +60,8 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
   let planner: RunningService;
   let config: ReturnType<typeof loadConfig>;
   let commands = 0;
+  const reader = new CollectingMetricReader();
+  let telemetry: Telemetry;
 
   const send = <R>(name: string, payload: unknown, actor = 'alice') => bus.request<R>(plannerSubject(name), { commandId: `spec-cmd-${++commands}`, actor, payload });
   const cycleEvents = (cycleId: string) => store.readStream(toCycleStreamName(cycleId), { ifMissing: 'empty' });
@@ -119,6 +122,8 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
   }
 
   before(async () => {
+    // Started before the host's own call, which then keeps this set-up (and its reader).
+    telemetry = startTelemetry({ serviceName: 'planner-spec', metricReaders: [reader] });
     nats = await NatsServer.start();
     dir = mkdtempSync(join(tmpdir(), 'patchbay-planner-'));
     const path = join(dir, 'events.db');
@@ -140,6 +145,7 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     await nats?.stop();
     rmSync(dir, { recursive: true, force: true });
     delete process.env['PLANNER_TICK_MS'];
+    await telemetry?.shutdown();
   });
 
   it('releases endpoints wave by wave as runs succeed, within the concurrency limit, then completes', async () => {
@@ -357,5 +363,39 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     await eventually('completed', async () => (await status('restart')) === 'completed');
     const finished = (await cycleEvents('restart')).filter((e: RecordedEvent) => e.type === 'EndpointRunFinished');
     assert.equal(finished.length, 3);
+  });
+
+  it('metrics: ended cycles by kind and outcome with their duration in seconds; cycle events appended', async () => {
+    const key = (p: CollectedPoint) => `${String(p.attributes['patchbay.cycle.kind'])}/${String(p.attributes['patchbay.outcome'])}`;
+    const snapshot = async () => ({
+      cycles: Object.fromEntries((await reader.points(METRIC.cycles)).map((p) => [key(p), p.value])),
+      durations: Object.fromEntries((await reader.points(METRIC.cycleDuration)).map((p) => [key(p), p])),
+      appended: (await reader.points(METRIC.eventsAppended)).find((p) => p.attributes['patchbay.event.category'] === 'cycle')?.value ?? 0,
+    });
+    const before = await snapshot();
+    const cycleEventsBefore = await allCycleEvents();
+    await seed('metered', 'high', ['meter-0'], {});
+    const started = Date.now();
+    await send(PLANNER_COMMANDS.request, { cycleId: 'metered-done', policyId: 'metered' });
+    await eventually('released', async () => (await released('metered-done')).length === 1);
+    await sleep(200);
+    await finish('metered-done', 'meter-0');
+    await eventually('completed', async () => (await status('metered-done')) === 'completed');
+    const took = (Date.now() - started) / 1000;
+    await send(PLANNER_COMMANDS.emergency, { cycleId: 'metered-abort', policyId: 'metered', emergency: { advisoryId: 'CVE-2025-0001', packages: ['openssl'], target: { kind: 'groups', groups: ['metered-g'] } } });
+    await eventually('emergency released', async () => (await released('metered-abort')).length === 1);
+    await abort('metered-abort', 'metrics test done');
+    // A second abort is refused: the cycle is counted once.
+    await assert.rejects(send(PLANNER_COMMANDS.abort, { cycleId: 'metered-abort', reason: 'again' }), { code: 'CYCLE_INVALID_TRANSITION' });
+
+    const now = await snapshot();
+    assert.equal((now.cycles['manual/completed'] ?? 0) - (before.cycles['manual/completed'] ?? 0), 1);
+    assert.equal((now.cycles['emergency/aborted'] ?? 0) - (before.cycles['emergency/aborted'] ?? 0), 1);
+    const manual = now.durations['manual/completed']!;
+    const manualBefore = before.durations['manual/completed'];
+    assert.equal((manual.count ?? 0) - (manualBefore?.count ?? 0), 1);
+    const seconds = manual.value - (manualBefore?.value ?? 0);
+    assert.ok(seconds >= 0.2 && seconds <= took + 0.5, `the cycle took ${seconds} s (request to completion, at most ${took} s)`);
+    assert.equal(now.appended - before.appended, (await allCycleEvents()) - cycleEventsBefore, 'every cycle event appended is counted once');
   });
 });

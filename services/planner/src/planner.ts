@@ -119,8 +119,8 @@ export class Planner {
     private readonly options: PlannerOptions = {},
   ) {
     this.inputs = new PlanningInputs(store);
-    this.cycles = new CycleRepository(store);
     this.now = options.now ?? (() => new Date());
+    this.cycles = new CycleRepository(store, this.now);
     this.maxActive = options.maxActiveCycles ?? 1;
   }
 
