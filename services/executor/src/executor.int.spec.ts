@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_SCENARIO, SimulatedFleet, scenarioSchema, type SimulatedEndpoint } from '@patchbay/fleet-lab';
 import { utils } from 'ssh2';
-import { EXECUTOR, type Executor } from './index.js';
+import { EXECUTOR, type ExecutorHandle } from './index.js';
 import { assertRunInvariants, ExecutorTestBed, stepKeysOf, type WorkflowInput, type WorkflowStepInput } from './testing/test-bed.js';
 
 /**
@@ -101,8 +101,8 @@ describe('executor on the simulated fleet', () => {
       for (const [boot, n] of m.rebootRequestsByBootId) assert.ok(n <= 1, `${ep(i).id}: ${n} reboot requests during boot ${boot}`);
       assert.equal(m.services.get(APP), 'active');
     }
-    const statsA = a.app.get<Executor>(EXECUTOR, { strict: false }).stats;
-    const statsB = b.app.get<Executor>(EXECUTOR, { strict: false }).stats;
+    const statsA = a.app.get<ExecutorHandle>(EXECUTOR, { strict: false }).stats;
+    const statsB = b.app.get<ExecutorHandle>(EXECUTOR, { strict: false }).stats;
     assert.equal(statsA.claimed + statsB.claimed, 24, 'each endpoint claimed once');
     assert.ok(statsA.claimed > 0 && statsB.claimed > 0, `both replicas worked (a ${statsA.claimed}, b ${statsB.claimed})`);
     assert.equal(statsA.lostClaims + statsB.lostClaims, 8, 'every duplicate release lost its claim');
@@ -184,7 +184,7 @@ describe('executor on the simulated fleet', () => {
     assert.deepEqual([f.stepId, f.code, f.compensated], ['patch', 'PATCH_FAILED', true]);
     assert.deepEqual(stepKeysOf(e2, 'StepSucceeded').slice(-2), ['compensate.start-app', 'compensate.rejoin']);
     assert.equal(ep(32).machine.services.get(APP), 'active');
-    const stats = x.app.get<Executor>(EXECUTOR, { strict: false }).stats;
+    const stats = x.app.get<ExecutorHandle>(EXECUTOR, { strict: false }).stats;
     for (let i = 0; i < 50 && stats.invalidReleases === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(stats.invalidReleases, 1);
     assert.deepEqual(await bed.runEvents('run-c-fail.bad-1'), []);
@@ -211,6 +211,13 @@ describe('executor on the simulated fleet', () => {
       assert.equal(holds.length, 2, 'the interrupted hold ran again as a resumed attempt');
     }
     await bed.stopExecutor(heir);
+  });
+
+  it('a bad setting stops the executor process at start with exit status 2 and a line naming the variable', async () => {
+    const p = bed.spawnExecutor({ PATCHBAY_EXECUTOR_CONCURRENCY: '0' });
+    const code = await p.exited;
+    assert.equal(code, 2, p.output());
+    assert.match(p.output(), /"code":"CONFIG_INVALID".*PATCHBAY_EXECUTOR_CONCURRENCY/);
   });
 
   it('kill -9 of the executor process mid-patch and mid-reboot: resumed from the log, nothing lost or applied twice, no second reboot for one boot', async () => {

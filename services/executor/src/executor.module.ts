@@ -5,14 +5,13 @@ import type { NatsBus } from '@patchbay/messaging';
 import { Ssh2RemoteExecutor, type RemoteExecutor } from '@patchbay/remote';
 import { BUS, EVENT_STORE, LOGGER } from '@patchbay/service-host';
 import type { Logger } from '@patchbay/telemetry';
-import { Executor } from './executor.js';
+import { Executor, type ExecutorStats } from './executor.js';
 import { pinnedHostKeyVerifier } from './host-keys.js';
 import { loadExecutorSettings, type ExecutorSettings } from './settings.js';
 
-/** Injection tokens of the executor module. */
+/** Injection token of the {@link ExecutorHandle}. */
 export const EXECUTOR = Symbol.for('patchbay.executor.Executor');
-const EXECUTOR_SETTINGS = Symbol.for('patchbay.executor.Settings');
-const EXECUTOR_REMOTE = Symbol.for('patchbay.executor.RemoteExecutor');
+const EXECUTOR_OPTIONS = Symbol.for('patchbay.executor.Options');
 // The host's providers live in its root module, which is not global: they are looked up once through ModuleRef.
 const HOST_STORE = Symbol.for('patchbay.executor.HostEventStore');
 const HOST_BUS = Symbol.for('patchbay.executor.HostBus');
@@ -25,22 +24,68 @@ export interface ExecutorModuleOptions {
   remote?: RemoteExecutor;
 }
 
-class ExecutorLifecycle implements OnApplicationBootstrap, OnApplicationShutdown {
+/**
+ * The running executor inside the Nest application. Settings are read and the executor is built
+ * when the application starts (not while Nest wires providers), so a bad setting rejects the
+ * start with `CONFIG_INVALID` instead of ending the process from inside Nest.
+ */
+export class ExecutorHandle implements OnApplicationBootstrap, OnApplicationShutdown {
+  private running?: { executor: Executor; remote: RemoteExecutor; settings: ExecutorSettings };
+
   constructor(
-    @Inject(EXECUTOR) private readonly executor: Executor,
-    @Inject(EXECUTOR_REMOTE) private readonly remote: RemoteExecutor,
+    @Inject(EXECUTOR_OPTIONS) private readonly options: ExecutorModuleOptions,
+    @Inject(HOST_STORE) private readonly store: EventStore,
+    @Inject(HOST_BUS) private readonly bus: NatsBus,
     @Inject(HOST_LOGGER) private readonly logger: Logger,
-    @Inject(EXECUTOR_SETTINGS) private readonly settings: ExecutorSettings,
   ) {}
 
+  /** The executor, once the application has started. */
+  get executor(): Executor {
+    if (!this.running) throw new Error('the executor has not started');
+    return this.running.executor;
+  }
+
+  /** Figures of the running executor. */
+  get stats(): ExecutorStats {
+    return this.executor.stats;
+  }
+
   async onApplicationBootstrap(): Promise<void> {
-    await this.executor.start();
-    this.logger.info({ executorId: this.settings.executorId, concurrency: this.settings.concurrency }, 'executor consuming released endpoints');
+    const s: ExecutorSettings = { ...loadExecutorSettings(), ...(this.options.settings ?? {}) };
+    const remote =
+      this.options.remote ??
+      new Ssh2RemoteExecutor({
+        hostKeyVerifier: pinnedHostKeyVerifier(this.store),
+        remoteProcessControl: s.remoteProcessControl,
+        connectTimeoutMs: s.connectTimeoutMs,
+        stopGraceMs: s.stopGraceMs,
+        ...(s.defaultKeyRef ? { defaultKeyRef: s.defaultKeyRef } : {}),
+        log: (level, message, fields) => this.logger[level](fields, message),
+      });
+    const executor = new Executor({
+      store: this.store,
+      bus: this.bus,
+      remote,
+      executorId: s.executorId,
+      concurrency: s.concurrency,
+      resumeIntervalMs: s.resumeIntervalMs,
+      abortPollMs: s.abortPollMs,
+      rebootPollMs: s.rebootPollMs,
+      rebootMarker: s.rebootMarker,
+      ackWaitMs: s.ackWaitMs,
+      takeoverAfterMs: s.takeoverAfterMs,
+      crashFault: s.crashFault,
+      log: (level, fields, message) => this.logger[level](fields, message),
+    });
+    this.running = { executor, remote, settings: s };
+    await executor.start();
+    this.logger.info({ executorId: s.executorId, concurrency: s.concurrency }, 'executor consuming released endpoints');
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.executor.stop();
-    await this.remote.close();
+    if (!this.running) return;
+    await this.running.executor.stop();
+    await this.running.remote.close();
   }
 }
 
@@ -52,45 +97,11 @@ export class ExecutorModule {
     return {
       module: ExecutorModule,
       providers: [
-        { provide: EXECUTOR_SETTINGS, useFactory: () => ({ ...loadExecutorSettings(), ...(options.settings ?? {}) }) },
+        { provide: EXECUTOR_OPTIONS, useValue: options },
         { provide: HOST_STORE, inject: [ModuleRef], useFactory: (ref: ModuleRef) => ref.get<EventStore>(EVENT_STORE, { strict: false }) },
         { provide: HOST_BUS, inject: [ModuleRef], useFactory: (ref: ModuleRef) => ref.get<NatsBus>(BUS, { strict: false }) },
         { provide: HOST_LOGGER, inject: [ModuleRef], useFactory: (ref: ModuleRef) => ref.get<Logger>(LOGGER, { strict: false }) },
-        {
-          provide: EXECUTOR_REMOTE,
-          inject: [HOST_STORE, EXECUTOR_SETTINGS, HOST_LOGGER],
-          useFactory: (store: EventStore, s: ExecutorSettings, logger: Logger) =>
-            options.remote ??
-            new Ssh2RemoteExecutor({
-              hostKeyVerifier: pinnedHostKeyVerifier(store),
-              remoteProcessControl: s.remoteProcessControl,
-              connectTimeoutMs: s.connectTimeoutMs,
-              stopGraceMs: s.stopGraceMs,
-              ...(s.defaultKeyRef ? { defaultKeyRef: s.defaultKeyRef } : {}),
-              log: (level, message, fields) => logger[level](fields, message),
-            }),
-        },
-        {
-          provide: EXECUTOR,
-          inject: [HOST_STORE, HOST_BUS, EXECUTOR_REMOTE, EXECUTOR_SETTINGS, HOST_LOGGER],
-          useFactory: (store: EventStore, bus: NatsBus, remote: RemoteExecutor, s: ExecutorSettings, logger: Logger) =>
-            new Executor({
-              store,
-              bus,
-              remote,
-              executorId: s.executorId,
-              concurrency: s.concurrency,
-              resumeIntervalMs: s.resumeIntervalMs,
-              abortPollMs: s.abortPollMs,
-              rebootPollMs: s.rebootPollMs,
-              rebootMarker: s.rebootMarker,
-              ackWaitMs: s.ackWaitMs,
-              takeoverAfterMs: s.takeoverAfterMs,
-              crashFault: s.crashFault,
-              log: (level, fields, message) => logger[level](fields, message),
-            }),
-        },
-        ExecutorLifecycle,
+        { provide: EXECUTOR, useClass: ExecutorHandle },
       ],
       exports: [EXECUTOR],
     };

@@ -9,7 +9,7 @@ export function createExecutorService(options: ExecutorModuleOptions = {}): Serv
 /** The executor service as the host runs it (own process, or inside `patchbay up --single-process`), configured from the environment. */
 export const executorService: ServiceDefinition = createExecutorService();
 
-export { ExecutorModule, EXECUTOR, type ExecutorModuleOptions } from './executor.module.js';
+export { ExecutorModule, ExecutorHandle, EXECUTOR, type ExecutorModuleOptions } from './executor.module.js';
 export { Executor, RELEASED_DURABLE, RELEASED_SUBJECT, type ExecutorOptions, type ExecutorStats } from './executor.js';
 export { EndpointRun, RunOwnershipLostError, runEventId, parseCrashFault, type CrashFault, type ExecutorLog } from './endpoint-run.js';
 export { loadExecutorSettings, type ExecutorSettings } from './settings.js';

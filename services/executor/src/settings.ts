@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { ValidationError } from '@patchbay/contracts';
+import { ConfigError } from '@patchbay/service-host';
 import { parseCrashFault, type CrashFault } from './endpoint-run.js';
 
 /** Settings of the executor service, from its environment (see the README). */
@@ -44,10 +44,10 @@ const schema = z.object({
   PATCHBAY_EXECUTOR_FAULT_KILL_AFTER: z.string().regex(/^[A-Za-z]+(:[a-z0-9.-]*(:\d+)?)?$/).optional(),
 });
 
-/** Reads the settings; a bad value is a `VALIDATION_FAILED` naming the variable. */
+/** Reads the settings; a bad value is `CONFIG_INVALID` naming the variable (the process exits with status 2). */
 export function loadExecutorSettings(env: NodeJS.ProcessEnv = process.env): ExecutorSettings {
   const r = schema.safeParse(Object.fromEntries(Object.entries(env).filter(([k, v]) => k.startsWith('PATCHBAY_EXECUTOR_') && v !== '')));
-  if (!r.success) throw new ValidationError(`invalid executor settings: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
+  if (!r.success) throw new ConfigError(`invalid executor settings: ${r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`, { issues: r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) });
   const e = r.data;
   const fault = parseCrashFault(e.PATCHBAY_EXECUTOR_FAULT_KILL_AFTER);
   return {

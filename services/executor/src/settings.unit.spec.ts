@@ -38,10 +38,10 @@ describe('executor settings', () => {
     ['PATCHBAY_EXECUTOR_FAULT_KILL_AFTER', 'rm -rf'],
   ];
   for (const [name, value] of bad) {
-    it(`refuses ${name}=${JSON.stringify(value)} with VALIDATION_FAILED naming the variable`, () => {
+    it(`refuses ${name}=${JSON.stringify(value)} with CONFIG_INVALID naming the variable`, () => {
       assert.throws(
         () => loadExecutorSettings({ [name]: value }),
-        (e: unknown) => e instanceof PatchbayError && e.code === 'VALIDATION_FAILED' && e.message.includes(name),
+        (e: unknown) => e instanceof PatchbayError && e.code === 'CONFIG_INVALID' && e.message.includes(name),
       );
     });
   }

@@ -86,7 +86,7 @@ export class ExecutorTestBed {
     child.stdout!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
     child.stderr!.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-20_000)));
     this.children.add(child);
-    const exited = new Promise<number | null>((r) => child.once('exit', (code) => {
+    const exited = new Promise<number | null>((r) => child.once('close', (code) => {
       this.children.delete(child);
       r(code);
     }));
