@@ -343,8 +343,14 @@ export async function resumeReboot(ctx: StepContext, track: Track, bootIdBefore:
   }
   let resend = false;
   if (current !== undefined && current === bootIdBefore && ctx.rebootMarker) {
-    const marker = await onEndpoint(ctx, track, ['test', '-e', `/run/patchbay/reboot-${rebootMarkerName(ctx)}`]);
-    resend = marker.exitCode === 1;
+    try {
+      const marker = await onEndpoint(ctx, track, ['test', '-e', `/run/patchbay/reboot-${rebootMarkerName(ctx)}`]);
+      resend = marker.exitCode === 1;
+    } catch (e) {
+      const code = (e as PatchbayError).code;
+      if (code === 'CANCELLED' || code === 'HOST_KEY_REJECTED') throw e;
+      // The endpoint went away while we looked: it is going down, so the reboot was sent. Wait.
+    }
   }
   if (resend) {
     await sendReboot(ctx, track);
