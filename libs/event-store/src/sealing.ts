@@ -126,10 +126,16 @@ export function checkAppendMany(writes: unknown): CheckedWrite[] {
       }
       throw error;
     }
-    if (streams.has(checked.stream)) throw invalid(`write ${w}: stream ${checked.stream} appears twice in one appendMany; put its events in one write`, { field: 'stream', write: w, stream: checked.stream });
+    if (streams.has(checked.stream))
+      throw invalid(`write ${w}: stream ${checked.stream} appears twice in one appendMany; put its events in one write`, {
+        field: 'stream',
+        write: w,
+        stream: checked.stream,
+      });
     streams.add(checked.stream);
     for (const e of checked.events) {
-      if (ids.has(e.eventId)) throw invalid(`write ${w}: event id ${e.eventId} appears twice in one appendMany`, { field: 'eventId', write: w, eventId: e.eventId });
+      if (ids.has(e.eventId))
+        throw invalid(`write ${w}: event id ${e.eventId} appears twice in one appendMany`, { field: 'eventId', write: w, eventId: e.eventId });
       ids.add(e.eventId);
     }
     out[w] = checked;

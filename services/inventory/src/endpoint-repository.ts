@@ -93,7 +93,10 @@ export class EndpointRepository {
    * whose `atomicMultiStreamAppend` is true); changes without events are skipped. One result per
    * change, `undefined` for the skipped ones.
    */
-  async appendMany(changes: readonly { endpointId: string; events: readonly EndpointEvent[]; expectedRevision: number }[], meta: CommandMeta): Promise<(AppendResult | undefined)[]> {
+  async appendMany(
+    changes: readonly { endpointId: string; events: readonly EndpointEvent[]; expectedRevision: number }[],
+    meta: CommandMeta,
+  ): Promise<(AppendResult | undefined)[]> {
     const writes: StreamWrite[] = [];
     const index: number[] = [];
     for (let i = 0; i < changes.length; i++) {
