@@ -66,9 +66,10 @@ describe('executor on the simulated fleet', () => {
     await fleet?.stop();
   });
 
-  it('two executors share 24 endpoints; duplicate releases are dropped; no step runs twice; every host patched and rebooted once', async () => {
+  it('two executors share 24 endpoints; duplicate releases are dropped; no step runs twice; every host patched and rebooted once', async (t) => {
     const a = await bed.startExecutor({ ...simSettings, executorId: 'exec-a', concurrency: 6 });
     const b = await bed.startExecutor({ ...simSettings, executorId: 'exec-b', concurrency: 6 });
+    t.after(() => Promise.all([bed.stopExecutor(a), bed.stopExecutor(b)]));
     const started = Date.now();
     const streams: string[] = [];
     const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
@@ -107,12 +108,36 @@ describe('executor on the simulated fleet', () => {
     assert.ok(statsA.claimed > 0 && statsB.claimed > 0, `both replicas worked (a ${statsA.claimed}, b ${statsB.claimed})`);
     assert.equal(statsA.lostClaims + statsB.lostClaims, 8, 'every duplicate release lost its claim');
     console.log(`# 24 simulated endpoints, two executors: ${wallMs} ms wall; claims a=${statsA.claimed} b=${statsB.claimed}`);
-    await bed.stopExecutor(a);
-    await bed.stopExecutor(b);
   });
 
-  it('an aborted cycle stops the step in flight, runs the compensations of what was done, and ends RunCancelled', async () => {
+  it('a replica with no free slot hands releases back instead of holding them; the replica with room runs them', async (t) => {
+    const small = await bed.startExecutor({ ...simSettings, executorId: 'exec-small', concurrency: 1 });
+    const big = await bed.startExecutor({ ...simSettings, executorId: 'exec-big', concurrency: 8 });
+    t.after(() => Promise.all([bed.stopExecutor(small), bed.stopExecutor(big)]));
+    const hold: WorkflowStepInput = { id: 'hold', type: 'custom', params: { argv: ['sleep', '1'] } };
+    const started = Date.now();
+    const streams: string[] = [];
+    for (let i = 41; i < 47; i++) streams.push(await bed.release({ cycleId: 'c-capacity', endpointId: ep(i).id, ssh: ssh(i), workflow: workflow([hold]), packages: PACKAGES }));
+    const runs = await bed.waitForFinal(streams, 30_000);
+    const wallMs = Date.now() - started;
+    for (const [stream, events] of runs) {
+      assertRunInvariants(stream, events);
+      assert.equal(events.at(-1)!.type, 'RunSucceeded');
+    }
+    const s = small.app.get<ExecutorHandle>(EXECUTOR, { strict: false }).stats;
+    const b = big.app.get<ExecutorHandle>(EXECUTOR, { strict: false }).stats;
+    assert.equal(s.claimed + b.claimed, 6);
+    assert.ok(s.claimed <= 2, `the one-slot replica ran ${s.claimed}`);
+    assert.ok(s.handedBack > 0, 'the full replica handed releases back');
+    assert.equal(b.handedBack, 0, 'the replica with room never had to');
+    // Six runs of about 2 s fit in one round on the replica with room; hoarding would serialise them.
+    assert.ok(wallMs < 6000, `took ${wallMs} ms`);
+    console.log(`# capacity: small ran ${s.claimed} and handed back ${s.handedBack}, big ran ${b.claimed}; ${wallMs} ms wall`);
+  });
+
+  it('an aborted cycle stops the step in flight, runs the compensations of what was done, and ends RunCancelled', async (t) => {
     const x = await bed.startExecutor({ ...simSettings, executorId: 'exec-abort', concurrency: 8 });
+    t.after(() => bed.stopExecutor(x));
     const hold: WorkflowStepInput = { id: 'hold', type: 'custom', timeoutSeconds: 60, params: { argv: ['sleep', '30'] } };
     const streams: string[] = [];
     for (let i = 24; i < 30; i++) streams.push(await bed.release({ cycleId: 'c-abort', endpointId: ep(i).id, ssh: ssh(i), workflow: workflow([hold]), packages: PACKAGES }));
@@ -142,11 +167,11 @@ describe('executor on the simulated fleet', () => {
     const lateEvents = (await bed.waitForFinal([late], 10_000)).get(late)!;
     assert.deepEqual(lateEvents.map((e) => e.type), ['RunStarted', 'RunCancelled']);
     assert.equal(ep(30).machine.services.get(APP), 'active', 'nothing touched the endpoint');
-    await bed.stopExecutor(x);
   });
 
-  it('a host that never comes back fails with REBOOT_TIMEOUT after its return timeout, and compensations run', async () => {
+  it('a host that never comes back fails with REBOOT_TIMEOUT after its return timeout, and compensations run', async (t) => {
     const x = await bed.startExecutor({ ...simSettings, executorId: 'exec-never', concurrency: 2 });
+    t.after(() => bed.stopExecutor(x));
     const stream = await bed.release({ cycleId: 'c-never', endpointId: ep(NEVER_RETURNS).id, ssh: ssh(NEVER_RETURNS), workflow: workflow(), packages: PACKAGES });
     const [events] = [...(await bed.waitForFinal([stream], 30_000)).values()];
     assertRunInvariants(stream, events!);
@@ -160,11 +185,11 @@ describe('executor on the simulated fleet', () => {
     assert.deepEqual(stepKeysOf(events!, 'StepSucceeded').slice(-1), ['compensate.rejoin']);
     assert.equal(d.compensated, false);
     assert.equal(ep(NEVER_RETURNS).machine.rebootRequestsByBootId.size, 1, 'the reboot was issued once, never again');
-    await bed.stopExecutor(x);
   });
 
-  it('a step that fails is retried with backoff; a failed patch runs its compensations and stops the endpoint', async () => {
+  it('a step that fails is retried with backoff; a failed patch runs its compensations and stops the endpoint', async (t) => {
     const x = await bed.startExecutor({ ...simSettings, executorId: 'exec-fail', concurrency: 2 });
+    t.after(() => bed.stopExecutor(x));
     const flaky: WorkflowStepInput = { id: 'flaky', type: 'custom', retries: { max: 2, backoffSeconds: 0.2, multiplier: 2 }, params: { argv: ['false'] } };
     const s1 = await bed.release({ cycleId: 'c-fail', endpointId: ep(31).id, ssh: ssh(31), workflow: workflow([{ ...flaky, onFailure: 'continue' } as WorkflowStepInput]), packages: PACKAGES });
     const s2 = await bed.release({ cycleId: 'c-fail', endpointId: ep(32).id, ssh: ssh(32), workflow: workflow(), packages: [{ name: 'pb-missing', to: '1.0-1', security: false }] });
@@ -188,10 +213,9 @@ describe('executor on the simulated fleet', () => {
     for (let i = 0; i < 50 && stats.invalidReleases === 0; i++) await new Promise((r) => setTimeout(r, 100));
     assert.equal(stats.invalidReleases, 1);
     assert.deepEqual(await bed.runEvents('run-c-fail.bad-1'), []);
-    await bed.stopExecutor(x);
   });
 
-  it('a run whose executor is gone for good is taken over after the takeover silence, and finishes', async () => {
+  it('a run whose executor is gone for good is taken over after the takeover silence, and finishes', async (t) => {
     const gone = await bed.startExecutor({ ...simSettings, executorId: 'exec-gone', concurrency: 2 });
     const hold: WorkflowStepInput = { id: 'hold', type: 'custom', timeoutSeconds: 60, params: { argv: ['sleep', '2'] } };
     const streams = [
@@ -201,6 +225,7 @@ describe('executor on the simulated fleet', () => {
     await Promise.all(streams.map((s) => bed.waitForEvent(s, (e) => e.type === 'StepStarted' && (e.data as { stepKey: string }).stepKey === 'hold', 20_000)));
     await bed.stopExecutor(gone);
     const heir = await bed.startExecutor({ ...simSettings, executorId: 'exec-heir', concurrency: 2, takeoverAfterMs: 1500, resumeIntervalMs: 300 });
+    t.after(() => bed.stopExecutor(heir));
     const runs = await bed.waitForFinal(streams, 30_000);
     for (const [stream, events] of runs) {
       assertRunInvariants(stream, events);
@@ -210,7 +235,6 @@ describe('executor on the simulated fleet', () => {
       assert.deepEqual(holds, holds.map((h, i) => ({ ...h, attempt: i + 1, resumed: i > 0 })));
       assert.equal(holds.length, 2, 'the interrupted hold ran again as a resumed attempt');
     }
-    await bed.stopExecutor(heir);
   });
 
   it('a bad setting stops the executor process at start with exit status 2 and a line naming the variable', async () => {

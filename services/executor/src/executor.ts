@@ -1,4 +1,5 @@
 import {
+  PatchbayError,
   CycleAborted,
   EndpointReleased,
   RunStarted,
@@ -56,6 +57,15 @@ class Slots {
   async acquire(): Promise<() => void> {
     if (this.used >= this.n) await new Promise<void>((r) => this.waiters.push(r));
     else this.used++;
+    return this.releaser();
+  }
+  /** A slot now, or undefined when all are taken (nobody is queued ahead). */
+  tryAcquire(): (() => void) | undefined {
+    if (this.used >= this.n || this.waiters.length > 0) return undefined;
+    this.used++;
+    return this.releaser();
+  }
+  private releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
@@ -69,13 +79,24 @@ class Slots {
 
 /** Figures for health replies and tests. */
 export interface ExecutorStats {
+  /** Runs this executor claimed (RunStarted appended). */
   claimed: number;
+  /** Releases dropped because their run already exists (claimed by another replica, or running here). */
   lostClaims: number;
   resumed: number;
   finished: number;
   active: number;
   /** Releases refused because they did not validate (`VALIDATION_FAILED`, logged). */
   invalidReleases: number;
+  /** Releases handed back to the bus because every slot was taken. */
+  handedBack: number;
+}
+
+/** Every slot of this executor is taken; the release goes back to the bus for a replica with room. */
+export class ExecutorAtCapacityError extends PatchbayError {
+  constructor(executorId: string, concurrency: number) {
+    super('EXECUTOR_AT_CAPACITY', `executor ${executorId} runs ${concurrency} endpoints already; the release is handed back`, { executorId, concurrency });
+  }
 }
 
 /**
@@ -97,7 +118,7 @@ export class Executor {
   private scan?: Promise<void>;
   private stopping = false;
   private scanning: Promise<void> = Promise.resolve();
-  readonly stats: ExecutorStats = { claimed: 0, lostClaims: 0, resumed: 0, finished: 0, active: 0, invalidReleases: 0 };
+  readonly stats: ExecutorStats = { claimed: 0, lostClaims: 0, resumed: 0, finished: 0, active: 0, invalidReleases: 0, handedBack: 0 };
 
   constructor(private readonly opts: ExecutorOptions) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
@@ -111,7 +132,10 @@ export class Executor {
     this.consumer = await this.opts.bus.consume(RELEASED_DURABLE, RELEASED_SUBJECT, (event) => this.onReleased(event), {
       maxAckPending: Math.max(2, this.opts.concurrency),
       ackWaitMs: this.opts.ackWaitMs ?? 60_000,
-      maxDeliver: 5,
+      // A busy replica hands releases back (nak) rather than holding them; they come back until
+      // some replica has room, which in a long cycle can take many rounds.
+      maxDeliver: 100_000,
+      backoff: [200, 500, 1000, 2000, 5000],
     });
     const every = (ms: number, f: () => Promise<void>) => {
       const t = setInterval(() => {
@@ -264,9 +288,17 @@ export class Executor {
     }
     const released = parsed.data;
     const stream = toRunStreamName(released.cycleId, released.endpointId);
-    if (this.active.has(stream)) return;
-    // Back-pressure: the consumer waits for a free slot before claiming, so an idle replica gets the next one.
-    const release = await this.slots.acquire();
+    if (this.active.has(stream)) {
+      this.stats.lostClaims++;
+      return;
+    }
+    // Back-pressure without hoarding: a replica with no free slot hands the release back at once,
+    // so a replica with room takes it instead of it waiting here behind this one's runs.
+    const release = this.slots.tryAcquire();
+    if (!release) {
+      this.stats.handedBack++;
+      throw new ExecutorAtCapacityError(this.opts.executorId, this.opts.concurrency);
+    }
     let launched = false;
     try {
       if (this.stopping) throw new Error('executor stopping');
