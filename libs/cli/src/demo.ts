@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PatchbayError, type CycleSummary, type RecordedEvent } from '@patchbay/contracts';
@@ -43,6 +43,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   if (process.getuid?.() !== 0) throw new DemoFailedError('preflight', 'the lab of real hosts needs root (namespaces, overlay mounts)');
   const dataDir = resolve(options.dataDir ?? '.patchbay');
   mkdirSync(dataDir, { recursive: true });
+  // An admin token for the gateway, so the audit queries printed at the end can be run as shown.
+  const adminToken = process.env['PATCHBAY_ADMIN_TOKEN'] ?? `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+  process.env['PATCHBAY_ADMIN_TOKEN'] = adminToken;
   let stop!: () => void;
   const until = new Promise<void>((r) => (stop = r));
   let ready!: (info: { url: string; natsUrl: string }) => void;
@@ -72,7 +75,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     writeFileSync(join(dataDir, 'demo-inventory.ini'), ini);
     const imported = await send<{ summary: Record<string, number> }>('inventory', 'import', { format: 'ansible-ini', fileName: 'demo-inventory.ini', content: ini, hostKeyPolicy: 'tofu' });
     log(`  ${JSON.stringify(imported.summary)}`);
-    const facts = await send<unknown>('inventory', 'gather-facts', { wait: true });
+    const facts = await send<unknown>('inventory', 'gather-facts', { wait: true, refresh: true });
     log(`  facts: ${summariseFacts(facts)}`);
 
     log('\n▶ policy: applying reference groups, the workflow and the policy as code (libs/cli/demo/fleet.yaml)');
@@ -110,7 +113,9 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     log('\n▶ where to look');
     log(`  GraphQL:  ${url}`);
     for (const c of cycles) log(`  cycle ${c.cycleId}: ${c.status}, ${c.succeeded} succeeded, ${c.failed} failed, plan ${c.planHash?.slice(0, 12)}`);
-    log(`  audit:    query { verifyCycle(cycleId: "${cycles[0]!.cycleId}") { ok } }  and  cycleHistory(cycleId: …) on the gateway`);
+    log(`  token:    ${adminToken}  (admin; send as "Authorization: Bearer <token>")`);
+    log(`  audit:    curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ verifyCycle(cycleId: \\"${cycles[0]!.cycleId}\\") { ok } }"}'`);
+    log(`  export:   ${url.replace(/\/graphql$/, '')}/audit/cycles/${cycles[0]!.cycleId}/export.jsonl (same token)`);
     log(`  events:   ${join(dataDir, 'events.db')} (SQLite; every step of every cycle, hash-chained)`);
     if (!options.exitWhenDone) {
       log('\nThe stack and the lab stay up; Ctrl-C stops both.');
@@ -159,9 +164,9 @@ function inventoryIni(lab: Lab, keyPath: string): string {
 }
 
 function summariseFacts(reply: unknown): string {
-  const rows = Array.isArray(reply) ? reply : ((reply as { results?: unknown[] })?.results ?? []);
-  const ok = rows.filter((r) => (r as { ok?: boolean; status?: string }).ok === true || (r as { status?: string }).status === 'ok').length;
-  return `${ok}/${rows.length} endpoints answered`;
+  const rows = (reply as { outcomes?: Array<{ endpointId: string; ok: boolean; code?: string }> })?.outcomes ?? [];
+  const failed = rows.filter((r) => !r.ok).map((r) => `${r.endpointId} ${r.code}`);
+  return `${rows.length - failed.length}/${rows.length} endpoints answered${failed.length ? ` (${failed.join(', ')})` : ''}`;
 }
 
 async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 60_000): Promise<void> {
@@ -211,7 +216,7 @@ function followEvents(bus: NatsBus, log: (l: string) => void): { watch(cycleId: 
 
 function describe(e: RecordedEvent, d: Record<string, unknown>, started: Map<string, number>): string | undefined {
   const ep = typeof d['endpointId'] === 'string' ? d['endpointId'] : '';
-  const step = typeof d['stepId'] === 'string' ? d['stepId'] : '';
+  const step = typeof d['stepKey'] === 'string' ? d['stepKey'] : typeof d['stepId'] === 'string' ? d['stepId'] : '';
   const key = `${e.metadata.stream}:${step}`;
   switch (e.type) {
     case 'StepStarted':

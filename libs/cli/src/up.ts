@@ -102,13 +102,19 @@ async function gatewayUrl(supervisor: StackSupervisor, env: NodeJS.ProcessEnv, c
   const logFile = join(config.dataDir, 'logs', 'gateway.log');
   const deadline = Date.now() + 30_000;
   const startSize = existsSync(logFile) ? readFileSync(logFile).length : 0;
+  let shownToken = false;
   for (;;) {
     if (existsSync(logFile)) {
       const text = readFileSync(logFile, 'utf8').slice(startSize);
       for (const line of text.split('\n')) {
         if (!line.startsWith('{')) continue;
         try {
-          const rec = JSON.parse(line) as { msg?: string; url?: string; level?: string; code?: string };
+          const rec = JSON.parse(line) as { msg?: string; url?: string; level?: string; code?: string; token?: string };
+          // The gateway creates an admin token on first start and shows it once: pass it on.
+          if (rec.token && !shownToken) {
+            shownToken = true;
+            process.stdout.write(`${rec.msg}: ${rec.token}\n`);
+          }
           if (rec.msg === 'listening' && rec.url) return rec.url;
           if (rec.level === 'fatal') throw new StackStartError(`gateway failed to start: ${rec.code}: ${rec.msg}`);
         } catch (err) {

@@ -50,7 +50,7 @@ describe('patchbay demo: the main job on the embedded default (real lab hosts)',
         const events = streams.get(run)!;
         const types = events.map((e) => e.type);
         assert.equal(types.filter((t) => t === 'RunSucceeded' || t === 'RunFailed' || t === 'RunCancelled').length, 1, `${run} ends once`);
-        const steps = events.filter((e) => e.type === 'StepSucceeded').map((e) => (e.data as { stepId: string }).stepId);
+        const steps = events.filter((e) => e.type === 'StepSucceeded').map((e) => (e.data as { stepKey: string }).stepKey);
         for (const id of ['disk', 'stop-app', 'snapshot', 'drain', 'patch', 'start-app', 'health', 'rejoin']) assert.ok(steps.includes(id), `${run}: step ${id} succeeded (${steps.join(',')})`);
         const boots = events.filter((e) => e.type === 'RebootIssued').map((e) => (e.data as { bootIdBefore: string }).bootIdBefore);
         assert.equal(new Set(boots).size, boots.length, `${run}: never two reboots for one boot id`);
