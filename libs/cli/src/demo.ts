@@ -2,7 +2,8 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { PatchbayError, type CycleSummary, type RecordedEvent } from '@patchbay/contracts';
-import { DEFAULT_SCENARIO, Lab } from '@patchbay/fleet-lab';
+import { checkLabPrerequisites, DEFAULT_SCENARIO, Lab } from '@patchbay/fleet-lab';
+import { spawnSync } from 'node:child_process';
 import { decodeEvent, NatsBus } from '@patchbay/messaging';
 import { up } from './up.js';
 
@@ -41,6 +42,7 @@ const FINAL = new Set(['completed', 'halted', 'aborted']);
 export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
   const log = options.log ?? ((l: string) => process.stdout.write(`${l}\n`));
   if (process.getuid?.() !== 0) throw new DemoFailedError('preflight', 'the lab of real hosts needs root (namespaces, overlay mounts)');
+  await setUpMissing(log);
   const dataDir = resolve(options.dataDir ?? '.patchbay');
   mkdirSync(dataDir, { recursive: true });
   // An admin token for the gateway, so the audit queries printed at the end can be run as shown.
@@ -131,6 +133,31 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     stop();
     await stack.catch(() => undefined);
   }
+}
+
+/** What the demo needs on the machine: program → Debian package (fixed names, nothing from input). */
+const DEMO_PROGRAMS: Array<[string, string]> = [
+  ['nats-server', 'nats-server'],
+  ['debootstrap', 'debootstrap'],
+  ['dpkg-scanpackages', 'dpkg-dev'],
+  ['apt-ftparchive', 'apt-utils'],
+  ['ip', 'iproute2'],
+  ['unshare', 'util-linux'],
+];
+
+/** Installs the Debian packages the demo needs when they are missing (the demo runs as root). */
+async function setUpMissing(log: (l: string) => void): Promise<void> {
+  try {
+    await checkLabPrerequisites(DEMO_PROGRAMS);
+    return;
+  } catch (err) {
+    const install = (err as PatchbayError).details?.['installCommand'];
+    if ((err as PatchbayError).code !== 'LAB_PREREQUISITE_MISSING' || typeof install !== 'string') throw err;
+    log(`▶ setting up what is missing: ${install}`);
+    const r = spawnSync('sh', ['-c', install], { stdio: 'inherit', env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } });
+    if (r.status !== 0) throw new DemoFailedError('preflight', `installing the prerequisites failed (${install})`);
+  }
+  await checkLabPrerequisites(DEMO_PROGRAMS);
 }
 
 /** An Ansible INI inventory of the lab: one canary, web hosts, database hosts (the last two). */
