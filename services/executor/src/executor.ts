@@ -40,6 +40,8 @@ export interface ExecutorOptions {
    * lose the run mid-step (it stops at its next append; the step is then resumed by the rules).
    */
   takeoverAfterMs?: number;
+  /** How long a release waits here for a free slot before it is handed back to the bus (ms). Default 1000. */
+  claimWaitMs?: number;
   /** How long the bus waits for a claim before redelivering a release to another replica (ms). */
   ackWaitMs?: number;
   log: ExecutorLog;
@@ -58,6 +60,24 @@ class Slots {
     if (this.used >= this.n) await new Promise<void>((r) => this.waiters.push(r));
     else this.used++;
     return this.releaser();
+  }
+  /** A slot within `ms`, or undefined when none freed up in time. */
+  acquireWithin(ms: number): Promise<(() => void) | undefined> {
+    const now = this.tryAcquire();
+    if (now || ms <= 0) return Promise.resolve(now);
+    return new Promise((resolve) => {
+      const grant = (): void => {
+        clearTimeout(timer);
+        resolve(this.releaser());
+      };
+      const timer = setTimeout(() => {
+        // Timed out: leave the queue so a later release does not hand this caller a slot.
+        const i = this.waiters.indexOf(grant);
+        if (i >= 0) this.waiters.splice(i, 1);
+        resolve(undefined);
+      }, ms);
+      this.waiters.push(grant);
+    });
   }
   /** A slot now, or undefined when all are taken (nobody is queued ahead). */
   tryAcquire(): (() => void) | undefined {
@@ -135,7 +155,7 @@ export class Executor {
       // A busy replica hands releases back (nak) rather than holding them; they come back until
       // some replica has room, which in a long cycle can take many rounds.
       maxDeliver: 100_000,
-      backoff: [200, 500, 1000, 2000, 5000],
+      backoff: [100, 250, 500, 1000],
     });
     const every = (ms: number, f: () => Promise<void>) => {
       const t = setInterval(() => {
@@ -292,9 +312,9 @@ export class Executor {
       this.stats.lostClaims++;
       return;
     }
-    // Back-pressure without hoarding: a replica with no free slot hands the release back at once,
-    // so a replica with room takes it instead of it waiting here behind this one's runs.
-    const release = this.slots.tryAcquire();
+    // Back-pressure without hoarding: a replica waits briefly for a slot (one of its runs may be
+    // ending), then hands the release back so a replica with room takes it instead.
+    const release = await this.slots.acquireWithin(this.opts.claimWaitMs ?? 1000);
     if (!release) {
       this.stats.handedBack++;
       throw new ExecutorAtCapacityError(this.opts.executorId, this.opts.concurrency);
