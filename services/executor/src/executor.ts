@@ -48,14 +48,16 @@ export interface ExecutorOptions {
   crashFault?: CrashFault | undefined;
 }
 
-/** A counting semaphore: at most `n` holders. */
-class Slots {
+/** The executor's run slots: a counting semaphore with at most `n` holders, granted in arrival order. */
+export class RunSlots {
   private used = 0;
   private readonly waiters: Array<() => void> = [];
   constructor(private readonly n: number) {}
+  /** Slots held now. */
   get inUse(): number {
     return this.used;
   }
+  /** Waits for a slot; resolves with its release function (calling it twice is harmless). */
   async acquire(): Promise<() => void> {
     if (this.used >= this.n) await new Promise<void>((r) => this.waiters.push(r));
     else this.used++;
@@ -128,7 +130,7 @@ export class ExecutorAtCapacityError extends PatchbayError {
 export class Executor {
   private readonly active = new Map<string, { run: EndpointRun; done: Promise<void> }>();
   private readonly abortedCycles = new Map<string, string>();
-  private readonly slots: Slots;
+  private readonly slots: RunSlots;
   private consumer?: EventConsumer;
   private timers: NodeJS.Timeout[] = [];
   private cyclePosition: bigint | undefined;
@@ -142,7 +144,7 @@ export class Executor {
 
   constructor(private readonly opts: ExecutorOptions) {
     if (!Number.isInteger(opts.concurrency) || opts.concurrency < 1) throw new RangeError('concurrency must be a positive integer');
-    this.slots = new Slots(opts.concurrency);
+    this.slots = new RunSlots(opts.concurrency);
   }
 
   /** Reads aborts and unfinished runs, resumes them, then starts consuming releases. */

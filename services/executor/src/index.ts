@@ -10,7 +10,7 @@ export function createExecutorService(options: ExecutorModuleOptions = {}): Serv
 export const executorService: ServiceDefinition = createExecutorService();
 
 export { ExecutorModule, ExecutorHandle, EXECUTOR, type ExecutorModuleOptions } from './executor.module.js';
-export { Executor, ExecutorAtCapacityError, RELEASED_DURABLE, RELEASED_SUBJECT, type ExecutorOptions, type ExecutorStats } from './executor.js';
+export { Executor, ExecutorAtCapacityError, RunSlots, RELEASED_DURABLE, RELEASED_SUBJECT, type ExecutorOptions, type ExecutorStats } from './executor.js';
 export { EndpointRun, RunOwnershipLostError, runEventId, parseCrashFault, type CrashFault, type ExecutorLog } from './endpoint-run.js';
 export { loadExecutorSettings, type ExecutorSettings } from './settings.js';
 export { pinnedHostKeyVerifier } from './host-keys.js';
