@@ -215,6 +215,19 @@ describe('executor on the simulated fleet', () => {
     assert.deepEqual(await bed.runEvents('run-c-fail.bad-1'), []);
   });
 
+  it('scope security with no package list installs only the updates from security suites', async (t) => {
+    const x = await bed.startExecutor({ ...simSettings, executorId: 'exec-security', concurrency: 2 });
+    t.after(() => bed.stopExecutor(x));
+    const stream = await bed.release({ cycleId: 'c-security', endpointId: ep(47).id, ssh: ssh(47), workflow: workflow([], { patch: { params: { scope: 'security' } } }), packages: [] });
+    const events = (await bed.waitForFinal([stream], 30_000)).get(stream)!;
+    assertRunInvariants(stream, events);
+    assert.equal(events.at(-1)!.type, 'RunSucceeded');
+    const m = ep(47).machine;
+    for (const p of SCENARIO.packages) assert.equal(m.installed.get(p.name), p.classification === 'security' ? p.available : p.installed, p.name);
+    const patch = events.find((e) => e.type === 'StepSucceeded' && (e.data as { stepKey: string }).stepKey === 'patch')!.data as { detail: { securityUpdates: string[] } };
+    assert.deepEqual(patch.detail.securityUpdates, ['pb-libfoo=1.1-1', 'pb-openssl-demo=1.0.1-1']);
+  });
+
   it('a run whose executor is gone for good is taken over after the takeover silence, and finishes', async (t) => {
     const gone = await bed.startExecutor({ ...simSettings, executorId: 'exec-gone', concurrency: 2 });
     const hold: WorkflowStepInput = { id: 'hold', type: 'custom', timeoutSeconds: 60, params: { argv: ['sleep', '2'] } };

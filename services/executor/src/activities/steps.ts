@@ -7,10 +7,13 @@ import {
   downgradeCommand,
   installCommand,
   interpretPackageResult,
+  isSecuritySuite,
   listInstalledCommand,
+  listUpgradableCommand,
   managerFromOsRelease,
   packageChanges,
   parseDfFreeMb,
+  parseAptUpgradable,
   parseInstalledPackages,
   refreshCommand,
   repairCommands,
@@ -261,7 +264,16 @@ async function patch(ctx: StepContext, track: Track, step: Extract<WorkflowStep,
     ctx.state.packages.before = before.packages;
   }
   await refreshIndex(ctx, track, pm);
-  const install = installCommand(pm, installRequest(ctx.plan, step));
+  let request = installRequest(ctx.plan, step);
+  if (request.kind === 'security' && pm === 'apt') {
+    // apt has no security-only upgrade: pick the upgradable packages whose candidate comes from a security suite.
+    const list = await onEndpoint(ctx, track, listUpgradableCommand(pm)!, 4 * 1024 * 1024);
+    expectExit(list, 0, 'listing upgradable packages');
+    const security = parseAptUpgradable(list.stdout).filter((p) => p.suites.some(isSecuritySuite));
+    detail['securityUpdates'] = security.map((p) => `${p.name}=${p.version}`).slice(0, 500);
+    request = { kind: 'packages', packages: security.map((p) => ({ name: p.name, to: p.version })) };
+  }
+  const install = installCommand(pm, request);
   if (install) {
     let r = await onEndpoint(ctx, track, install);
     let o = interpretPackageResult(pm, r.exitCode, r.stdout, r.stderr);

@@ -205,6 +205,36 @@ export function interpretPackageResult(pm: PackageManager, exitCode: number | nu
   return { ok, lockBusy, interrupted, rebootNeeded, ...(counts ? { counts } : {}) };
 }
 
+/** Lists upgradable packages with their origin suite (apt: `apt list --upgradable`). */
+export function listUpgradableCommand(pm: PackageManager): ManagerCommand | undefined {
+  if (pm !== 'apt') return undefined;
+  return { argv: ['apt', 'list', '--upgradable', '-q'], env: { LC_ALL: 'C' } };
+}
+
+/** One line of `apt list --upgradable`: `name/suite[,suite] version arch [upgradable from: old]`. */
+export interface UpgradablePackage {
+  name: string;
+  suites: string[];
+  version: string;
+  from?: string;
+}
+
+/** Parses `apt list --upgradable` output (its warning and `Listing...` lines are skipped). */
+export function parseAptUpgradable(stdout: string): UpgradablePackage[] {
+  const out: UpgradablePackage[] = [];
+  for (const line of stdout.split('\n')) {
+    const m = /^([A-Za-z0-9][A-Za-z0-9+._-]*)\/(\S+)\s+(\S+)\s+\S+(?:\s+\[upgradable from: ([^\]]+)\])?/.exec(line.trim());
+    if (!m) continue;
+    out.push({ name: m[1]!, suites: m[2]!.split(','), version: m[3]!, ...(m[4] ? { from: m[4] } : {}) });
+  }
+  return out;
+}
+
+/** Debian and Ubuntu publish security updates in suites named `<codename>-security`. */
+export function isSecuritySuite(suite: string): boolean {
+  return /-security$/.test(suite) || suite === 'security';
+}
+
 /** Free space in MiB of the file system holding `path`, from `df -P -k <path>` (the path is absolute, never an option). */
 export function parseDfFreeMb(stdout: string): number | undefined {
   const lines = stdout.trim().split('\n').filter((l) => l.trim() !== '');

@@ -5,9 +5,11 @@ import {
   downgradeCommand,
   installCommand,
   interpretPackageResult,
+  isSecuritySuite,
   listInstalledCommand,
   managerFromOsRelease,
   packageChanges,
+  parseAptUpgradable,
   parseDfFreeMb,
   parseInstalledPackages,
   pinnedName,
@@ -158,6 +160,23 @@ describe('output parsers', () => {
     assert.equal(interpretPackageResult('zypper', 104, '', "No provider of 'nope' found.").ok, false);
     assert.equal(interpretPackageResult('zypper', 7, '', 'System management is locked by the application with pid 1234 (zypper).').lockBusy, true);
     assert.equal(interpretPackageResult('dnf', 1, '', 'Error: Unable to find a match: nope').ok, false);
+  });
+
+  it('apt list --upgradable: names, suites, versions; security suites recognised', () => {
+    const out = `
+WARNING: apt does not have a stable CLI interface. Use with caution in scripts.
+
+Listing...
+pb-libfoo/bookworm-security 1.1-1 all [upgradable from: 1.0-1]
+pb-openssl-demo/bookworm-security 1.0.1-1 all [upgradable from: 1.0.0-1]
+pb-tools/bookworm 2.4.0-1 all [upgradable from: 2.3.0-1]
+libssl3/stable-security,stable 3.0.15-1~deb12u1 amd64 [upgradable from: 3.0.14-1~deb12u2]
+`;
+    const list = parseAptUpgradable(out);
+    assert.deepEqual(list.map((p) => p.name), ['pb-libfoo', 'pb-openssl-demo', 'pb-tools', 'libssl3']);
+    assert.deepEqual(list[3], { name: 'libssl3', suites: ['stable-security', 'stable'], version: '3.0.15-1~deb12u1', from: '3.0.14-1~deb12u2' });
+    assert.deepEqual(list.filter((p) => p.suites.some(isSecuritySuite)).map((p) => p.name), ['pb-libfoo', 'pb-openssl-demo', 'libssl3']);
+    assert.equal(isSecuritySuite('bookworm-updates'), false);
   });
 
   it('/etc/os-release picks the manager', () => {
