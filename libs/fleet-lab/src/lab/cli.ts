@@ -8,7 +8,7 @@ import { PatchbayError } from '@patchbay/contracts';
 import { scenarioSchema, type Scenario } from '../scenario.js';
 import { LabAlreadyRunningError, LabConfigInvalidError, LabFaultUnsupportedError, LabHostNotFoundError, LabNotFoundError } from './errors.js';
 import { Lab, execInHost, fillDisk, freeDisk, requestForwarderLatency } from './lab.js';
-import { addNetem, clearNetem, setLink } from './network.js';
+import { addLoss, addNetem, addNftLoss, clearLoss, clearNetem, clearNftLoss, setLink, validateLossPercent } from './network.js';
 import { isSameProcess } from './pids.js';
 import { defaultStateDir, readLabState } from './state.js';
 
@@ -26,7 +26,7 @@ export async function loadLabScenario(path: string): Promise<Scenario> {
 }
 
 /** Faults the CLI can inject into a running lab (each has its undo). */
-export const FAULT_KINDS = ['cut', 'restore', 'latency', 'clear-latency', 'fill-disk', 'free-disk', 'kill-sshd', 'start-sshd', 'stop-app', 'start-app'] as const;
+export const FAULT_KINDS = ['cut', 'restore', 'latency', 'clear-latency', 'loss', 'clear-loss', 'fill-disk', 'free-disk', 'kill-sshd', 'start-sshd', 'stop-app', 'start-app'] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
 /**
@@ -34,6 +34,8 @@ export type FaultKind = (typeof FAULT_KINDS)[number];
  * applies forwarder latency when the kernel has no netem).
  */
 export async function applyFault(stateDir: string, host: string, kind: FaultKind, opts: { ms?: number; lossPercent?: number; leaveMb?: number } = {}): Promise<string> {
+  if (opts.lossPercent !== undefined && (kind !== 'latency' || opts.lossPercent !== 0)) validateLossPercent(opts.lossPercent);
+  if (kind === 'loss' && opts.lossPercent === undefined) throw new LabConfigInvalidError('fault loss needs --percent <1-100>');
   const state = await readLabState(resolve(stateDir));
   if (!state) throw new LabNotFoundError(stateDir);
   const h = state.hosts.find((x) => x.name === host || String(x.index) === host);
@@ -48,19 +50,29 @@ export async function applyFault(stateDir: string, host: string, kind: FaultKind
       return `${h.name}: network restored`;
     case 'latency': {
       const ms = opts.ms ?? 100;
+      const loss = opts.lossPercent ?? 0;
       try {
-        await addNetem(h.veth, ms, opts.lossPercent ?? 0);
-        return `${h.name}: +${ms} ms (netem)`;
+        await addNetem(h.veth, ms, loss);
+        return `${h.name}: +${ms} ms${loss > 0 ? `, ${loss} % loss` : ''} (netem)`;
       } catch (e) {
-        if (!(e instanceof LabFaultUnsupportedError) || (opts.lossPercent ?? 0) > 0) throw e;
+        if (!(e instanceof LabFaultUnsupportedError)) throw e;
+        if (loss > 0) await addNftLoss(h.netns, loss);
         await requestForwarderLatency(state.stateDir, h.index, ms);
-        return `${h.name}: +${ms} ms on 127.0.0.1:${h.port} (forwarder; no netem in this kernel)`;
+        return `${h.name}: +${ms} ms on 127.0.0.1:${h.port} (forwarder; no netem in this kernel)${loss > 0 ? `, ${loss} % loss (nftables)` : ''}`;
       }
     }
     case 'clear-latency':
       await clearNetem(h.veth);
+      await clearNftLoss(h.netns);
       await requestForwarderLatency(state.stateDir, h.index, 0);
       return `${h.name}: latency cleared`;
+    case 'loss': {
+      const how = await addLoss(h, opts.lossPercent!);
+      return `${h.name}: ${opts.lossPercent} % packet loss (${how})`;
+    }
+    case 'clear-loss':
+      await clearLoss(h);
+      return `${h.name}: packet loss cleared`;
     case 'fill-disk':
       await fillDisk(h, opts.leaveMb ?? 1);
       return `${h.name}: disk filled`;
@@ -227,14 +239,15 @@ export function registerLabCommands(program: Command): Command {
     .argument('<host>', 'host name or index')
     .option('--state-dir <dir>', 'lab state directory', defaultStateDir())
     .option('--ms <n>', 'latency in milliseconds', (v) => Number(v))
-    .option('--loss <percent>', 'packet loss (needs tc netem)', (v) => Number(v))
+    .option('--loss <percent>', 'packet loss with latency (netem, else nftables)', (v) => Number(v))
+    .option('--percent <n>', 'packet loss of fault loss, 1-100', (v) => Number(v))
     .option('--leave-mb <n>', 'MiB left free by fill-disk', (v) => Number(v))
-    .action(async (kind: string, host: string, o: { stateDir: string; ms?: number; loss?: number; leaveMb?: number }) => {
+    .action(async (kind: string, host: string, o: { stateDir: string; ms?: number; loss?: number; percent?: number; leaveMb?: number }) => {
       try {
         if (!(FAULT_KINDS as readonly string[]).includes(kind)) throw new LabConfigInvalidError(`unknown fault ${kind}; one of ${FAULT_KINDS.join(', ')}`, { kind });
         const state = await readLabState(resolve(o.stateDir));
         if (state && !isSameProcess(state.supervisor)) throw new LabNotFoundError(o.stateDir);
-        process.stdout.write(`${await applyFault(o.stateDir, host, kind as FaultKind, { ms: o.ms, lossPercent: o.loss, leaveMb: o.leaveMb })}\n`);
+        process.stdout.write(`${await applyFault(o.stateDir, host, kind as FaultKind, { ms: o.ms, lossPercent: kind === 'loss' ? o.percent : o.loss, leaveMb: o.leaveMb })}\n`);
       } catch (e) {
         fail(e);
       }

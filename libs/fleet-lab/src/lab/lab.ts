@@ -23,9 +23,13 @@ import { POWEROFF_MARKER, layerFiles } from './host-files.js';
 import { ENTER_SCRIPT, buildLayer } from './layer.js';
 import { takeLock } from './lock.js';
 import {
+  addLoss,
   addNetem,
+  addNftLoss,
   bridgeName,
+  clearLoss,
   clearNetem,
+  clearNftLoss,
   createBridge,
   createHostNetwork,
   hostAddress,
@@ -36,6 +40,7 @@ import {
   removeHostNetwork,
   setLink,
   subnetsInUse,
+  validateLossPercent,
 } from './network.js';
 import { childrenOf, isSameProcess, recordProcess, signalRecorded, type RecordedProcess } from './pids.js';
 import { LabRepository } from './repository.js';
@@ -220,23 +225,40 @@ export class LabHost {
   }
 
   /**
-   * Adds latency (and loss) with tc netem on the host's veth. Where the kernel has no netem and no
-   * loss is asked for, the delay is added by the 127.0.0.1 forwarder instead (both directions).
+   * Adds latency (and loss) with tc netem on the host's veth. Where the kernel has no netem, the
+   * delay is added by the 127.0.0.1 forwarder instead (both directions; the host's own address is
+   * not delayed) and loss, if asked for, by nftables in the host's namespace ({@link addLoss}).
    */
   async addLatency(delayMs: number, lossPercent = 0): Promise<'netem' | 'forwarder'> {
+    if (lossPercent > 0) validateLossPercent(lossPercent);
     try {
       await addNetem(this.state.veth, delayMs, lossPercent);
       return 'netem';
     } catch (e) {
-      if (!(e instanceof LabFaultUnsupportedError) || lossPercent > 0) throw e;
+      if (!(e instanceof LabFaultUnsupportedError)) throw e;
+      if (lossPercent > 0) await addNftLoss(this.state.netns, lossPercent);
       this.forwarder.delayMs = Math.round(delayMs / 2);
       return 'forwarder';
     }
   }
-  /** Undoes {@link addLatency}. */
+  /** Undoes {@link addLatency} (its loss included). */
   async clearLatency(): Promise<void> {
     this.forwarder.delayMs = 0;
     await clearNetem(this.state.veth);
+    await clearNftLoss(this.state.netns);
+  }
+
+  /**
+   * Drops `percent` % (1–100) of the host's packets, on every path to it (its own address and the
+   * 127.0.0.1 forwarder): tc netem where the kernel has it, else nftables in the host's namespace,
+   * where each direction is drawn on its own. Throws `LAB_FAULT_UNSUPPORTED` when neither works.
+   */
+  addLoss(percent: number): Promise<'netem' | 'nftables'> {
+    return addLoss(this.state, percent);
+  }
+  /** Undoes {@link addLoss} (a netem delay stays). */
+  clearLoss(): Promise<void> {
+    return clearLoss(this.state);
   }
 
   /** Fills the host's disk so only `leaveMb` MiB stay free. */

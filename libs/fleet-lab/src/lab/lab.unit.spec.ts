@@ -5,7 +5,7 @@ import { packageSpecSchema } from '../scenario.js';
 import { mirrorFromDeb822, mirrorFromSourcesList } from './apt-sources.js';
 import { sshFingerprint } from './fingerprint.js';
 import { Lab } from './lab.js';
-import { hostAddress, networkNames, parseSubnet, bridgeName } from './network.js';
+import { hostAddress, networkNames, parseSubnet, bridgeName, netemDelayMs, nftLossScript, validateLossPercent } from './network.js';
 import { controlFile, postinstScript } from './repository.js';
 
 const code = (c: string) => (e: unknown) => e instanceof PatchbayError && e.code === c;
@@ -91,5 +91,27 @@ describe('Lab.up input', () => {
   });
   it('rejects an invalid scenario', async () => {
     await assert.rejects(Lab.up({ hosts: 1, scenario: { name: 'x' } as never }), code('LAB_CONFIG_INVALID'));
+  });
+});
+
+describe('packet loss rules', () => {
+  it('drop the given share of packets on eth0 both ways, replacing any earlier table in one script', () => {
+    const script = nftLossScript(30);
+    assert.match(script, /^table inet patchbay_fault\ndelete table inet patchbay_fault\ntable inet patchbay_fault \{/);
+    assert.match(script, /hook input .*iifname "eth0" numgen random mod 100 < 30 drop/);
+    assert.match(script, /hook output .*oifname "eth0" numgen random mod 100 < 30 drop/);
+  });
+
+  it('refuse a percentage that is not a whole number from 1 to 100', () => {
+    for (const bad of [0, -5, 101, 12.5, Number.NaN]) assert.throws(() => validateLossPercent(bad), code('LAB_CONFIG_INVALID'), String(bad));
+    assert.throws(() => nftLossScript(0), code('LAB_CONFIG_INVALID'));
+    assert.equal(validateLossPercent(100), 100);
+  });
+
+  it('read the delay a netem qdisc already has, so adding loss keeps it', () => {
+    assert.equal(netemDelayMs('qdisc netem 8001: root refcnt 2 limit 1000 delay 200ms loss 5%\n'), 200);
+    assert.equal(netemDelayMs('qdisc netem 8001: root refcnt 2 limit 1000 delay 1.5s\n'), 1500);
+    assert.equal(netemDelayMs('qdisc netem 8001: root refcnt 2 limit 1000 loss 5%\n'), 0);
+    assert.equal(netemDelayMs('qdisc noqueue 0: root refcnt 2\n'), 0);
   });
 });

@@ -1,4 +1,4 @@
-import { runCommand } from './command.js';
+import { hasProgram, runCommand } from './command.js';
 import { LabConfigInvalidError, LabFaultUnsupportedError } from './errors.js';
 
 /**
@@ -112,4 +112,87 @@ export async function addNetem(veth: string, delayMs: number, lossPercent: numbe
 /** Removes netem from the host's veth (missing is fine). */
 export async function clearNetem(veth: string): Promise<void> {
   await runCommand(['tc', 'qdisc', 'del', 'dev', veth, 'root'], { allowFailure: true });
+}
+
+/** The nftables table the lab owns inside a host's namespace for packet loss. */
+export const LOSS_TABLE = 'patchbay_fault';
+
+/** Checks a loss percentage: a whole number from 1 to 100 (nftables draws `numgen random mod 100`). */
+export function validateLossPercent(percent: number): number {
+  if (!Number.isInteger(percent) || percent < 1 || percent > 100) {
+    throw new LabConfigInvalidError(`packet loss must be a whole percentage from 1 to 100, got ${percent}`, { percent });
+  }
+  return percent;
+}
+
+/**
+ * The nft script that drops `percent` % of the packets crossing the host's `eth0`, each direction
+ * drawn on its own (so a round trip is lost with probability 1 - (1 - p)²). Loopback inside the
+ * host is left alone. The table is replaced in one transaction, so applying it again changes the rate.
+ */
+export function nftLossScript(percent: number): string {
+  const p = validateLossPercent(percent);
+  return [
+    `table inet ${LOSS_TABLE}`,
+    `delete table inet ${LOSS_TABLE}`,
+    `table inet ${LOSS_TABLE} {`,
+    `  chain input { type filter hook input priority -10; policy accept; iifname "eth0" numgen random mod 100 < ${p} drop; }`,
+    `  chain output { type filter hook output priority -10; policy accept; oifname "eth0" numgen random mod 100 < ${p} drop; }`,
+    '}',
+  ].join('\n') + '\n';
+}
+
+/**
+ * Drops `percent` % of the host's packets with nftables inside its namespace (the kernel needs
+ * nf_tables and nft_numgen, not netem). Throws {@link LabFaultUnsupportedError} when `nft` is
+ * missing (package `nftables`) or the kernel refuses the table.
+ */
+export async function addNftLoss(netns: string, percent: number): Promise<void> {
+  validateLossPercent(percent);
+  if (!(await hasProgram('nft'))) throw new LabFaultUnsupportedError('packet loss', 'no tc netem in this kernel and no nft program; install the nftables package');
+  const r = await runCommand(['ip', 'netns', 'exec', netns, 'nft', '-f', '-'], { input: nftLossScript(percent), allowFailure: true });
+  if (r.code !== 0) throw new LabFaultUnsupportedError('packet loss with nftables', r.stderr.trim() || `exit ${r.code}`);
+}
+
+/** Removes the lab's loss table from the host's namespace (missing table or nft is fine). */
+export async function clearNftLoss(netns: string): Promise<void> {
+  if (!(await hasProgram('nft'))) return;
+  await runCommand(['ip', 'netns', 'exec', netns, 'nft', 'delete', 'table', 'inet', LOSS_TABLE], { allowFailure: true });
+}
+
+/** The delay of the netem qdisc in `tc qdisc show` output, in ms (0 when there is none). */
+export function netemDelayMs(tcShow: string): number {
+  const line = tcShow.split('\n').find((l) => /\bnetem\b/.test(l));
+  const m = line ? /delay (\d+(?:\.\d+)?)(us|ms|s)\b/.exec(line) : null;
+  if (!m) return 0;
+  const v = Number(m[1]);
+  return m[2] === 's' ? v * 1000 : m[2] === 'us' ? v / 1000 : v;
+}
+
+/**
+ * Packet loss on the host: tc netem on its veth where the kernel has netem (keeping a delay
+ * already set there), otherwise nftables in its namespace. Resolves with the mechanism used.
+ */
+export async function addLoss(names: { netns: string; veth: string }, percent: number): Promise<'netem' | 'nftables'> {
+  validateLossPercent(percent);
+  const shown = await runCommand(['tc', 'qdisc', 'show', 'dev', names.veth], { allowFailure: true });
+  try {
+    await addNetem(names.veth, netemDelayMs(shown.stdout), percent);
+    return 'netem';
+  } catch (e) {
+    if (!(e instanceof LabFaultUnsupportedError)) throw e;
+  }
+  await addNftLoss(names.netns, percent);
+  return 'nftables';
+}
+
+/** Undoes {@link addLoss}: netem keeps its delay (if any), the nftables table goes. */
+export async function clearLoss(names: { netns: string; veth: string }): Promise<void> {
+  const shown = await runCommand(['tc', 'qdisc', 'show', 'dev', names.veth], { allowFailure: true });
+  if (/\bnetem\b/.test(shown.stdout)) {
+    const delay = netemDelayMs(shown.stdout);
+    if (delay > 0) await addNetem(names.veth, delay, 0);
+    else await clearNetem(names.veth);
+  }
+  await clearNftLoss(names.netns);
 }
