@@ -74,6 +74,28 @@ describe('lab CLI', () => {
     await new Promise((res) => setTimeout(res, 800));
     assert.ok((await banner(port0)) < fast + 100);
 
+    // Loss is applied by the CLI itself (nftables in the host's namespace, or netem): no supervisor round trip.
+    const reaches = (host: string): Promise<boolean> =>
+      new Promise((res) => {
+        const sock = connect({ host, port: 22 });
+        const timer = setTimeout(() => done(false), 700);
+        const done = (ok: boolean) => {
+          clearTimeout(timer);
+          sock.destroy();
+          res(ok);
+        };
+        sock.once('connect', () => done(true));
+        sock.once('error', () => done(false));
+      });
+    const addr0 = status.hosts[0]!.address;
+    const loss = cli('fault', 'loss', 'host0', '--percent', '100', '--state-dir', stateDir);
+    assert.equal(loss.status, 0, loss.stderr);
+    assert.match(loss.stdout, /host0: 100 % packet loss \((nftables|netem)\)/);
+    assert.equal(await reaches(addr0), false, 'every packet to host0 is dropped');
+    assert.equal(await reaches(status.hosts[1]!.address), true, 'host1 is not affected');
+    assert.equal(cli('fault', 'clear-loss', 'host0', '--state-dir', stateDir).status, 0);
+    assert.equal(await reaches(addr0), true, 'clear-loss lets packets through again');
+
     const app = `http://${status.hosts[1]!.address}:8081/health`;
     assert.equal((await fetch(app)).status, 200);
     const stop = cli('fault', 'stop-app', 'host1', '--state-dir', stateDir);
@@ -122,5 +144,10 @@ describe('lab CLI', () => {
     const f = cli('fault', 'melt', 'host0', '--state-dir', tmp());
     assert.equal(f.status, 1);
     assert.match(f.stderr, /LAB_CONFIG_INVALID/);
+    for (const bad of [['--percent', '0'], ['--percent', '150'], ['--percent', 'x'], []]) {
+      const r = cli('fault', 'loss', 'host0', ...bad, '--state-dir', tmp());
+      assert.equal(r.status, 1, bad.join(' '));
+      assert.match(r.stderr, /LAB_CONFIG_INVALID/);
+    }
   });
 });

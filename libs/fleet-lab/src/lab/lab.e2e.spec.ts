@@ -242,6 +242,52 @@ describe('lab of real hosts', () => {
     assert.equal(await health(2), 200);
   });
 
+  it('packet loss drops a plausible share of packets to the host\'s own address, clears, and SSH lives through 10 %', async (t) => {
+    const h = lab.hosts[0]!;
+    /** Connects to a closed port: a reset answers unless the SYN or the reset was dropped. */
+    const probe = (timeoutMs: number): Promise<boolean> =>
+      new Promise((resolve) => {
+        const s = connect({ host: h.address, port: 9 });
+        const done = (answered: boolean) => {
+          clearTimeout(timer);
+          s.destroy();
+          resolve(answered);
+        };
+        const timer = setTimeout(() => done(false), timeoutMs);
+        s.once('connect', () => done(true));
+        s.once('error', () => done(true));
+      });
+    /** Share of `n` probes (20 at a time) left unanswered. */
+    const lossRate = async (n: number): Promise<number> => {
+      let lost = 0;
+      for (let i = 0; i < n; i += 20) {
+        const batch = await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => probe(300)));
+        lost += batch.filter((answered) => !answered).length;
+      }
+      return lost / n;
+    };
+    assert.equal(await lossRate(40), 0, 'no loss before the fault');
+    const how = await h.addLoss(30);
+    assert.ok(how === 'netem' || how === 'nftables');
+    const rate = await lossRate(200);
+    // nftables draws each direction on its own: a probe is lost with 1 - 0.7² = 51 %; netem drops towards the host only: 30 %.
+    const [lo, hi] = how === 'nftables' ? [0.35, 0.67] : [0.15, 0.45];
+    assert.ok(rate >= lo && rate <= hi, `lost ${(rate * 100).toFixed(1)} % of 200 probes with 30 % loss (${how})`);
+    t.diagnostic(`30 % loss (${how}): ${(rate * 100).toFixed(1)} % of 200 probes lost`);
+    await h.clearLoss();
+    assert.equal(await lossRate(100), 0, 'no loss after clearLoss()');
+    await h.clearLoss(); // clearing twice is harmless
+
+    await h.addLoss(10);
+    const t0 = Date.now();
+    const r = await sshRun({ host: h.address, port: 22 }, { username: 'root', privateKey: key }, 'head -c 200000 /dev/zero | wc -c', { timeoutMs: 30_000 });
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.stdout.trim(), '200000');
+    assert.equal((await root(0, 'echo through the forwarder', 30_000)).stdout, 'through the forwarder\n');
+    t.diagnostic(`10 % loss: SSH login, 200 kB and a second login through the forwarder in ${Date.now() - t0} ms`);
+    // Left in place on purpose: down() must remove it with the namespace.
+  });
+
   it('down() leaves no processes, mounts, namespaces or links behind', async () => {
     const pids = lab.state.hosts.flatMap((h) => [h.init?.pid, h.unshare?.pid]).filter((p): p is number => !!p);
     assert.ok(pids.length >= 8);

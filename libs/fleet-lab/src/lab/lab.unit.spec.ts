@@ -100,6 +100,8 @@ describe('packet loss rules', () => {
     assert.match(script, /^table inet patchbay_fault\ndelete table inet patchbay_fault\ntable inet patchbay_fault \{/);
     assert.match(script, /hook input .*iifname "eth0" numgen random mod 100 < 30 drop/);
     assert.match(script, /hook output .*oifname "eth0" numgen random mod 100 < 30 drop/);
+    // nft refuses `mod 100 < 100`, so total loss drops without a draw.
+    assert.match(nftLossScript(100), /iifname "eth0" drop;[^\n]*\n.*oifname "eth0" drop;/);
   });
 
   it('refuse a percentage that is not a whole number from 1 to 100', () => {

@@ -132,12 +132,14 @@ export function validateLossPercent(percent: number): number {
  */
 export function nftLossScript(percent: number): string {
   const p = validateLossPercent(percent);
+  // nft holds `mod 100` results to 0-99 and refuses `< 100`: total loss is a plain drop.
+  const draw = p === 100 ? '' : `numgen random mod 100 < ${p} `;
   return [
     `table inet ${LOSS_TABLE}`,
     `delete table inet ${LOSS_TABLE}`,
     `table inet ${LOSS_TABLE} {`,
-    `  chain input { type filter hook input priority -10; policy accept; iifname "eth0" numgen random mod 100 < ${p} drop; }`,
-    `  chain output { type filter hook output priority -10; policy accept; oifname "eth0" numgen random mod 100 < ${p} drop; }`,
+    `  chain input { type filter hook input priority -10; policy accept; iifname "eth0" ${draw}drop; }`,
+    `  chain output { type filter hook output priority -10; policy accept; oifname "eth0" ${draw}drop; }`,
     '}',
   ].join('\n') + '\n';
 }
