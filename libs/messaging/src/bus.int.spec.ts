@@ -235,6 +235,7 @@ describe('NatsBus against a real nats-server', () => {
         serverTraceId = ctx.headers?.get('traceparent').split('-')[1];
         return { echoed: env.payload, actor: env.actor };
       }, { queue: 'inventory' });
+      await service.connection.flush();
       const traceId = '4bf92f3577b34da6a3ce929d0e0e4736';
       const parent = trace.setSpanContext(context.active(), { traceId, spanId: '00f067aa0ba902b7', traceFlags: TraceFlags.SAMPLED, isRemote: true });
       const result = await context.with(parent, () => gateway.request<{ echoed: unknown; actor: string }>('patchbay.cmd.inventory.echo', envelope({ n: 1 })));

@@ -57,6 +57,9 @@ export class NatsJetStreamTransport extends Server implements CustomTransportStr
         if (handler.isEventHandler) await this.bindEvent(pattern, handler);
         else this.bindCommand(pattern, handler);
       }
+      // Subscriptions reach the server asynchronously: flush so a command sent right after
+      // listen() resolves finds its responder instead of SERVICE_UNAVAILABLE.
+      await this.bus.connection.flush();
       callback();
     } catch (err) {
       callback(err);
