@@ -261,7 +261,7 @@ describe('lab of real hosts', () => {
     const lossRate = async (n: number): Promise<number> => {
       let lost = 0;
       for (let i = 0; i < n; i += 20) {
-        const batch = await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => probe(300)));
+        const batch = await Promise.all(Array.from({ length: Math.min(20, n - i) }, () => probe(400)));
         lost += batch.filter((answered) => !answered).length;
       }
       return lost / n;
