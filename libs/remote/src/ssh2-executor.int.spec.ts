@@ -2,10 +2,9 @@ import assert from 'node:assert/strict';
 import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
-import { SimulatedFleet, type SimulatedEndpoint } from '@patchbay/fleet-lab';
+import { generateSshKeyPair, SimulatedFleet, type SimulatedEndpoint } from '@patchbay/fleet-lab';
 import { CollectingMetricReader, METRIC, startTelemetry, type CollectedPoint, type Telemetry } from '@patchbay/telemetry';
 import { freePort } from '@patchbay/testing';
-import { utils } from 'ssh2';
 import { RemoteError } from './errors.js';
 import { pinnedHostKeys } from './host-key.js';
 import type { PresentedHostKey, RemoteTarget } from './port.js';
@@ -25,8 +24,8 @@ async function rejectsWith(p: Promise<unknown>, code: string): Promise<RemoteErr
 }
 
 describe('Ssh2RemoteExecutor against the simulated fleet', () => {
-  const clientKey = utils.generateKeyPairSync('ed25519');
-  const otherKey = utils.generateKeyPairSync('ed25519');
+  const clientKey = generateSshKeyPair();
+  const otherKey = generateSshKeyPair();
   const env = { PB_KEY: clientKey.private, PB_OTHER_KEY: otherKey.private, PB_GARBAGE: 'not a key TOPSECRET-garbage' };
   const exporter = new InMemorySpanExporter();
   const reader = new CollectingMetricReader();

@@ -4,9 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { utils } from 'ssh2';
 import { commandSubject } from '@patchbay/contracts';
-import { DEFAULT_SCENARIO, SimulatedFleet } from '@patchbay/fleet-lab';
+import { DEFAULT_SCENARIO, generateSshKeyPair, SimulatedFleet } from '@patchbay/fleet-lab';
 import { NatsBus } from '@patchbay/messaging';
 import { loadConfig, startService, type RunningService } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
@@ -29,7 +28,7 @@ describe('inventory service on a simulated fleet', { timeout: 300_000 }, () => {
 
   before(async () => {
     dir = mkdtempSync(join(tmpdir(), 'patchbay-inventory-sim-'));
-    const keys = utils.generateKeyPairSync('ed25519');
+    const keys = generateSshKeyPair();
     writeFileSync(join(dir, 'id_ed25519'), keys.private, { mode: 0o600 });
     fleet = await SimulatedFleet.start({ endpoints: N, scenario: DEFAULT_SCENARIO, clientPublicKey: keys.public, basePort: 26000 });
     nats = await NatsServer.start();
