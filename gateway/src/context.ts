@@ -1,5 +1,7 @@
 import type { EventStore } from '@patchbay/event-store';
 import type { NatsBus } from '@patchbay/messaging';
+import type { ReadStore } from '@patchbay/read-store';
+import type { ReadModels } from './read/projections.js';
 import type { Principal } from './auth/roles.js';
 import type { ApiTokenRegistry } from './auth/tokens.js';
 import type { ExportSigner } from './audit/export.js';
@@ -17,6 +19,9 @@ export interface GatewayServices {
   membership: CycleMembership;
   signer: ExportSigner;
   commandTimeoutMs: number;
+  /** The query side: projected read models. */
+  readStore: ReadStore;
+  readModels: ReadModels;
 }
 
 /** Per-request GraphQL context: the authenticated caller, if any. */

@@ -18,6 +18,8 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { EventFanout } from './events/fanout.js';
 import { CycleMembership } from './events/filter.js';
 import { loadExportSigner } from './audit/export.js';
+import { openReadStore } from '@patchbay/read-store';
+import { startReadModels } from './read/projections.js';
 import type { GatewayServices } from './context.js';
 
 const GATEWAY_DEPS = Symbol.for('patchbay.GatewayDeps');
@@ -115,7 +117,11 @@ export async function startGateway(config: PatchbayConfig = loadConfig(), settin
     });
     await dispatcher.start();
     closers.push(() => dispatcher.stop());
-    const services: GatewayServices = { store, bus, tokens, webhooks, fanout, membership, signer, commandTimeoutMs: config.commandTimeoutMs };
+    const readStore = await openReadStore({ READ_STORE_PATH: join(config.dataDir, 'read-store.jsonl'), ...settings.readStore });
+    closers.push(() => readStore.close());
+    const readModels = await startReadModels({ store, readStore, onError: (err) => logger.warn({ code: (err as { code?: string }).code, err: String(err) }, 'read-model projection failed on an event; retrying') });
+    closers.push(() => readModels.stop());
+    const services: GatewayServices = { store, bus, tokens, webhooks, fanout, membership, signer, commandTimeoutMs: config.commandTimeoutMs, readStore, readModels };
     @Module({ providers: [{ provide: GATEWAY_DEPS, useValue: { config, bus, store, logger, settings, services } satisfies GatewayDeps }, GatewayHttp] })
     class GatewayModule {}
     const app = await NestFactory.createApplicationContext(GatewayModule, { logger: false });

@@ -24,6 +24,10 @@ import { eventTypeDefs } from './modules/events/typeDefs.js';
 import { eventResolvers } from './modules/events/resolvers.js';
 import { webhookTypeDefs } from './modules/webhooks/typeDefs.js';
 import { webhookResolvers } from './modules/webhooks/resolvers.js';
+import { readTypeDefs } from './modules/read/typeDefs.js';
+import { readResolvers } from './modules/read/resolvers.js';
+import { commandTypeDefs } from './modules/commands/typeDefs.js';
+import { commandResolvers } from './modules/commands/resolvers.js';
 import type { GatewaySettings } from './settings.js';
 
 export interface GatewayServerOptions extends HealthModuleOptions {
@@ -88,10 +92,12 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     auditResolvers(services),
     eventResolvers(services),
     webhookResolvers(services),
+    readResolvers(services),
+    commandResolvers(services),
   ] as unknown as Array<Record<string, Record<string, unknown>>>);
   const yoga = createYoga<{ principal?: Principal }, GatewayContext>({
     schema: createSchema({
-      typeDefs: [scalarTypeDefs, healthTypeDefs, authTypeDefs, cycleTypeDefs, auditTypeDefs, eventTypeDefs, webhookTypeDefs],
+      typeDefs: [scalarTypeDefs, healthTypeDefs, authTypeDefs, cycleTypeDefs, auditTypeDefs, eventTypeDefs, webhookTypeDefs, readTypeDefs, commandTypeDefs],
       resolvers: [scalarResolvers, ...resolvers] as never,
     }),
     graphqlEndpoint: '/graphql',

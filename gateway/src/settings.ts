@@ -19,6 +19,9 @@ const envSchema = z.object({
   GATEWAY_WEBHOOK_MAX_ATTEMPTS: positiveInt(100).default(8),
   GATEWAY_WEBHOOK_BACKOFF_MS: positiveInt(3_600_000).default(1000),
   GATEWAY_WEBHOOK_TIMEOUT_MS: positiveInt(600_000).default(10_000),
+  MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
+  MONGODB_DATABASE: z.string().min(1).max(64).optional(),
+  READ_STORE_PATH: z.string().min(1).optional(),
 });
 
 /** Gateway-only settings (on top of `PatchbayConfig`); every one has a documented default. */
@@ -43,6 +46,8 @@ export interface GatewaySettings {
   webhookTimeoutMs: number;
   /** Print a generated admin token on stderr (the only time it is shown). */
   printBootstrapToken: boolean;
+  /** Where the read models live (`openReadStore`): MongoDB with `MONGODB_URL`, else the embedded store, snapshot `READ_STORE_PATH` (default `<data dir>/read-store.jsonl`, `:memory:` for none). */
+  readStore: { MONGODB_URL?: string; MONGODB_DATABASE?: string; READ_STORE_PATH?: string };
 }
 
 /** Reads the gateway settings from the environment; throws `ConfigError` (`CONFIG_INVALID`) naming bad variables. */
@@ -69,5 +74,6 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env): Gatew
     webhookBackoffMs: c.GATEWAY_WEBHOOK_BACKOFF_MS,
     webhookTimeoutMs: c.GATEWAY_WEBHOOK_TIMEOUT_MS,
     printBootstrapToken: true,
+    readStore: Object.fromEntries(Object.entries({ MONGODB_URL: c.MONGODB_URL, MONGODB_DATABASE: c.MONGODB_DATABASE, READ_STORE_PATH: c.READ_STORE_PATH }).filter(([, v]) => v !== undefined)),
   };
 }

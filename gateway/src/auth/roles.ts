@@ -11,6 +11,9 @@ export interface Principal {
   actor: string;
 }
 
+/** Every role may read the read models. */
+const READERS: readonly Role[] = ['viewer', 'operator', 'approver', 'auditor'];
+
 /** Open to everyone, even without a token (liveness probes). */
 export const PUBLIC = 'public' as const;
 
@@ -42,6 +45,31 @@ export const OPERATION_ROLES: Readonly<Record<string, readonly Role[] | typeof P
   'Query.webhookDeliveries': [],
   'Mutation.createWebhookSubscription': [],
   'Mutation.deleteWebhookSubscription': [],
+  // Read models: every role reads (auditors included).
+  'Query.endpoints': READERS,
+  'Query.endpoint': READERS,
+  'Query.referenceGroups': READERS,
+  'Query.referenceGroup': READERS,
+  'Query.policies': READERS,
+  'Query.policy': READERS,
+  'Query.workflowTemplates': READERS,
+  'Query.workflowTemplate': READERS,
+  'Query.cycles': READERS,
+  'Query.cycle': READERS,
+  'Query.endpointRuns': READERS,
+  'Query.pendingUpdates': READERS,
+  'Query.compliance': READERS,
+  'Mutation.rebuildReadModels': [],
+  // Commands to the inventory, policy and planner services.
+  'Mutation.importInventory': ['operator'],
+  'Mutation.gatherFacts': ['operator'],
+  'Mutation.acceptHostKey': ['operator'],
+  'Mutation.defineReferenceGroup': ['operator'],
+  'Mutation.definePolicy': ['operator'],
+  'Mutation.saveWorkflowTemplate': ['operator'],
+  'Mutation.applyPolicyBundle': ['operator'],
+  'Mutation.previewCycle': ['operator'],
+  'Mutation.emergencyCycle': ['operator'],
 };
 
 /** Throws `UNAUTHENTICATED` / `FORBIDDEN` unless `principal` may run `operation`. */

@@ -1,7 +1,8 @@
 export const cycleTypeDefs = /* GraphQL */ `
-  "A command's answer from the planner, as it sent it."
+  "A command's answer from a service, as it sent it; id: the id it produced (cycle, group, policy …), when its reply names one."
   type CommandResult {
     commandId: ID!
+    id: ID
     result: JSON
   }
 
