@@ -257,6 +257,10 @@ async function startStack() {
   const dataDir = join(work, 'patchbay');
   mkdirSync(dataDir, { recursive: true });
   process.env['PATCHBAY_ADMIN_TOKEN'] ??= `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+  const profileDir = opt('--profile', undefined);
+  const saved = process.env['NODE_OPTIONS'];
+  // Every stack process writes a V8 CPU profile when it exits (analysed by bench/cycle/profile-window.mjs).
+  if (profileDir) process.env['NODE_OPTIONS'] = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${resolve(profileDir)}`.trim();
   let stop;
   const until = new Promise((r) => (stop = r));
   let ready;
@@ -265,6 +269,7 @@ async function startStack() {
   const failed = done.then(() => Promise.reject(new Error('the stack stopped early')));
   failed.catch(() => undefined);
   const info = await Promise.race([readyP, failed]);
+  if (profileDir) saved === undefined ? delete process.env['NODE_OPTIONS'] : (process.env['NODE_OPTIONS'] = saved);
   const bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name: 'patchbay-bench', requestTimeoutMs: 180_000 });
   const nats = childrenOf(process.pid).filter((p) => commOf(p) === 'nats-server');
   const events = [];
@@ -314,6 +319,7 @@ async function patchbay(n) {
     const nats0 = stack.nats.map(cpuOf);
     const from = stack.events.length;
     const t0 = performance.now();
+    const mono0 = process.hrtime.bigint();
     const requested = await stack.send('planner', 'cycle.request', { policyId: tag });
     const cycleId = requested.cycleId;
     let end;
@@ -326,6 +332,7 @@ async function patchbay(n) {
       }
     }
     const wall = (end.at - t0) / 1000;
+    const mono1 = process.hrtime.bigint();
     // Let the relay publish the last events, then read CPU (nothing else is running).
     const cpu1 = pids.map(cpuOf);
     const nats1 = stack.nats.map(cpuOf);
@@ -339,7 +346,7 @@ async function patchbay(n) {
       cpu,
       cpuBy,
       natsCpu: nats1.reduce((a, b) => a + b, 0) - nats0.reduce((a, b) => a + b, 0),
-      detail: `${end.e.type}, ${summary.succeeded} succeeded, ${summary.failed} failed`,
+      detail: `${end.e.type}, ${summary.succeeded} succeeded, ${summary.failed} failed; monotonic window ${mono0 / 1000n}..${mono1 / 1000n} us`,
       timeline: timeline(stack.events.slice(from).filter((x) => x.e.data?.cycleId === cycleId || x.e.metadata?.stream?.includes(cycleId)), t0, end.at),
     };
   });
