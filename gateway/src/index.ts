@@ -17,3 +17,5 @@ export * from './webhooks/dispatcher.js';
 export { EXPORT_HEADERS } from './http/audit-routes.js';
 export * from './modules/health/typeDefs.js';
 export * from './modules/health/resolvers.js';
+export { startReadModels, READ_MODEL_VERSION, PROJECTIONS } from './read/projections.js';
+export type { ReadModels } from './read/projections.js';
