@@ -193,6 +193,16 @@ describe('read models: projections and entity queries', () => {
     assert.equal(codeOf(await gql(gw.url, 'mutation { acceptHostKey(endpointId: "e-03", fingerprint: "not-a-fingerprint", reason: "y") { commandId } }', undefined, tokens['operator'])), 'VALIDATION_FAILED');
   });
 
+  it('an event without its key or of an unknown type is skipped, never stalls the projections', async () => {
+    await stack.append('endpoint-broken', [
+      { eventId: 'broken-1', type: 'EndpointRegistered', data: { labels: {} } },
+      { eventId: 'broken-2', type: 'EndpointTeleported', data: { endpointId: 'broken' } },
+    ]);
+    await stack.append('group-broken', [{ eventId: 'broken-3', type: 'GroupMembershipChanged', data: { groupId: 'broken', added: [{ reason: 'no id' }], removed: [] } }]);
+    await stack.append('endpoint-z-99', [{ eventId: 'z-99-reg', type: 'EndpointRegistered', data: { endpointId: 'z-99', labels: {}, ssh: { host: 'z', port: 22, user: 'x', sudo: false }, source: 'manual' } }]);
+    await eventually('the event after the broken ones projected', async () => (await q('{ endpoint(id: "z-99") { id } }')).data?.['endpoint']);
+  });
+
   it('rebuildReadModels replays to the same read models', async () => {
     const dump = async () => JSON.stringify((await q('{ endpoints(filter: { includeRetired: true }, first: 100) { edges { node { id labels { key value } hostKey { state } facts { securityUpdateCount } groupIds lastCycle { cycleId } } } } cycle(id: "c-1") { status waves { state succeeded failed } counts { released succeeded failed } } endpointRuns(cycleId: "c-1", first: 100) { edges { node { endpointId status steps { status } } } } referenceGroup(id: "db") { memberCount } }')).data);
     const before = await dump();
@@ -246,6 +256,14 @@ describe('read models: a projection stopped and restarted mid-way ends equal to 
     const b = await dumpStore(fresh);
     assert.equal((a[C.runs] ?? []).length, 40);
     assert.deepEqual(a, b);
+
+    // A stored read-model version other than this build's: everything is dropped and replayed.
+    await reopened.collection(C.meta).upsertOne({ _id: 'read-models' }, { _id: 'read-models', version: 0 });
+    await reopened.collection(C.endpoints).upsertOne({ _id: 'stale' }, { _id: 'stale', registered: true });
+    const upgraded = await startReadModels({ store, readStore: reopened, pollIntervalMs: 10 });
+    await upgraded.caughtUp();
+    await upgraded.stop();
+    assert.deepEqual(await dumpStore(reopened), b);
     await reopened.close();
     await fresh.close();
   });

@@ -43,9 +43,16 @@ const tail = (s: unknown): string => (typeof s === 'string' ? s.slice(-TAIL) : '
 // Inventory: endpoints, reference groups and their members, pending updates
 // ---------------------------------------------------------------------------------------------
 
+/** Event types keyed by `endpointId`: without one the event is skipped (a runner retries a failing handler forever). */
+const ENDPOINT_KEYED = new Set(['EndpointRegistered', 'EndpointSshIdentityChanged', 'EndpointLabelsChanged', 'EndpointRetired', 'HostKeyPinned', 'HostKeyPending', 'HostKeyMismatchDetected', 'FactsGathered', 'FactsGatheringFailed', 'EndpointReleased', 'EndpointRunFinished']);
+
 async function handleInventory(e: RecordedEvent, tx: ProjectionContext): Promise<void> {
-  const d = e.data as Data;
+  const d = (e.data ?? {}) as Data;
   const endpointId = str(d['endpointId']);
+  if (ENDPOINT_KEYED.has(e.type) && !endpointId) return;
+  if (e.type.startsWith('ReferenceGroup') || e.type === 'GroupMembershipChanged') {
+    if (!str(d['groupId'])) return;
+  }
   switch (e.type) {
     case 'EndpointRegistered':
     case 'EndpointSshIdentityChanged': {
@@ -138,12 +145,14 @@ async function handleInventory(e: RecordedEvent, tx: ProjectionContext): Promise
       const removed = (Array.isArray(d['removed']) ? d['removed'] : []) as Data[];
       const members = tx.collection(C.groupMembers);
       for (const m of added) {
-        const id = str(m['endpointId'])!;
+        const id = str(m?.['endpointId']);
+        if (!id) continue;
         await members.upsertOne({ _id: `${groupId}|${id}` }, { _id: `${groupId}|${id}`, groupId, endpointId: id, reason: str(m['reason']) ?? '', since: at(e) });
         await tx.applyOnce(C.endpoints, id, { $set: { endpointId: id }, $addToSet: { groupIds: groupId } });
       }
       for (const m of removed) {
-        const id = str(m['endpointId'])!;
+        const id = str(m?.['endpointId']);
+        if (!id) continue;
         await members.deleteMany({ _id: `${groupId}|${id}` });
         await tx.applyOnce(C.endpoints, id, { $set: { endpointId: id }, $pull: { groupIds: groupId } });
       }
@@ -171,7 +180,9 @@ const labelPairs = (labels: Record<string, string>): string[] => Object.entries(
 // ---------------------------------------------------------------------------------------------
 
 async function handleDefinitions(e: RecordedEvent, tx: ProjectionContext): Promise<void> {
-  const d = e.data as Data;
+  const d = (e.data ?? {}) as Data;
+  // Events without their key are skipped: the runner would otherwise retry them forever.
+  if (!str(d['policyId']) && !str(d['workflowId'])) return;
   switch (e.type) {
     case 'PatchPolicyDefined':
     case 'PatchPolicyUpdated': {
@@ -220,7 +231,7 @@ interface CycleDoc extends ReadDocument {
 const FINAL = new Set(['aborted', 'completed']);
 
 async function handleCycles(e: RecordedEvent, tx: ProjectionContext): Promise<void> {
-  const d = e.data as Data;
+  const d = (e.data ?? {}) as Data;
   const cycleId = str(d['cycleId']);
   if (!cycleId) return;
   const cycles = tx.collection<CycleDoc>(C.cycles);
@@ -247,7 +258,8 @@ async function handleCycles(e: RecordedEvent, tx: ProjectionContext): Promise<vo
     case 'CyclePlanPartRecorded': {
       const endpoints = (Array.isArray(d['endpoints']) ? d['endpoints'] : []) as Data[];
       for (const p of endpoints) {
-        const endpointId = str(p['endpointId'])!;
+        const endpointId = str(p?.['endpointId']);
+        if (!endpointId) continue;
         const packages = Array.isArray(p['packages']) ? (p['packages'] as Data[]) : [];
         await tx.applyOnce(C.runs, runKey(cycleId, endpointId), {
           $set: { cycleId, endpointId, wave: num(p['wave']) ?? 0, groupId: str(p['groupId']) ?? null, tier: str(p['tier']) ?? null, packages: packages.map((x) => ({ name: str(x['name']) ?? '', to: str(x['to']) ?? '', security: x['security'] === true })), rebootRequired: p['rebootRequired'] === true },
@@ -284,7 +296,8 @@ async function handleCycles(e: RecordedEvent, tx: ProjectionContext): Promise<vo
       return;
     }
     case 'EndpointReleased': {
-      const endpointId = str(d['endpointId'])!;
+      const endpointId = str(d['endpointId']);
+      if (!endpointId) return;
       await tx.applyOnce(C.runs, runKey(cycleId, endpointId), { $set: { cycleId, endpointId, wave: num(d['wave']) ?? 0, status: 'released', releasedAt: at(e) }, $setOnInsert: { steps: [], reboots: [], currentStep: null } });
       await setCycle({}, { $inc: { 'counts.released': 1 } });
       return;
