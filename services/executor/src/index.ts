@@ -16,4 +16,4 @@ export { loadExecutorSettings, type ExecutorSettings } from './settings.js';
 export { pinnedHostKeyVerifier } from './host-keys.js';
 export * from './domain/run-state.js';
 export * from './domain/package-commands.js';
-export { runStep, StepFailure, type StepOutcome, type StepContext } from './activities/steps.js';
+export { runStep, rebootCommand, StepFailure, type StepOutcome, type StepContext } from './activities/steps.js';

@@ -81,8 +81,15 @@ export function rebootMarkerName(ctx: Pick<StepContext, 'state' | 'target' | 'pl
 
 /** The reboot command: with a marker, one constant script that writes it and then reboots (the name is a positional argument). */
 function rebootArgv(ctx: StepContext): string[] {
-  if (!ctx.rebootMarker) return ['reboot'];
-  return ['sh', '-c', 'mkdir -p /run/patchbay && : > "/run/patchbay/reboot-$1" && exec reboot', 'patchbay-reboot', rebootMarkerName(ctx)];
+  return rebootCommand(ctx.rebootMarker ? rebootMarkerName(ctx) : undefined);
+}
+
+/** argv of a reboot, writing the marker `/run/patchbay/reboot-<marker>` first when one is given. */
+export function rebootCommand(marker: string | undefined): string[] {
+  if (marker === undefined) return ['reboot'];
+  // The reboot's output goes nowhere: if the controller dies while the command runs, a write to the
+  // closed SSH channel (SIGPIPE) must not kill `reboot` after the marker says it was sent.
+  return ['sh', '-c', 'mkdir -p /run/patchbay && : > "/run/patchbay/reboot-$1" && exec reboot </dev/null >/dev/null 2>&1', 'patchbay-reboot', marker];
 }
 
 async function sendReboot(ctx: StepContext, track: Track): Promise<void> {
