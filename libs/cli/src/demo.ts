@@ -102,6 +102,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     log('\n▶ emergency: a new security update of pb-openssl-demo is published; only hosts lacking it are patched');
     await lab.publish({ ...DEFAULT_SCENARIO.packages[0]!, installed: undefined, available: '1.0.2-1', classification: 'security', severity: 'critical', rebootRequired: true, postinstFails: false, sizeMb: 0 });
+    // One host already got the fix by hand: the emergency must leave it alone.
+    const [alreadyFixed] = lab.hosts;
+    await alreadyFixed!.exec(['sh', '-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pb-openssl-demo >/dev/null']);
+    log(`  ${alreadyFixed!.name} was fixed by hand beforehand`);
     await send('inventory', 'gather-facts', { wait: true, refresh: true });
     const emergency = await send<CycleSummary>('planner', 'cycle.emergency', {
       policyId: 'demo-all',
@@ -161,7 +165,7 @@ async function setUpMissing(log: (l: string) => void): Promise<void> {
 }
 
 /** An Ansible INI inventory of the lab: one canary, web hosts, database hosts (the last two). */
-function inventoryIni(lab: Lab, keyPath: string): string {
+export function inventoryIni(lab: Lab, keyPath: string): string {
   const line = (h: Lab['hosts'][number]) => `${h.name} ansible_host=${h.address} ansible_port=22 ansible_user=root`;
   const [canary, ...rest] = lab.hosts;
   const db = rest.length >= 3 ? rest.slice(-2) : rest.slice(-1);

@@ -37,6 +37,11 @@ describe('patchbay demo: the main job on the embedded default (real lab hosts)',
     assert.equal(code, 0, out);
     const finished = out.match(/■ cycle \S+ completed/g) ?? [];
     assert.equal(finished.length, 2, `both cycles completed:\n${out}`);
+    assert.match(out, /■ cycle manual-\S+ completed: 3 succeeded, 0 failed, 0 skipped/);
+    assert.match(out, /■ cycle emergency-\S+ completed: 2 succeeded, 0 failed/, 'the emergency reaches only the hosts that lack the fix');
+    const emergencyPart = out.split('▶ emergency')[1] ?? '';
+    assert.doesNotMatch(emergencyPart, /host0 +released/, 'host0, fixed by hand, is not part of the emergency');
+    assert.match(emergencyPart, /host1 +released \(wave 0\)[\s\S]*host2 +released \(wave 1\)/, 'in tier order: web (high) before the database (critical)');
 
     const store = await SqliteEventStore.open(join(dataDir, 'events.db'));
     try {
