@@ -84,6 +84,9 @@ export async function startService(definition: ServiceDefinition, config: Patchb
     const app = await NestFactory.createMicroservice(ServiceRootModule, {
       strategy: new NatsJetStreamTransport({ bus: connectedBus, serviceName: definition.name }),
       logger: false,
+      // Throw instead of exiting: a provider failing at start must reach runServiceProcess, which
+      // prints its code and exits 2 for configuration errors (Nest would exit 1 without a word).
+      abortOnError: false,
     });
     app.useGlobalFilters(new PatchbayRpcExceptionFilter());
     await app.listen();
