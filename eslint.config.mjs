@@ -3,6 +3,7 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 import nx from '@nx/eslint-plugin';
+import globals from 'globals';
 
 const drivers = ['@nestjs/*', 'nats', '@nats-io/*', 'ssh2', 'mongodb', '@kurrent/*', '@eventstore/*', 'node:sqlite', 'graphql-yoga', 'node:child_process', 'node:net'];
 
@@ -53,6 +54,6 @@ export default tseslint.config(
   },
   {
     files: ['**/*.mjs', 'scripts/**', 'bench/**'],
-    languageOptions: { globals: { process: 'readonly', console: 'readonly', Buffer: 'readonly', setTimeout: 'readonly' } },
+    languageOptions: { globals: { ...globals.node } },
   },
 );

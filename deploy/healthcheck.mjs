@@ -16,7 +16,6 @@
 //       Healthy when it answers the query; with --require-ok only when every service is `ok`.
 //
 // Plain JavaScript on purpose: it runs in the image next to the built packages with no build step.
-/* global fetch, AbortSignal */
 import { connect, StringCodec } from 'nats';
 
 const TIMEOUT_MS = Number(process.env.HEALTHCHECK_TIMEOUT_MS || 5000);
