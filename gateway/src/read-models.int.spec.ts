@@ -2,7 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { SqliteEventStore } from '@patchbay/event-store';
-import { EmbeddedReadStore, type ReadStore } from '@patchbay/read-store';
+import { EmbeddedReadStore, FerretDbServer, findFerretDbBinary, MongoReadStore, type ReadStore } from '@patchbay/read-store';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -266,5 +266,31 @@ describe('read models: a projection stopped and restarted mid-way ends equal to 
     assert.deepEqual(await dumpStore(reopened), b);
     await reopened.close();
     await fresh.close();
+  });
+});
+
+const ferretBinary = findFerretDbBinary();
+describe('read models: the same projections on a MongoDB-wire server (FerretDB) end equal to the embedded store', { skip: ferretBinary ? false : 'FerretDB not built (libs/read-store/scripts/build-ferretdb.sh)' }, () => {
+  it('inventory, definitions, a cycle of 10 runs: every collection equal', { timeout: 120_000 }, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-gateway-ferret-'));
+    const store = SqliteEventStore.open(join(dir, 'events.db'));
+    const ferret = await FerretDbServer.start({ binary: ferretBinary! });
+    try {
+      for (const [s, e] of [...inventoryBatches(), ...cycleBatches('c-f', 10)]) await store.append(s, e, 'any');
+      const mongo = await MongoReadStore.connect(ferret.url, { database: 'gateway_spec' });
+      const embedded = await EmbeddedReadStore.open({});
+      for (const rs of [mongo, embedded]) {
+        const rm = await startReadModels({ store, readStore: rs, pollIntervalMs: 10 });
+        await rm.caughtUp();
+        await rm.stop();
+      }
+      assert.deepEqual(await dumpStore(mongo), await dumpStore(embedded));
+      await mongo.close();
+      await embedded.close();
+    } finally {
+      await ferret.stop();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -13,7 +13,7 @@ import { rebuildProjection, runProjection, type ProjectionContext, type Projecti
  */
 
 /** Bumped whenever a projection's documents change shape: the gateway rebuilds them at start. */
-export const READ_MODEL_VERSION = 1;
+export const READ_MODEL_VERSION = 2;
 
 export const C = {
   endpoints: 'gw_endpoints',
@@ -62,14 +62,14 @@ async function handleInventory(e: RecordedEvent, tx: ProjectionContext): Promise
       const set: Data = { endpointId, ssh: identity, updatedAt: at(e) };
       if (e.type === 'EndpointRegistered') {
         const labels = (d['labels'] ?? {}) as Record<string, string>;
-        Object.assign(set, { registered: true, retired: false, labels, labelPairs: labelPairs(labels), source: str(d['source']) ?? '', registeredAt: at(e), hostKeyPolicy: str(d['hostKeyPolicy']) ?? null });
+        Object.assign(set, { registered: true, retired: false, labels: labelList(labels), labelPairs: labelPairs(labels), source: str(d['source']) ?? '', registeredAt: at(e), hostKeyPolicy: str(d['hostKeyPolicy']) ?? null });
       }
       await tx.applyOnce(C.endpoints, endpointId!, { $set: set, $setOnInsert: { groupIds: [], hostKey: { state: 'unknown' }, hasSecurityUpdates: false, rebootRequired: false } });
       return;
     }
     case 'EndpointLabelsChanged': {
       const labels = (d['labels'] ?? {}) as Record<string, string>;
-      await tx.applyOnce(C.endpoints, endpointId!, { $set: { endpointId, labels, labelPairs: labelPairs(labels), updatedAt: at(e) } });
+      await tx.applyOnce(C.endpoints, endpointId!, { $set: { endpointId, labels: labelList(labels), labelPairs: labelPairs(labels), updatedAt: at(e) } });
       return;
     }
     case 'EndpointRetired':
@@ -133,7 +133,7 @@ async function handleInventory(e: RecordedEvent, tx: ProjectionContext): Promise
     case 'ReferenceGroupUpdated': {
       const def = (d['definition'] ?? {}) as Data;
       const groupId = str(d['groupId'])!;
-      await tx.applyOnce(C.groups, groupId, { $set: { groupId, version: num(d['version']) ?? 1, definition: def, tier: str(def['tier']) ?? '', name: str(def['name']) ?? null, deleted: false, updatedAt: at(e) }, $setOnInsert: { memberCount: 0 } });
+      await tx.applyOnce(C.groups, groupId, { $set: { groupId, version: num(d['version']) ?? 1, definition: asJson(def), tier: str(def['tier']) ?? '', name: str(def['name']) ?? null, deleted: false, updatedAt: at(e) }, $setOnInsert: { memberCount: 0 } });
       return;
     }
     case 'ReferenceGroupDeleted':
@@ -172,6 +172,15 @@ async function handleInventory(e: RecordedEvent, tx: ProjectionContext): Promise
   }
 }
 
+/** Labels as a list: keys may hold `.` and `/`, which MongoDB servers refuse as document keys. */
+const labelList = (labels: Record<string, string>): Array<{ key: string; value: string }> => Object.entries(labels).map(([key, value]) => ({ key, value }));
+
+/**
+ * Definitions are kept as JSON text: user-written documents (template params, selectors) may hold
+ * keys with `.` or `$` that MongoDB servers refuse, and they are only ever shown whole.
+ */
+const asJson = (v: unknown): string => JSON.stringify(v ?? {});
+
 /** `key=value` strings, so a label filter is one `$all` whatever characters the keys hold. */
 const labelPairs = (labels: Record<string, string>): string[] => Object.entries(labels).map(([k, v]) => `${k}=${v}`);
 
@@ -188,7 +197,7 @@ async function handleDefinitions(e: RecordedEvent, tx: ProjectionContext): Promi
     case 'PatchPolicyUpdated': {
       const def = (d['definition'] ?? {}) as Data;
       const policyId = str(d['policyId'])!;
-      await tx.applyOnce(C.policies, policyId, { $set: { policyId, version: num(d['version']) ?? 1, definition: def, name: str(def['name']) ?? null, deleted: false, updatedAt: at(e) } });
+      await tx.applyOnce(C.policies, policyId, { $set: { policyId, version: num(d['version']) ?? 1, definition: asJson(def), name: str(def['name']) ?? null, deleted: false, updatedAt: at(e) } });
       return;
     }
     case 'PatchPolicyDeleted':
@@ -199,7 +208,7 @@ async function handleDefinitions(e: RecordedEvent, tx: ProjectionContext): Promi
       const version = num(d['version']) ?? 1;
       const template = (d['template'] ?? {}) as Data;
       const key = `${workflowId}@${String(version).padStart(6, '0')}`;
-      await tx.collection(C.workflowVersions).upsertOne({ _id: key }, { _id: key, workflowId, version, template, savedAt: at(e), savedBy: e.metadata.actor });
+      await tx.collection(C.workflowVersions).upsertOne({ _id: key }, { _id: key, workflowId, version, template: asJson(template), savedAt: at(e), savedBy: e.metadata.actor });
       await tx.applyOnce(C.workflows, workflowId, { $set: { workflowId, lastVersion: version, name: str(template['name']) ?? null, retired: false, updatedAt: at(e) } });
       return;
     }

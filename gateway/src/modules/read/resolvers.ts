@@ -32,18 +32,22 @@ async function groupsInScope(rs: ReadStore, group?: string | null, tier?: string
   return groups.map((g) => String(g._id));
 }
 
+/** Definitions are stored as JSON text (see the projections); shown as JSON values. */
+const parsed = (v: unknown): unknown => (typeof v === 'string' ? JSON.parse(v) : v);
+
 const endpointNode = (d: Doc) => ({
   ...d,
   id: d['endpointId'] ?? d._id,
-  labels: Object.entries((d['labels'] ?? {}) as Record<string, string>).map(([key, value]) => ({ key, value })),
+  labels: d['labels'] ?? [],
   retired: d['retired'] === true,
   hostKey: d['hostKey'] ?? { state: 'unknown' },
   groupIds: d['groupIds'] ?? [],
   hasSecurityUpdates: d['hasSecurityUpdates'] === true,
   rebootRequired: d['rebootRequired'] === true,
 });
-const groupNode = (d: Doc) => ({ ...d, id: d._id, memberCount: d['memberCount'] ?? 0, deleted: d['deleted'] === true });
-const policyNode = (d: Doc) => ({ ...d, id: d._id, deleted: d['deleted'] === true });
+const groupNode = (d: Doc) => ({ ...d, id: d._id, memberCount: d['memberCount'] ?? 0, deleted: d['deleted'] === true, definition: parsed(d['definition']) });
+const policyNode = (d: Doc) => ({ ...d, id: d._id, deleted: d['deleted'] === true, definition: parsed(d['definition']) });
+const versionNode = (d: Doc | null) => (d ? { ...d, template: parsed(d['template']) } : null);
 const workflowNode = (d: Doc) => ({ ...d, id: d._id, retired: d['retired'] === true });
 const cycleNode = (d: Doc) => {
   const pause = d['pause'] as { reason?: string } | null | undefined;
@@ -142,8 +146,8 @@ export function readResolvers(s: GatewayServices) {
       members: (g: { id: string }, a: PageArgs) => page(rs, C.groupMembers, { groupId: g.id }, a, 100),
     },
     WorkflowTemplate: {
-      versions: (w: { id: string }) => rs.collection<Doc>(C.workflowVersions).find({ workflowId: w.id }, { sort: { _id: 1 } }),
-      template: (w: { id: string; requestedVersion?: number; lastVersion: number }) => rs.collection<Doc>(C.workflowVersions).findOne({ workflowId: w.id, version: w.requestedVersion ?? w.lastVersion }),
+      versions: async (w: { id: string }) => (await rs.collection<Doc>(C.workflowVersions).find({ workflowId: w.id }, { sort: { _id: 1 } })).map(versionNode),
+      template: async (w: { id: string; requestedVersion?: number; lastVersion: number }) => versionNode(await rs.collection<Doc>(C.workflowVersions).findOne({ workflowId: w.id, version: w.requestedVersion ?? w.lastVersion })),
     },
   };
 }
