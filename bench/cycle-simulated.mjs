@@ -1,0 +1,377 @@
+// A full Patchbay cycle on the simulated fleet (thousands of SSH endpoints in one child process):
+// the embedded stack (`up()`), the fleet imported as an Ansible INI inventory (host keys: trust on
+// first use), facts gathered, a group + workflow + policy applied as code, one cycle requested
+// (auto approval, no canary, one wave, maxConcurrency = executor concurrency), followed to its end.
+// Workflow: check disk, stop the app, apt upgrade, reboot if required (the step itself waits for a
+// new boot id; a `wait-for tcp 22` step cannot be used: an endpoint's sshd is on its own port, not
+// 22), start the app, validate (a command check). Simulated endpoints come back from a reboot with the app stopped.
+// Figures: import and facts time, planner time (request → CyclePlanned on the bus), cycle wall
+// time (request → CycleCompleted on the bus), events appended per second (positions in the SQLite
+// store before/after), peak RSS (VmHWM) of every stack process, nats-server, the fleet child and
+// this process; optionally the bare ssh2 driver on the same kind of fleet as the floor.
+// Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
+//   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
+//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--floor] [--keep]
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { DatabaseSync } from 'node:sqlite';
+import { createInterface } from 'node:readline';
+
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(name);
+  return i < 0 ? dflt : args[i + 1];
+};
+const N = Number(opt('--endpoints', '1000'));
+const CONC = Number(opt('--concurrency', '200'));
+const APT_MS = Number(opt('--apt-latency-ms', '200'));
+const REBOOT_MS = Number(opt('--reboot-delay-ms', '1000'));
+const BASE_PORT = Number(opt('--base-port', '20000'));
+const CYCLE_TIMEOUT_S = Number(opt('--cycle-timeout-s', '900'));
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+if (BASE_PORT + N >= 32768) throw new Error(`--base-port + --endpoints must stay below 32768 (ephemeral ports), got ${BASE_PORT + N}`);
+
+// The executor and inventory read these when the stack starts: the simulated shell has no `timeout -k`.
+process.env['PATCHBAY_INVENTORY_REMOTE_PROCESS_CONTROL'] = 'false';
+process.env['PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL'] = 'false';
+process.env['PATCHBAY_EXECUTOR_CONCURRENCY'] = String(CONC);
+// The reboot marker script (`sh -c '... "$1" ... >/dev/null'`) needs expansions and redirections
+// the simulated shell refuses (exit 2, "unsupported expansion"): reboot plainly, as without a shell.
+process.env['PATCHBAY_EXECUTOR_REBOOT_MARKER'] = 'false';
+process.env['PATCHBAY_ADMIN_TOKEN'] ??= `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
+
+const { up } = await import('@patchbay/cli');
+const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
+const { decodeEvent, NatsBus } = await import('@patchbay/messaging');
+
+const APP = DEFAULT_SCENARIO.app;
+const say = (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
+const work = mkdtempSync(join(tmpdir(), 'pb-cycle-sim-'));
+const dataDir = join(work, 'patchbay');
+mkdirSync(dataDir, { recursive: true });
+const stackLog = [];
+const s = (ms) => (ms / 1000).toFixed(2);
+const mib = (kb) => (kb / 1024).toFixed(0);
+
+const childrenOf = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+const commOf = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+};
+const statusKb = (pid, field) => {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+};
+
+/** Peak RSS per named process: VmHWM is the kernel's own high-water mark, read every second so a process that exits still counts. */
+const peaks = new Map();
+const watched = new Map(); // name → pid
+function pollPeaks() {
+  for (const [name, pid] of watched) {
+    const hwm = statusKb(pid, 'VmHWM');
+    if (Number.isFinite(hwm)) peaks.set(name, Math.max(peaks.get(name) ?? 0, hwm));
+  }
+}
+const poller = setInterval(pollPeaks, 1000);
+
+// ---------------------------------------------------------------- the simulated fleet (child process)
+const key = generateSshKeyPair();
+const keyPath = join(work, 'client-key');
+writeFileSync(keyPath, key.private);
+chmodSync(keyPath, 0o600);
+
+function startFleet() {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'libs/fleet-lab/dist/sim/main.js'), '--endpoints', String(N), '--client-key', key.public.trim(), '--apt-latency-ms', String(APT_MS), '--reboot-delay-ms', String(REBOOT_MS), '--base-port', String(BASE_PORT)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout });
+  let stopped;
+  const stoppedP = new Promise((r) => (stopped = r));
+  const ready = new Promise((res, rej) => {
+    child.on('exit', (code) => rej(new Error(`fleet exited with ${code} before it was ready`)));
+    lines.on('line', (l) => {
+      let m;
+      try {
+        m = JSON.parse(l);
+      } catch {
+        return;
+      }
+      if (m.event === 'ready') res(m);
+      if (m.event === 'stopped') stopped(m);
+    });
+  });
+  return {
+    pid: child.pid,
+    ready,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return Promise.race([stoppedP, new Promise((r) => setTimeout(() => r(undefined), 15_000))]);
+    },
+  };
+}
+
+// ---------------------------------------------------------------- workflow and policy as code
+const BUNDLE = `
+kind: WorkflowTemplate
+id: sim-cycle
+name: Check disk, stop the app, upgrade, reboot if required, start the app, validate
+phases:
+  pre:
+    - id: disk
+      type: check-disk
+      params: { path: /, minFreeMb: 100 }
+    - id: stop-app
+      type: stop-service
+      params: { service: ${APP.service} }
+  patch:
+    - id: patch
+      type: patch
+      params: { scope: all, manager: apt }
+      timeoutSeconds: 600
+    - id: reboot
+      type: reboot
+      params: { mode: if-required, returnTimeoutSeconds: 300 }
+      timeoutSeconds: 360
+  post:
+    - id: start-app
+      type: start-service
+      params: { service: ${APP.service} }
+    - id: validate
+      type: validate
+      params:
+        check: { kind: command, on: endpoint, argv: [ss, -Hltn, sport, '=', ':${APP.port}'], expectOutput: ':${APP.port}' }
+      retries: { max: 5, backoffSeconds: 0.2, multiplier: 1 }
+---
+kind: ReferenceGroup
+id: sim
+name: Simulated endpoints
+tier: low
+selector: fleet=sim
+---
+kind: PatchPolicy
+id: sim
+groups: [sim]
+updates: { include: all }
+approval: { mode: auto, afterDays: 0 }
+rollout: { waves: [] }
+maxConcurrency: ${CONC}
+errorThreshold: ${N}
+reboot: if-required
+workflow: { id: sim-cycle, version: 1 }
+`;
+
+function inventoryIni(targets) {
+  return [
+    '[sim]',
+    ...targets.map((t) => `${t.id} ansible_host=${t.host} ansible_port=${t.port} ansible_user=root`),
+    '[sim:vars]',
+    'fleet=sim',
+    `ansible_ssh_private_key_file=${keyPath}`,
+    '',
+  ].join('\n');
+}
+
+const eventsAppended = () => {
+  const db = new DatabaseSync(join(dataDir, 'events.db'), { readOnly: true });
+  try {
+    return Number(db.prepare('SELECT COALESCE(MAX(position), 0) AS n FROM events').get().n);
+  } finally {
+    db.close();
+  }
+};
+const eventTypes = (fromPos) => {
+  const db = new DatabaseSync(join(dataDir, 'events.db'), { readOnly: true });
+  try {
+    return db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE position > ? GROUP BY type ORDER BY n DESC').all(fromPos);
+  } finally {
+    db.close();
+  }
+};
+
+// ---------------------------------------------------------------- run
+const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: 'simulated, child process (libs/fleet-lab/dist/sim/main.js)' };
+let fleet;
+let stopStack;
+let stackDone;
+let bus;
+let ok = false;
+try {
+  watched.set('bench', process.pid);
+  const tf = performance.now();
+  fleet = startFleet();
+  watched.set('fleet', fleet.pid);
+  const ready = await fleet.ready;
+  say(`fleet: ${N} endpoints from port ${BASE_PORT} in ${s(performance.now() - tf)} s (pid ${fleet.pid})`);
+
+  const until = new Promise((r) => (stopStack = r));
+  let onReady;
+  const readyP = new Promise((r) => (onReady = r));
+  const t0 = performance.now();
+  stackDone = up({ dataDir, port: 0, until, onReady, log: (l) => stackLog.push(l) });
+  const failed = stackDone.then(() => Promise.reject(new Error('the stack stopped early')));
+  failed.catch(() => undefined);
+  const info = await Promise.race([readyP, failed]);
+  figures.stackUpS = +s(performance.now() - t0);
+  for (const [name, pid] of Object.entries(info.pids)) if (pid) watched.set(name, pid);
+  for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set(`nats-server`, pid);
+  say(`stack up in ${figures.stackUpS} s: ${[...watched].map(([k, v]) => `${k}=${v}`).join(' ')}`);
+
+  bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name: 'patchbay-bench-sim', requestTimeoutMs: 900_000 });
+  const events = [];
+  const sub = bus.connection.subscribe('patchbay.evt.>');
+  void (async () => {
+    for await (const msg of sub) {
+      const at = performance.now();
+      try {
+        events.push({ at, e: decodeEvent(msg.data) });
+      } catch {
+        /* not an event */
+      }
+    }
+  })();
+  const send = (service, name, payload, actor = 'bench-operator') =>
+    bus.request(`patchbay.cmd.${service}.${name}`, { commandId: randomUUID(), actor, correlationId: 'bench-sim', payload }, { timeoutMs: 900_000 });
+
+  const ini = inventoryIni(ready.targets);
+  let t = performance.now();
+  const imported = await send('inventory', 'import', { format: 'ansible-ini', fileName: 'sim-inventory.ini', content: ini, hostKeyPolicy: 'tofu' });
+  figures.importS = +s(performance.now() - t);
+  say(`import: ${figures.importS} s ${JSON.stringify(imported.summary)}`);
+  t = performance.now();
+  const facts = await send('inventory', 'gather-facts', { wait: true, refresh: true });
+  figures.factsS = +s(performance.now() - t);
+  const outcomes = facts?.outcomes ?? [];
+  const answered = outcomes.filter((o) => o.ok).length;
+  const factCodes = {};
+  for (const o of outcomes) if (!o.ok) factCodes[o.code] = (factCodes[o.code] ?? 0) + 1;
+  say(`facts: ${figures.factsS} s, ${answered}/${outcomes.length} answered ${JSON.stringify(factCodes)}`);
+  figures.factsAnswered = answered;
+
+  t = performance.now();
+  const applied = await send('policy', 'bundle.apply', { files: [{ name: 'sim.yaml', content: BUNDLE }] });
+  let members = 0;
+  for (let i = 0; ; i++) {
+    const g = await send('policy', 'group.get', { groupId: 'sim' });
+    members = g.members?.length ?? 0;
+    if (members >= answered) break;
+    if (i > 1200) throw new Error(`group sim has ${members} members, expected ${answered}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  figures.policyS = +s(performance.now() - t);
+  say(`policy: ${applied.eventsAppended} events, group sim has ${members} members after ${figures.policyS} s`);
+
+  const pos0 = eventsAppended();
+  const from = events.length;
+  const tReq = performance.now();
+  const requested = await send('planner', 'cycle.request', { policyId: 'sim' });
+  const cycleId = requested.cycleId;
+  figures.requestReplyS = +s(performance.now() - tReq);
+  say(`cycle ${cycleId} requested (${requested.status}, reply in ${figures.requestReplyS} s)`);
+  let end;
+  let lastReport = performance.now();
+  const deadline = tReq + CYCLE_TIMEOUT_S * 1000;
+  while (!end) {
+    const mine = events.slice(from);
+    end = mine.find((x) => x.e.data?.cycleId === cycleId && ['CycleCompleted', 'CycleHalted', 'CycleAborted'].includes(x.e.type));
+    if (end) break;
+    if (performance.now() - lastReport > 10_000) {
+      lastReport = performance.now();
+      const count = (type) => mine.filter((x) => x.e.type === type).length;
+      say(`  +${s(performance.now() - tReq)} s: released ${count('EndpointReleased')}, runs started ${count('RunStarted')}, succeeded ${count('RunSucceeded')}, failed ${count('RunFailed')}, reboots ${count('RebootIssued')}/${count('RebootConfirmed')}, events on bus ${mine.length}`);
+    }
+    if (performance.now() > deadline) throw new Error(`cycle ${cycleId} did not finish in ${CYCLE_TIMEOUT_S} s (data kept in ${work})`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  figures.cycleWallS = +s(end.at - tReq);
+  // Let the relay catch up before counting what the store holds for the cycle's window.
+  await new Promise((r) => setTimeout(r, 1000));
+  const pos1 = eventsAppended();
+  figures.eventsAppended = pos1 - pos0;
+  figures.eventsPerS = Math.round(figures.eventsAppended / figures.cycleWallS);
+  const mine = events.slice(from);
+  const first = (type) => mine.find((x) => x.e.type === type && (x.e.data?.cycleId ?? cycleId) === cycleId);
+  const at = (type) => (first(type) ? +s(first(type).at - tReq) : undefined);
+  figures.plannedAtS = at('CyclePlanned');
+  figures.startedAtS = at('CycleStarted');
+  figures.firstRunStartedS = at('RunStarted');
+  const runs = new Map();
+  const steps = {};
+  const open = new Map();
+  for (const x of mine) {
+    const d = x.e.data ?? {};
+    const ep = d.endpointId;
+    if (!ep) continue;
+    const r = runs.get(ep) ?? runs.set(ep, {}).get(ep);
+    if (x.e.type === 'RunStarted') r.start = x.at;
+    if (x.e.type === 'RunSucceeded' || x.e.type === 'RunFailed') r.end = x.at;
+    const step = d.stepId ?? d.stepKey;
+    if (x.e.type === 'StepStarted') open.set(`${ep}/${step}`, x.at);
+    if (['StepSucceeded', 'StepFailed', 'StepSkipped'].includes(x.e.type) && open.has(`${ep}/${step}`)) (steps[step] ??= []).push(x.at - open.get(`${ep}/${step}`));
+  }
+  const pct = (xs, p) => {
+    const a = [...xs].sort((x, y) => x - y);
+    return a.length ? a[Math.min(a.length - 1, Math.floor(p * a.length))] : NaN;
+  };
+  const runDur = [...runs.values()].filter((r) => r.start && r.end).map((r) => r.end - r.start);
+  figures.runMedianS = +s(pct(runDur, 0.5));
+  figures.runP95S = +s(pct(runDur, 0.95));
+  figures.lastRunStartedS = +s(Math.max(...[...runs.values()].map((r) => r.start ?? -Infinity)) - tReq);
+  figures.stepMedianS = Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, +s(pct(v, 0.5))]));
+  figures.stepP95S = Object.fromEntries(Object.entries(steps).map(([k, v]) => [k, +s(pct(v, 0.95))]));
+  const summary = await send('planner', 'cycle.get', { cycleId });
+  figures.outcome = `${end.e.type}: ${summary.succeeded} succeeded, ${summary.failed} failed, ${summary.skipped} skipped${summary.haltReason ? ` (${summary.haltReason})` : ''}`;
+  figures.eventTypes = Object.fromEntries(eventTypes(pos0).map((r) => [r.type, Number(r.n)]));
+  ok = end.e.type === 'CycleCompleted' && summary.succeeded === N;
+  pollPeaks();
+  sub.unsubscribe();
+} catch (e) {
+  figures.error = e.message;
+  say(`FAILED: ${e.stack ?? e.message}`);
+} finally {
+  pollPeaks();
+  figures.peakRssMiB = Object.fromEntries([...peaks].map(([k, v]) => [k, +mib(v)]));
+  figures.peakRssSumMiB = +mib([...peaks.values()].reduce((a, b) => a + b, 0));
+  await bus?.close().catch(() => undefined);
+  stopStack?.();
+  await stackDone?.catch(() => undefined);
+  const fleetStopped = await fleet?.stop();
+  if (fleetStopped) figures.fleetCounters = fleetStopped.counters;
+  if (fleetStopped) figures.fleetCpuS = +((fleetStopped.cpu.userMs + fleetStopped.cpu.systemMs) / 1000).toFixed(1);
+  clearInterval(poller);
+}
+
+// ---------------------------------------------------------------- floor: the bare ssh2 driver
+if (args.includes('--floor')) {
+  const r = await new Promise((res) => {
+    const child = spawn(process.execPath, [join(ROOT, 'libs/fleet-lab/dist/driver/main.js'), '--fleet', 'sim', '--endpoints', String(N), '--concurrency', String(CONC), '--apt-latency-ms', String(APT_MS), '--reboot-delay-ms', String(REBOOT_MS)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('exit', (code) => res({ code, out }));
+  });
+  figures.floor = r.out.trim().split('\n').filter((l) => !l.startsWith('[') && !l.startsWith('{')).join(' | ');
+}
+
+say(`figures: ${JSON.stringify(figures, null, 1)}`);
+if (ok && !args.includes('--keep')) rmSync(work, { recursive: true, force: true });
+else say(`data, stack logs (${join(dataDir, 'logs')}) and key kept in ${work}`);
+process.exit(ok ? 0 : 1);
