@@ -119,7 +119,12 @@ export async function startGateway(config: PatchbayConfig = loadConfig(), settin
     closers.push(() => dispatcher.stop());
     const readStore = await openReadStore({ READ_STORE_PATH: join(config.dataDir, 'read-store.jsonl'), ...settings.readStore });
     closers.push(() => readStore.close());
-    const readModels = await startReadModels({ store, readStore, onError: (err) => logger.warn({ code: (err as { code?: string }).code, err: String(err) }, 'read-model projection failed on an event; retrying') });
+    const readModels = await startReadModels({
+      store,
+      readStore,
+      onError: (err) => logger.warn({ code: (err as { code?: string }).code, err: String(err) }, 'read-model projection failed on an event; retrying'),
+      onSkipped: (err, event) => logger.warn({ code: (err as { code?: string }).code, eventId: event.metadata.eventId, type: event.type, stream: event.metadata.stream }, 'event refused by the read store; skipped by the read models'),
+    });
     closers.push(() => readModels.stop());
     const services: GatewayServices = { store, bus, tokens, webhooks, fanout, membership, signer, commandTimeoutMs: config.commandTimeoutMs, readStore, readModels };
     @Module({ providers: [{ provide: GATEWAY_DEPS, useValue: { config, bus, store, logger, settings, services } satisfies GatewayDeps }, GatewayHttp] })

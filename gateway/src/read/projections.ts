@@ -1,6 +1,6 @@
 import type { RecordedEvent } from '@patchbay/contracts';
 import type { EventStore } from '@patchbay/event-store';
-import { rebuildProjection, runProjection, type ProjectionContext, type ProjectionDefinition, type ReadDocument, type ReadStore, type RunningProjection } from '@patchbay/read-store';
+import { InvalidQueryError, rebuildProjection, runProjection, type ProjectionContext, type ProjectionDefinition, type ReadDocument, type ReadStore, type RunningProjection } from '@patchbay/read-store';
 
 /**
  * The gateway's read models, fed from the event store by `runProjection` into the read store.
@@ -487,7 +487,14 @@ export interface ReadModels {
  * Starts the gateway's projections. When the stored read-model version differs from
  * {@link READ_MODEL_VERSION} (or is absent), every projection is dropped and replayed first.
  */
-export async function startReadModels(options: { store: EventStore; readStore: ReadStore; onError?: (error: unknown, event?: RecordedEvent) => void; pollIntervalMs?: number }): Promise<ReadModels> {
+export async function startReadModels(options: {
+  store: EventStore;
+  readStore: ReadStore;
+  onError?: (error: unknown, event?: RecordedEvent) => void;
+  /** Told about an event the read store refuses outright (`INVALID_QUERY`): skipped, since a retry cannot succeed. */
+  onSkipped?: (error: unknown, event: RecordedEvent) => void;
+  pollIntervalMs?: number;
+}): Promise<ReadModels> {
   const { store, readStore } = options;
   const meta = readStore.collection(C.meta);
   const stored = await meta.findOne({ _id: 'read-models' });
@@ -497,7 +504,16 @@ export async function startReadModels(options: { store: EventStore; readStore: R
   }
   const running: RunningProjection[] = [];
   for (const p of PROJECTIONS) {
-    running.push(await runProjection({ ...p, store, readStore, ...(options.onError ? { onError: options.onError } : {}), pollIntervalMs: options.pollIntervalMs ?? 50 }));
+    // A refusal by the read store's dialect is deterministic: retrying would stall the projection forever.
+    const handle = async (event: RecordedEvent, tx: ProjectionContext): Promise<void> => {
+      try {
+        await p.handle(event, tx);
+      } catch (error) {
+        if (!(error instanceof InvalidQueryError)) throw error;
+        options.onSkipped?.(error, event);
+      }
+    };
+    running.push(await runProjection({ ...p, handle, store, readStore, ...(options.onError ? { onError: options.onError } : {}), pollIntervalMs: options.pollIntervalMs ?? 50 }));
   }
   return {
     caughtUp: async () => void (await Promise.all(running.map((r) => r.caughtUp()))),
