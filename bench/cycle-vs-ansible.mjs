@@ -10,6 +10,7 @@
 //   3. Floor: libs/fleet-lab/dist/driver/main.js --fleet hosts, concurrency N, in a child process.
 // Needs root. Build first: npx tsc -b libs/cli libs/fleet-lab
 //   ./node_modules/.bin/node bench/cycle-vs-ansible.mjs [--sizes 5,20] [--runs 3] [--only floor,patchbay,ansible]
+//     [--profile <dir>] [--patchbay-data <dir>] [--keep]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -253,8 +254,11 @@ workflow: { id: bench-cycle, version: 1 }
 `;
 
 let stack;
+let stackDataDir;
 async function startStack() {
-  const dataDir = join(work, 'patchbay');
+  // --patchbay-data /dev/shm: the event store on tmpfs (fsync costs nothing), to see what durability costs.
+  const dataDir = opt('--patchbay-data', undefined) ? mkdtempSync(join(opt('--patchbay-data'), 'pb-cycle-bench-')) : join(work, 'patchbay');
+  stackDataDir = dataDir;
   mkdirSync(dataDir, { recursive: true });
   process.env['PATCHBAY_ADMIN_TOKEN'] ??= `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
   const profileDir = opt('--profile', undefined);
@@ -438,5 +442,8 @@ try {
     say(`N=${n}: floor ${f2(fw)} s (CPU ${f2(m('floor', 'cpu'))} s, ${cnt('floor')} ok); Patchbay ${f2(pw)} s (CPU ${f2(m('patchbay', 'cpu'))} s + nats-server ${f2(m('patchbay', 'natsCpu'))} s, ${cnt('patchbay')} ok); Ansible ${f2(aw)} s (CPU ${f2(m('ansible', 'cpu'))} s, ${cnt('ansible')} ok)`);
     say(`      Patchbay/floor ${f2(pw / fw)} (target ≤ 1.10); Ansible/Patchbay ${f2(aw / pw)} (target ≥ 3)`);
   }
-  if (!args.includes('--keep')) rmSync(work, { recursive: true, force: true });
+  if (!args.includes('--keep')) {
+    rmSync(work, { recursive: true, force: true });
+    if (stackDataDir) rmSync(stackDataDir, { recursive: true, force: true });
+  }
 }
