@@ -11,7 +11,7 @@
 // this process; optionally the bare ssh2 driver on the same kind of fleet as the floor.
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
-//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--floor] [--keep]
+//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--floor] [--keep]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -39,6 +39,8 @@ if (BASE_PORT + N >= 32768) throw new Error(`--base-port + --endpoints must stay
 process.env['PATCHBAY_INVENTORY_REMOTE_PROCESS_CONTROL'] = 'false';
 process.env['PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL'] = 'false';
 process.env['PATCHBAY_EXECUTOR_CONCURRENCY'] = String(CONC);
+// Facts are gathered 16 endpoints at a time by default; --facts-concurrency changes it.
+if (opt('--facts-concurrency', undefined)) process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] = opt('--facts-concurrency');
 // The reboot marker script (`sh -c '... "$1" ... >/dev/null'`) needs expansions and redirections
 // the simulated shell refuses (exit 2, "unsupported expansion"): reboot plainly, as without a shell.
 process.env['PATCHBAY_EXECUTOR_REBOOT_MARKER'] = 'false';
@@ -79,6 +81,18 @@ const statusKb = (pid, field) => {
     return NaN;
   }
 };
+
+/** utime+stime of a process in seconds (clock ticks of /proc/<pid>/stat, 100 per second on Linux). */
+const cpuOf = (pid) => {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+};
+const cpuAll = () => Object.fromEntries([...watched].map(([k, pid]) => [k, cpuOf(pid)]));
 
 /** Peak RSS per named process: VmHWM is the kernel's own high-water mark, read every second so a process that exits still counts. */
 const peaks = new Map();
@@ -208,7 +222,7 @@ const eventTypes = (fromPos) => {
 };
 
 // ---------------------------------------------------------------- run
-const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: 'simulated, child process (libs/fleet-lab/dist/sim/main.js)' };
+const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: 'simulated, child process (libs/fleet-lab/dist/sim/main.js)', factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)' };
 let fleet;
 let stopStack;
 let stackDone;
@@ -257,7 +271,10 @@ try {
   figures.importS = +s(performance.now() - t);
   say(`import: ${figures.importS} s ${JSON.stringify(imported.summary)}`);
   t = performance.now();
+  const cpuF0 = cpuAll();
   const facts = await send('inventory', 'gather-facts', { wait: true, refresh: true });
+  const cpuF1 = cpuAll();
+  figures.factsCpuS = Object.fromEntries(Object.keys(cpuF1).map((k) => [k, +(cpuF1[k] - cpuF0[k]).toFixed(1)]));
   figures.factsS = +s(performance.now() - t);
   const outcomes = facts?.outcomes ?? [];
   const answered = outcomes.filter((o) => o.ok).length;
@@ -279,6 +296,7 @@ try {
   figures.policyS = +s(performance.now() - t);
   say(`policy: ${applied.eventsAppended} events, group sim has ${members} members after ${figures.policyS} s`);
 
+  const cpu0 = cpuAll();
   const pos0 = eventsAppended();
   const from = events.length;
   const tReq = performance.now();
@@ -302,6 +320,8 @@ try {
     await new Promise((r) => setTimeout(r, 20));
   }
   figures.cycleWallS = +s(end.at - tReq);
+  const cpu1 = cpuAll();
+  figures.cycleCpuS = Object.fromEntries(Object.keys(cpu1).map((k) => [k, +(cpu1[k] - cpu0[k]).toFixed(1)]));
   // Let the relay catch up before counting what the store holds for the cycle's window.
   await new Promise((r) => setTimeout(r, 1000));
   const pos1 = eventsAppended();
