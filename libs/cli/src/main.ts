@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, InvalidArgumentError } from 'commander';
 import { registerLabCommands } from '@patchbay/fleet-lab';
+import { registerClientCommands } from './client/commands.js';
 import { runDemo } from './demo.js';
 import { up } from './up.js';
 
@@ -40,6 +41,7 @@ program
   });
 
 registerLabCommands(program);
+registerClientCommands(program);
 
 program.parseAsync(process.argv).catch((err: Error & { code?: string }) => {
   process.stderr.write(`patchbay: ${err.code ? `[${err.code}] ` : ''}${err.message}\n`);
