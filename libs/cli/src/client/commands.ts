@@ -132,6 +132,19 @@ async function groupWithMembers(client: GatewayClient, id: string): Promise<Grou
   }
 }
 
+/** The whole history of a cycle, in pages small enough for the gateway's cost limit. */
+async function historyOf(client: GatewayClient, cycleId: string): Promise<(ProgressEvent & { actor: string; position: string })[]> {
+  const events: (ProgressEvent & { actor: string; position: string })[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const d = await client.request<{ cycleHistory: typeof events }>(`query($c: ID!, $a: String) { cycleHistory(cycleId: $c, after: $a, first: ${HISTORY_PAGE}) { ${PATCH_EVENT} } }`, { c: cycleId, a: after });
+    events.push(...d.cycleHistory);
+    if (d.cycleHistory.length < HISTORY_PAGE) return events;
+    after = d.cycleHistory[d.cycleHistory.length - 1]!.position;
+  }
+}
+const HISTORY_PAGE = 200;
+
 /** Reads every page of a connection (pages of 100 keep each request under the gateway's cost limit). */
 async function allPages<N>(client: GatewayClient, field: string, query: string, vars: Record<string, unknown> = {}): Promise<N[]> {
   const nodes: N[] = [];
@@ -167,14 +180,18 @@ async function resultOf(client: GatewayClient, field: string, signature: string,
 }
 
 /**
- * Follows a cycle live over the `cycleProgress` subscription (SSE) until it ends; the view is
- * seeded from the cycle's read model so `watch` of a running cycle starts with what is known.
+ * Follows a cycle live over the `cycleProgress` subscription (SSE) until it ends. The subscription
+ * is opened first; `watch` then folds the history so far (`cycleHistory`, when the token may read
+ * it; else the read model's status) and the live events after it, each event once.
  * Resolves with the final status.
  */
-async function follow(client: GatewayClient, cycleId: string, opts: GlobalOptions, started?: () => Promise<void>): Promise<string> {
+async function follow(client: GatewayClient, cycleId: string, opts: GlobalOptions, request?: () => Promise<void>): Promise<string> {
   let view = initialProgress(cycleId);
+  const seen = new Set<string>();
+  let buffered: ProgressEvent[] | undefined = [];
   const abort = new AbortController();
   let lastRender = 0;
+  const ended = (): boolean => TERMINAL_STATUSES.has(view.cycle.status);
   const render = (force = false): void => {
     if (opts.json) return;
     const now = Date.now();
@@ -184,34 +201,56 @@ async function follow(client: GatewayClient, cycleId: string, opts: GlobalOption
     if (process.stdout.isTTY) process.stdout.write(`\x1b[H\x1b[2J${text}\n`);
     else process.stdout.write(`${text}\n---\n`);
   };
-  const onEvent = (ev: ProgressEvent): void => {
+  const apply = (ev: ProgressEvent): void => {
+    if (seen.has(ev.eventId)) return;
+    seen.add(ev.eventId);
     view = applyProgressEvent(view, ev);
     if (opts.json) process.stdout.write(`${JSON.stringify(ev)}\n`);
-    render(TERMINAL_STATUSES.has(view.cycle.status));
-    if (TERMINAL_STATUSES.has(view.cycle.status)) abort.abort();
+  };
+  const onEvent = (ev: ProgressEvent): void => {
+    if (buffered) {
+      buffered.push(ev);
+      return;
+    }
+    apply(ev);
+    render(ended());
+    if (ended()) abort.abort();
   };
   const sub = client.subscribe<{ cycleProgress: ProgressEvent }>(`subscription($id: ID!) { cycleProgress(cycleId: $id) { ${PATCH_EVENT} } }`, { id: cycleId }, (d) => onEvent(d.cycleProgress), abort.signal);
-  // The subscription is established before the cycle is requested, so no event is missed.
-  await new Promise((r) => setTimeout(r, 300));
-  if (started) {
-    try {
-      await started();
-    } catch (err) {
-      abort.abort();
-      await sub.catch(() => undefined);
-      throw err;
+  const stop = async (): Promise<void> => {
+    abort.abort();
+    await sub.catch(() => undefined);
+  };
+  // yoga answers an SSE subscription only once it has an event; give it a moment to be in place
+  // before the cycle is requested, so the first events are not missed.
+  const early = await Promise.race([sub.then(() => 'ended' as const), new Promise<'open'>((r) => setTimeout(() => r('open'), 300))]);
+  if (early === 'ended') throw new OutcomeFailedError(`the subscription to cycle ${cycleId} ended at once`, 'SUBSCRIPTION_ENDED');
+  try {
+    if (request) {
+      await request();
+    } else {
+      const { cycle } = await client.request<{ cycle: { status: string } | null }>('query($id: ID!) { cycle(id: $id) { status } }', { id: cycleId });
+      let history: ProgressEvent[] = [];
+      try {
+        history = await historyOf(client, cycleId);
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        if (code === 'NOT_FOUND' && !cycle) throw new OutcomeFailedError(`cycle ${cycleId} not found`, 'NOT_FOUND');
+        if (code !== 'FORBIDDEN' && code !== 'NOT_FOUND') throw err;
+      }
+      if (!cycle && history.length === 0) throw new OutcomeFailedError(`cycle ${cycleId} not found`, 'NOT_FOUND');
+      history.forEach(apply);
+      if (history.length === 0 && cycle) view = { ...view, cycle: { ...view.cycle, status: cycle.status } };
     }
-  } else {
-    const { cycle } = await client.request<{ cycle: { status: string } | null }>('query($id: ID!) { cycle(id: $id) { status } }', { id: cycleId });
-    if (!cycle) {
-      abort.abort();
-      await sub.catch(() => undefined);
-      throw new OutcomeFailedError(`cycle ${cycleId} not found`, 'NOT_FOUND');
-    }
-    view = { ...view, cycle: { ...view.cycle, status: cycle.status } };
-    render(true);
-    if (TERMINAL_STATUSES.has(cycle.status)) abort.abort();
+  } catch (err) {
+    await stop();
+    throw err;
   }
+  const pending = buffered ?? [];
+  buffered = undefined;
+  pending.forEach(apply);
+  render(true);
+  if (ended()) abort.abort();
   await sub;
   return view.cycle.status;
 }
@@ -405,14 +444,7 @@ export function registerClientCommands(program: Command): void {
   const ah = cmd('history <cycleId>', audit).description("the cycle's full history in global order");
   ah.action(
     action(() => ah, async (_o, out, client, cycleId: string) => {
-      const events: { eventId: string; type: string; stream: string; recordedAt: string; actor: string; position: string }[] = [];
-      let after: string | undefined;
-      for (;;) {
-        const d = await client.request<{ cycleHistory: typeof events }>(`query($c: ID!, $a: String) { cycleHistory(cycleId: $c, after: $a, first: 500) { ${PATCH_EVENT} } }`, { c: cycleId, a: after });
-        events.push(...d.cycleHistory);
-        if (d.cycleHistory.length < 500) break;
-        after = d.cycleHistory[d.cycleHistory.length - 1]!.position;
-      }
+      const events = await historyOf(client, cycleId);
       out(() => events.map((e) => `${e.recordedAt}  ${e.stream.padEnd(40)} ${e.type.padEnd(22)} ${e.actor}  ${e.eventId}`).join('\n'), events);
     }),
   );

@@ -71,7 +71,13 @@ export function renderProgress(view: ProgressView): string {
   const lines: string[] = [];
   lines.push(`cycle ${c.cycleId}  status: ${c.status}${c.policyId ? `  policy: ${c.policyId}` : ''}${c.haltCode ? `  halt: ${c.haltCode}` : ''}`);
   if (c.approvalsRequired !== null && c.status === 'awaiting-approval') lines.push(`  approvals ${c.approvals}/${c.approvalsRequired}`);
-  for (const w of c.waves) lines.push(`  wave ${w.index} ${w.name}: ${w.status}  ${w.succeeded}/${w.size} ok, ${w.failed} failed`);
+  for (const w of c.waves) {
+    // Live counts come from the endpoints; the wave's own counts only arrive with WaveCompleted.
+    const of = (state: string): number => c.endpoints.filter((e) => e.wave === w.index && e.state === state).length;
+    const ok = Math.max(w.succeeded, of('succeeded'));
+    const failed = Math.max(w.failed, of('failed'));
+    lines.push(`  wave ${w.index} ${w.name}: ${w.status}  ${ok}/${w.size} ok, ${of('running')} running, ${failed} failed`);
+  }
   const order = ['running', 'released', 'planned', 'succeeded', 'failed', 'cancelled'] as const;
   for (const state of order) {
     const eps = c.endpoints.filter((e) => e.state === state);
