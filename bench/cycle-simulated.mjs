@@ -11,7 +11,7 @@
 // this process; optionally the bare ssh2 driver on the same kind of fleet as the floor.
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
-//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--floor] [--keep]
+//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--keep]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -111,10 +111,14 @@ const keyPath = join(work, 'client-key');
 writeFileSync(keyPath, key.private);
 chmodSync(keyPath, 0o600);
 
-function startFleet() {
+// --fleet-processes K splits the endpoints over K child processes: each process holds a listener
+// per endpoint plus one socket per open client connection, and the inventory keeps one connection
+// per endpoint open after facts, so one process of 10,000 endpoints needs > 20,000 descriptors.
+const FLEET_PROCS = Number(opt('--fleet-processes', '1'));
+function startFleet(endpoints, basePort) {
   const child = spawn(
     process.execPath,
-    [join(ROOT, 'libs/fleet-lab/dist/sim/main.js'), '--endpoints', String(N), '--client-key', key.public.trim(), '--apt-latency-ms', String(APT_MS), '--reboot-delay-ms', String(REBOOT_MS), '--base-port', String(BASE_PORT)],
+    [join(ROOT, 'libs/fleet-lab/dist/sim/main.js'), '--endpoints', String(endpoints), '--client-key', key.public.trim(), '--apt-latency-ms', String(APT_MS), '--reboot-delay-ms', String(REBOOT_MS), '--base-port', String(basePort)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines = createInterface({ input: child.stdout });
@@ -223,7 +227,7 @@ const eventTypes = (fromPos) => {
 
 // ---------------------------------------------------------------- run
 const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: 'simulated, child process (libs/fleet-lab/dist/sim/main.js)', factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)' };
-let fleet;
+let fleets = [];
 let stopStack;
 let stackDone;
 let bus;
@@ -231,10 +235,12 @@ let ok = false;
 try {
   watched.set('bench', process.pid);
   const tf = performance.now();
-  fleet = startFleet();
-  watched.set('fleet', fleet.pid);
-  const ready = await fleet.ready;
-  say(`fleet: ${N} endpoints from port ${BASE_PORT} in ${s(performance.now() - tf)} s (pid ${fleet.pid})`);
+  const per = Math.ceil(N / FLEET_PROCS);
+  for (let i = 0; i < FLEET_PROCS; i++) fleets.push(startFleet(Math.min(per, N - i * per), BASE_PORT + i * per));
+  fleets.forEach((f, i) => watched.set(FLEET_PROCS === 1 ? 'fleet' : `fleet-${i}`, f.pid));
+  const readies = await Promise.all(fleets.map((f) => f.ready));
+  const ready = { targets: readies.flatMap((r, i) => r.targets.map((t) => ({ ...t, id: FLEET_PROCS === 1 ? t.id : `f${i}-${t.id}` }))) };
+  say(`fleet: ${N} endpoints in ${FLEET_PROCS} process(es) from port ${BASE_PORT} in ${s(performance.now() - tf)} s (pids ${fleets.map((f) => f.pid).join(',')})`);
 
   const until = new Promise((r) => (stopStack = r));
   let onReady;
@@ -373,9 +379,9 @@ try {
   await bus?.close().catch(() => undefined);
   stopStack?.();
   await stackDone?.catch(() => undefined);
-  const fleetStopped = await fleet?.stop();
-  if (fleetStopped) figures.fleetCounters = fleetStopped.counters;
-  if (fleetStopped) figures.fleetCpuS = +((fleetStopped.cpu.userMs + fleetStopped.cpu.systemMs) / 1000).toFixed(1);
+  const stoppedAll = await Promise.all(fleets.map((f) => f.stop()));
+  figures.fleetCounters = stoppedAll.map((x) => x?.counters);
+  figures.fleetCpuS = stoppedAll.map((x) => (x ? +((x.cpu.userMs + x.cpu.systemMs) / 1000).toFixed(1) : NaN));
   clearInterval(poller);
 }
 
