@@ -42,6 +42,8 @@ describe('exit codes', () => {
       ['VALIDATION_FAILED', 2],
       ['INVENTORY_PARSE_ERROR', 2],
       ['BUNDLE_INVALID', 2],
+      ['INVALID_LABEL', 2],
+      ['INVENTORY_DUPLICATE_HOST', 2],
       ['PLANNER_INVALID_ADVISORY', 2],
       ['COMMANDER_MISSING_ARGUMENT', 2],
       ['UNAUTHENTICATED', 3],
@@ -55,5 +57,7 @@ describe('exit codes', () => {
       [undefined, 1],
     ];
     for (const [code, exit] of cases) assert.equal(exitCodeFor(code), exit, String(code));
+    assert.equal(exitCodeFor('SOME_SERVICE_REFUSAL', { issues: [{ line: 3 }] }), 2, 'issues of the input');
+    assert.equal(exitCodeFor('SOME_SERVICE_REFUSAL', { reason: 'x' }), 1);
   });
 });

@@ -42,7 +42,7 @@ function action<A extends unknown[]>(cmd: () => Command, body: (opts: GlobalOpti
       const code = typeof e.code === 'string' ? e.code : undefined;
       if (opts.json) process.stderr.write(`${JSON.stringify({ error: { code: code ?? 'INTERNAL', message: e.message, details: e.details } })}\n`);
       else process.stderr.write(`patchbay: ${code ? `[${code}] ` : ''}${e.message}${detailsText(e.details)}\n`);
-      process.exitCode = exitCodeFor(code);
+      process.exitCode = exitCodeFor(code, e.details);
     }
   };
 }

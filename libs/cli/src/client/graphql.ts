@@ -41,15 +41,18 @@ const USAGE_CODES = new Set(['VALIDATION_FAILED', 'GRAPHQL_VALIDATION_FAILED', '
 
 /**
  * Maps an error code to the CLI's exit code: usage/input 2 (also every `*_INVALID*` code, e.g. a
- * rejected bundle or advisory, and inventory parse errors), auth 3, not found 4 (also `*_UNKNOWN_*` / `*_NOT_FOUND`),
+ * rejected bundle or advisory, `INVALID_*` and `INVENTORY_*` input codes, and any refusal whose
+ * details list `issues` of the input), auth 3, not found 4 (also `*_UNKNOWN_*` / `*_NOT_FOUND`),
  * gateway unreachable 5, anything else 1.
  */
-export function exitCodeFor(code: string | undefined): number {
+export function exitCodeFor(code: string | undefined, details?: unknown): number {
   if (!code) return EXIT.failed;
   if (code === 'GATEWAY_UNREACHABLE') return EXIT.unreachable;
   if (code === 'UNAUTHENTICATED' || code === 'FORBIDDEN') return EXIT.auth;
   if (code === 'NOT_FOUND' || code.endsWith('_NOT_FOUND') || code.includes('_UNKNOWN_')) return EXIT.notFound;
-  if (USAGE_CODES.has(code) || code.endsWith('_INVALID') || code.includes('_INVALID_') || code.startsWith('COMMANDER_') || code.startsWith('INVENTORY_PARSE')) return EXIT.usage;
+  if (USAGE_CODES.has(code) || code.endsWith('_INVALID') || code.includes('_INVALID_') || code.startsWith('INVALID_') || code.startsWith('COMMANDER_') || code.startsWith('INVENTORY_')) return EXIT.usage;
+  // A refusal listing issues of the input (file, line, field) is about the input.
+  if (details && typeof details === 'object' && Array.isArray((details as { issues?: unknown }).issues)) return EXIT.usage;
   return EXIT.failed;
 }
 
