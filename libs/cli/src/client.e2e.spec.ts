@@ -125,6 +125,14 @@ describe('patchbay CLI against a running stack', () => {
     assert.match(unknown.stderr, /PLANNER_UNKNOWN_POLICY/);
     const advisory = await cli(['plan', 'demo-all', '--emergency', 'not-an-advisory', '--packages', 'openssl'], env);
     assert.equal(advisory.code, 2, advisory.stderr);
+    const run = await cli(['run', 'demo-all'], env);
+    assert.equal(run.code, 1, 'run refused by the planner ends the live view at once');
+    assert.match(run.stderr, /PLANNER_EMPTY_TARGET/);
+    assert.equal((await cli(['run', 'demo-all', '--packages', 'openssl'], env)).code, 2, '--packages without --emergency');
+    const approve = await cli(['approve', 'c-does-not-exist'], env);
+    assert.equal(approve.code, 4, approve.stderr);
+    assert.match(approve.stderr, /^patchbay: \[CYCLE_NOT_FOUND\] /);
+    assert.equal((await cli(['pause', 'c-does-not-exist'], env)).code, 4);
   });
 
   it('import: a bad line in a CSV or an INI file is exit 2 naming file and line; a good file imports', async () => {
@@ -139,6 +147,9 @@ describe('patchbay CLI against a running stack', () => {
     assert.equal(badIni.code, 2, badIni.stderr);
     assert.match(badIni.stderr, /hosts\.ini:3/);
     writeFileSync(csv, 'endpoint_id,host,port,labels\nweb-1,10.0.0.1,22,env=demo;role=web\n');
+    const dry = await cli(['import', csv, '--dry-run'], env);
+    assert.equal(dry.code, 0, dry.stderr);
+    assert.match(dry.stdout, /checked .*hosts\.csv .*endpoints 1.*\(dry run: nothing stored\)/);
     const good = await cli(['--json', 'import', csv, '--host-key-policy', 'tofu'], env);
     assert.equal(good.code, 0, good.stderr);
     assert.equal((JSON.parse(good.stdout) as { result: { summary: { registered: number } } }).result.summary.registered, 1);

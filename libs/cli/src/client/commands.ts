@@ -292,7 +292,9 @@ export function registerClientCommands(program: Command): void {
         d: o.dryRun,
         rm: o.retireMissing,
       });
-      out(() => `imported ${file} (source ${r.id ?? '?'})\n${pretty(r.result)}`, r);
+      const res = (r.result ?? {}) as { dryRun?: boolean; summary?: Record<string, number> };
+      const summary = res.summary ? Object.entries(res.summary).map(([k, v]) => `${k} ${v}`).join(', ') : pretty(r.result);
+      out(() => `${res.dryRun ? 'checked' : 'imported'} ${file} (source ${r.id ?? '?'}): ${summary}${res.dryRun ? ' (dry run: nothing stored)' : ''}`, r);
     }),
   );
 
