@@ -216,14 +216,16 @@ async function follow(client: GatewayClient, cycleId: string, opts: GlobalOption
     render(ended());
     if (ended()) abort.abort();
   };
-  const sub = client.subscribe<{ cycleProgress: ProgressEvent }>(`subscription($id: ID!) { cycleProgress(cycleId: $id) { ${PATCH_EVENT} } }`, { id: cycleId }, (d) => onEvent(d.cycleProgress), abort.signal);
+  let opened!: () => void;
+  const open = new Promise<'open'>((r) => (opened = () => r('open')));
+  const sub = client.subscribe<{ cycleProgress: ProgressEvent }>(`subscription($id: ID!) { cycleProgress(cycleId: $id) { ${PATCH_EVENT} } }`, { id: cycleId }, (d) => onEvent(d.cycleProgress), abort.signal, opened);
   const stop = async (): Promise<void> => {
     abort.abort();
     await sub.catch(() => undefined);
   };
-  // yoga answers an SSE subscription only once it has an event; give it a moment to be in place
-  // before the cycle is requested, so the first events are not missed.
-  const early = await Promise.race([sub.then(() => 'ended' as const), new Promise<'open'>((r) => setTimeout(() => r('open'), 300))]);
+  // The cycle is requested only once the server has accepted the subscription (plus a moment for
+  // its pub/sub to be wired), so the first events are not missed.
+  const early = await Promise.race([sub.then(() => 'ended' as const), open.then(() => new Promise<'open'>((r) => setTimeout(() => r('open'), 100)))]);
   if (early === 'ended') throw new OutcomeFailedError(`the subscription to cycle ${cycleId} ended at once`, 'SUBSCRIPTION_ENDED');
   try {
     if (request) {

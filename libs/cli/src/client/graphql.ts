@@ -123,9 +123,10 @@ export class GatewayClient {
 
   /**
    * Subscribes over SSE and calls `onNext` with each result's `data`; resolves when the server
-   * completes the stream or `signal` aborts it.
+   * completes the stream or `signal` aborts it. `onOpen` is called once the server has accepted
+   * the subscription (response headers received).
    */
-  async subscribe<T>(query: string, variables: Record<string, unknown>, onNext: (data: T) => void, signal?: AbortSignal): Promise<void> {
+  async subscribe<T>(query: string, variables: Record<string, unknown>, onNext: (data: T) => void, signal?: AbortSignal, onOpen?: () => void): Promise<void> {
     let res: Response;
     try {
       res = await fetch(this.target.url, { method: 'POST', headers: this.headers('text/event-stream'), body: JSON.stringify({ query, variables }), signal });
@@ -143,6 +144,7 @@ export class GatewayClient {
       }
       throw new GatewayOperationError(code, `subscription refused (HTTP ${res.status})`);
     }
+    onOpen?.();
     const decoder = new TextDecoder();
     let buffer = '';
     try {
