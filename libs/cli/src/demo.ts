@@ -119,9 +119,10 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     log('\n▶ where to look');
     log(`  GraphQL:  ${url}`);
     for (const c of cycles) log(`  cycle ${c.cycleId}: ${c.status}, ${c.succeeded} succeeded, ${c.failed} failed, plan ${c.planHash?.slice(0, 12)}`);
-    log(`  token:    ${adminToken}  (admin; send as "Authorization: Bearer <token>")`);
-    log(`  audit:    curl -s ${url} -H 'content-type: application/json' -H "authorization: Bearer $TOKEN" -d '{"query":"{ verifyCycle(cycleId: \\"${cycles[0]!.cycleId}\\") { ok } }"}'`);
-    log(`  export:   ${url.replace(/\/graphql$/, '')}/audit/cycles/${cycles[0]!.cycleId}/export.jsonl (same token)`);
+    log(`  audit:    export PATCHBAY_URL=${url} PATCHBAY_TOKEN=${adminToken}`);
+    log(`            npm run patchbay -- audit history ${cycles[0]!.cycleId}     # the cycle's full history, in order`);
+    log(`            npm run patchbay -- audit verify ${cycles[0]!.cycleId}      # every hash chain it touches`);
+    log(`            npm run patchbay -- audit export ${cycles[0]!.cycleId} --format jsonl -o cycle.jsonl`);
     log(`  events:   ${join(dataDir, 'events.db')} (SQLite; every step of every cycle, hash-chained)`);
     if (!options.exitWhenDone) {
       log('\nThe stack and the lab stay up; Ctrl-C stops both.');
