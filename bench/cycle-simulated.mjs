@@ -226,7 +226,7 @@ const eventTypes = (fromPos) => {
 };
 
 // ---------------------------------------------------------------- run
-const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: 'simulated, child process (libs/fleet-lab/dist/sim/main.js)', factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)' };
+const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: `simulated, ${FLEET_PROCS} child process(es) (libs/fleet-lab/dist/sim/main.js)`, factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)' };
 let fleets = [];
 let stopStack;
 let stackDone;
