@@ -273,7 +273,10 @@ async function startStack() {
   const failed = done.then(() => Promise.reject(new Error('the stack stopped early')));
   failed.catch(() => undefined);
   const info = await Promise.race([readyP, failed]);
-  if (profileDir) saved === undefined ? delete process.env['NODE_OPTIONS'] : (process.env['NODE_OPTIONS'] = saved);
+  if (profileDir) {
+    if (saved === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = saved;
+  }
   const bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name: 'patchbay-bench', requestTimeoutMs: 180_000 });
   const nats = childrenOf(process.pid).filter((p) => commOf(p) === 'nats-server');
   const events = [];
