@@ -84,11 +84,15 @@ export class FactsGatherer {
     try {
       facts = await this.collect(endpointId, state, refresh);
     } catch (err) {
+      await this.remote.close(endpointId).catch(() => undefined);
       const code = err instanceof PatchbayError ? err.code : 'FACTS_GATHERING_FAILED';
       const message = (err instanceof Error ? err.message : String(err)).slice(0, 2000);
       await this.inventory.execute({ type: 'RecordFactsFailure', endpointId, at: this.now(), code, message }, meta('failed')).catch(() => undefined);
       return { endpointId, ok: false, code, message };
     }
+    // Facts come in rounds an hour apart: holding a connection to every endpoint in between would
+    // cost a descriptor (and a session on the endpoint) per endpoint for nothing.
+    await this.remote.close(endpointId).catch(() => undefined);
     await this.inventory.execute({ type: 'RecordFacts', endpointId, gatheredAt: this.now(), facts }, meta('gathered'));
     return { endpointId, ok: true, facts };
   }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -55,6 +56,12 @@ describe('inventory service on a simulated fleet', { timeout: 300_000 }, () => {
     assert.equal(r.outcomes.length, N);
     assert.deepEqual(r.outcomes.filter((o) => !o.ok), []);
     assert.ok(r.outcomes.every((o) => o.updates === 4), 'every host lists the scenario\'s four updates');
+    // No connection is kept between rounds: nothing established to any endpoint's port.
+    const ports = new Set(fleet.endpoints.map((e) => e.port));
+    const established = execFileSync('ss', ['-Htn', 'state', 'established'], { encoding: 'utf8' })
+      .split('\n')
+      .filter((l) => ports.has(Number(/127\.0\.0\.1:(\d+)\s*$/.exec(l.trim())?.[1])));
+    assert.deepEqual(established, [], 'connections left open after facts');
 
     const list = await send<{ endpoints: Array<{ endpointId: string; pinnedKey?: { fingerprint: string }; facts?: { facts: { updates: Array<{ security: boolean }>; bootId: string } } }> }>('list', {});
     const byId = new Map(list.endpoints.map((e) => [e.endpointId, e]));
