@@ -201,11 +201,13 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
     for (const i of ids) streams.push(await bed.release({ cycleId: 'e2e-crash', endpointId: host(i).name, ssh: ssh(i), workflow: twoReboots(i), packages: [{ name: 'pb-tools', from: '2.4.0-1', to: '2.5.0-1', security: false }], rebootPolicy: 'always' }));
     const env = { PATCHBAY_EXECUTOR_ID: 'e2e-crashy', PATCHBAY_EXECUTOR_RESUME_INTERVAL_MS: '500', PATCHBAY_EXECUTOR_ABORT_POLL_MS: '200' };
     const faults = ['StepStarted:patch:600', 'RebootIssued:reboot-1:0', 'RebootIssued:reboot-2:700'];
+    // Each phase may wait out the dpkg lock an interrupted apt left behind (DPkg::Lock::Timeout is
+    // 120 s), so a phase gets longer than that before it counts as stuck.
     const kills: string[] = [];
     for (const fault of faults) {
       const p = bed.spawnExecutor({ ...env, PATCHBAY_EXECUTOR_FAULT_KILL_AFTER: fault });
       let timer: NodeJS.Timeout | undefined;
-      const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 90_000)))]);
+      const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 200_000)))]);
       clearTimeout(timer);
       assert.equal(code, null, `killed at ${fault}; output: ${p.output().slice(-3000)}`);
       kills.push(fault);
