@@ -28,6 +28,9 @@ export function sshRun(
       if (settled) return;
       settled = true;
       conn.end();
+      // Under packet loss (or once a host's namespace is gone) the closing handshake may never
+      // complete, and the socket would keep the process alive for minutes of retransmissions.
+      setTimeout(() => conn.destroy(), 500).unref();
       if (err) reject(err);
       else resolve(result!);
     };
