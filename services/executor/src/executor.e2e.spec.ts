@@ -246,6 +246,8 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
     // The state a controller crash mid-dpkg leaves: the package unpacked, not configured, and a
     // run stream whose patch step has started with no outcome.
     const h = host(ROLLBACK);
+    // Published here too: this test must not depend on the crash test having run before it.
+    await lab.publish({ ...SCENARIO.packages.find((p) => p.name === 'pb-tools')!, available: '2.5.0-1' });
     const deb = (await h.exec(['sh', '-c', 'ls /srv/repo/regular/pb-tools_2.5.0-1_*.deb'])).stdout.trim();
     await h.exec(['dpkg', '--unpack', deb]);
     assert.match((await h.exec(['dpkg', '--audit'], { allowFailure: true })).stdout, /pb-tools/);
