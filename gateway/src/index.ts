@@ -19,3 +19,5 @@ export * from './modules/health/typeDefs.js';
 export * from './modules/health/resolvers.js';
 export { startReadModels, READ_MODEL_VERSION, PROJECTIONS } from './read/projections.js';
 export type { ReadModels } from './read/projections.js';
+export * from './schema.js';
+export { consoleHandler, CONSOLE_HEADERS, DEFAULT_CONSOLE_DIR } from './http/console.js';

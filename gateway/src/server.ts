@@ -11,22 +11,16 @@ import type { GatewayContext, GatewayServices } from './context.js';
 import { RateLimitedError, toGraphQLError } from './errors.js';
 import { armorPlugin, batchingPlugin, introspectionPlugin, RateLimiter } from './http/limits.js';
 import { handleAuditHttp } from './http/audit-routes.js';
-import { scalarResolvers, scalarTypeDefs } from './modules/scalars.js';
-import { healthTypeDefs } from './modules/health/typeDefs.js';
+import { consoleHandler } from './http/console.js';
+import { scalarResolvers } from './modules/scalars.js';
+import { GATEWAY_TYPE_DEFS } from './schema.js';
 import { healthResolvers, type HealthModuleOptions } from './modules/health/resolvers.js';
-import { authTypeDefs } from './modules/auth/typeDefs.js';
 import { authResolvers } from './modules/auth/resolvers.js';
-import { cycleTypeDefs } from './modules/cycles/typeDefs.js';
 import { cycleResolvers } from './modules/cycles/resolvers.js';
-import { auditTypeDefs } from './modules/audit/typeDefs.js';
 import { auditResolvers } from './modules/audit/resolvers.js';
-import { eventTypeDefs } from './modules/events/typeDefs.js';
 import { eventResolvers } from './modules/events/resolvers.js';
-import { webhookTypeDefs } from './modules/webhooks/typeDefs.js';
 import { webhookResolvers } from './modules/webhooks/resolvers.js';
-import { readTypeDefs } from './modules/read/typeDefs.js';
 import { readResolvers } from './modules/read/resolvers.js';
-import { commandTypeDefs } from './modules/commands/typeDefs.js';
 import { commandResolvers } from './modules/commands/resolvers.js';
 import type { GatewaySettings } from './settings.js';
 
@@ -97,7 +91,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   ] as unknown as Array<Record<string, Record<string, unknown>>>);
   const yoga = createYoga<{ principal?: Principal }, GatewayContext>({
     schema: createSchema({
-      typeDefs: [scalarTypeDefs, healthTypeDefs, authTypeDefs, cycleTypeDefs, auditTypeDefs, eventTypeDefs, webhookTypeDefs, readTypeDefs, commandTypeDefs],
+      typeDefs: [...GATEWAY_TYPE_DEFS],
       resolvers: [scalarResolvers, ...resolvers] as never,
     }),
     graphqlEndpoint: '/graphql',
@@ -110,8 +104,12 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin],
   });
   const limiter = new RateLimiter(settings.rateLimitPerMinute);
+  const webConsole = consoleHandler(settings.consoleDir);
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const requestPath = (req.url ?? '/').split('?')[0]!;
+    // The console's files are public (the page signs in with a token it sends to /graphql).
+    if (requestPath !== yoga.graphqlEndpoint && !requestPath.startsWith('/audit/') && webConsole.handle(req, res, requestPath)) return;
     let principal: Principal | undefined;
     try {
       principal = await principalOf(services, req.headers.authorization);

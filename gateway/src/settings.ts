@@ -22,6 +22,7 @@ const envSchema = z.object({
   MONGODB_URL: z.string().regex(/^mongodb(\+srv)?:\/\//, 'must start with mongodb:// or mongodb+srv://').optional(),
   MONGODB_DATABASE: z.string().min(1).max(64).optional(),
   READ_STORE_PATH: z.string().min(1).optional(),
+  GATEWAY_CONSOLE_DIR: z.string().min(1).optional(),
 });
 
 /** Gateway-only settings (on top of `PatchbayConfig`); every one has a documented default. */
@@ -48,6 +49,8 @@ export interface GatewaySettings {
   printBootstrapToken: boolean;
   /** Where the read models live (`openReadStore`): MongoDB with `MONGODB_URL`, else the embedded store, snapshot `READ_STORE_PATH` (default `<data dir>/read-store.jsonl`, `:memory:` for none). */
   readStore: { MONGODB_URL?: string; MONGODB_DATABASE?: string; READ_STORE_PATH?: string };
+  /** The built web console served at `/`: undefined for `gateway/console/dist`, false when `GATEWAY_CONSOLE_DIR=off`. */
+  consoleDir?: string | false;
 }
 
 /** Reads the gateway settings from the environment; throws `ConfigError` (`CONFIG_INVALID`) naming bad variables. */
@@ -74,6 +77,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env): Gatew
     webhookBackoffMs: c.GATEWAY_WEBHOOK_BACKOFF_MS,
     webhookTimeoutMs: c.GATEWAY_WEBHOOK_TIMEOUT_MS,
     printBootstrapToken: true,
+    consoleDir: c.GATEWAY_CONSOLE_DIR === 'off' ? false : c.GATEWAY_CONSOLE_DIR,
     readStore: Object.fromEntries(Object.entries({ MONGODB_URL: c.MONGODB_URL, MONGODB_DATABASE: c.MONGODB_DATABASE, READ_STORE_PATH: c.READ_STORE_PATH }).filter(([, v]) => v !== undefined)),
   };
 }

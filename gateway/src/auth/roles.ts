@@ -82,6 +82,20 @@ export function authorize(operation: string, principal: Principal | undefined): 
   if (!principal.roles.some((r) => allowed.includes(r))) throw new ForbiddenError(operation, [...allowed, 'admin']);
 }
 
+/** Every operation `principal` may run, sorted (what `me.operations` answers). */
+export function operationsAllowed(principal: Principal | undefined): string[] {
+  return Object.keys(OPERATION_ROLES)
+    .filter((op) => {
+      try {
+        authorize(op, principal);
+        return true;
+      } catch {
+        return false;
+      }
+    })
+    .sort();
+}
+
 /** Context field the guards read. */
 export interface AuthContext {
   principal?: Principal;

@@ -1,10 +1,11 @@
 import type { GatewayContext, GatewayServices } from '../../context.js';
+import { operationsAllowed } from '../../auth/roles.js';
 
 /** Token administration (admin) and `me` (any role). */
 export function authResolvers(s: GatewayServices) {
   return {
     Query: {
-      me: (_: unknown, __: unknown, ctx: GatewayContext) => ctx.principal,
+      me: (_: unknown, __: unknown, ctx: GatewayContext) => ({ ...ctx.principal!, operations: operationsAllowed(ctx.principal) }),
       apiTokens: () => s.tokens.list(),
     },
     Mutation: {

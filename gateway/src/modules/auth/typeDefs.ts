@@ -28,6 +28,8 @@ export const authTypeDefs = /* GraphQL */ `
     roles: [Role!]!
     "What commands and events record as the actor."
     actor: String!
+    "Every operation this token may run (Mutation.approveCycle …): a client shows only what the caller can use."
+    operations: [String!]!
   }
 
   extend type Query {

@@ -1,0 +1,9 @@
+import { Page, Empty } from '../ui/components';
+
+export function AuditPage({ cycleId }: { cycleId?: string | undefined }) {
+  return (
+    <Page title="Audit">
+      <Empty>Not built yet. {cycleId ?? ''}</Empty>
+    </Page>
+  );
+}
