@@ -14,12 +14,11 @@
 //     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--keep]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { DatabaseSync } from 'node:sqlite';
-import { createInterface } from 'node:readline';
+import { childrenOf, commOf, eventsAppended as storePosition, eventTypes as storeEventTypes, inventoryIni as iniOf, processWatch, ROOT, simBundle, simulatedFleetEnv, startFleet as startSimFleet } from './lib/sim-fleet.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -32,18 +31,10 @@ const APT_MS = Number(opt('--apt-latency-ms', '200'));
 const REBOOT_MS = Number(opt('--reboot-delay-ms', '1000'));
 const BASE_PORT = Number(opt('--base-port', '20000'));
 const CYCLE_TIMEOUT_S = Number(opt('--cycle-timeout-s', '900'));
-const ROOT = resolve(new URL('..', import.meta.url).pathname);
 if (BASE_PORT + N >= 32768) throw new Error(`--base-port + --endpoints must stay below 32768 (ephemeral ports), got ${BASE_PORT + N}`);
 
-// The executor and inventory read these when the stack starts: the simulated shell has no `timeout -k`.
-process.env['PATCHBAY_INVENTORY_REMOTE_PROCESS_CONTROL'] = 'false';
-process.env['PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL'] = 'false';
-process.env['PATCHBAY_EXECUTOR_CONCURRENCY'] = String(CONC);
-// Facts are gathered 16 endpoints at a time by default; --facts-concurrency changes it.
-if (opt('--facts-concurrency', undefined)) process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] = opt('--facts-concurrency');
-// The reboot marker script (`sh -c '... "$1" ... >/dev/null'`) needs expansions and redirections
-// the simulated shell refuses (exit 2, "unsupported expansion"): reboot plainly, as without a shell.
-process.env['PATCHBAY_EXECUTOR_REBOOT_MARKER'] = 'false';
+// The executor and inventory read these when the stack starts (see bench/lib/sim-fleet.mjs).
+simulatedFleetEnv({ concurrency: CONC, factsConcurrency: opt('--facts-concurrency', undefined) });
 process.env['PATCHBAY_ADMIN_TOKEN'] ??= `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 
 const { up } = await import('@patchbay/cli');
@@ -59,51 +50,7 @@ const stackLog = [];
 const s = (ms) => (ms / 1000).toFixed(2);
 const mib = (kb) => (kb / 1024).toFixed(0);
 
-const childrenOf = (pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
-  } catch {
-    return [];
-  }
-};
-const commOf = (pid) => {
-  try {
-    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
-  } catch {
-    return '';
-  }
-};
-const statusKb = (pid, field) => {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
-};
-
-/** utime+stime of a process in seconds (clock ticks of /proc/<pid>/stat, 100 per second on Linux). */
-const cpuOf = (pid) => {
-  try {
-    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / 100;
-  } catch {
-    return NaN;
-  }
-};
-const cpuAll = () => Object.fromEntries([...watched].map(([k, pid]) => [k, cpuOf(pid)]));
-
-/** Peak RSS per named process: VmHWM is the kernel's own high-water mark, read every second so a process that exits still counts. */
-const peaks = new Map();
-const watched = new Map(); // name → pid
-function pollPeaks() {
-  for (const [name, pid] of watched) {
-    const hwm = statusKb(pid, 'VmHWM');
-    if (Number.isFinite(hwm)) peaks.set(name, Math.max(peaks.get(name) ?? 0, hwm));
-  }
-}
-const poller = setInterval(pollPeaks, 1000);
+const { watched, peaks, poll: pollPeaks, cpuAll, stop: stopWatch } = processWatch();
 
 // ---------------------------------------------------------------- the simulated fleet (child process)
 const key = generateSshKeyPair();
@@ -115,115 +62,13 @@ chmodSync(keyPath, 0o600);
 // per endpoint plus one socket per open client connection, and the inventory keeps one connection
 // per endpoint open after facts, so one process of 10,000 endpoints needs > 20,000 descriptors.
 const FLEET_PROCS = Number(opt('--fleet-processes', '1'));
-function startFleet(endpoints, basePort) {
-  const child = spawn(
-    process.execPath,
-    [join(ROOT, 'libs/fleet-lab/dist/sim/main.js'), '--endpoints', String(endpoints), '--client-key', key.public.trim(), '--apt-latency-ms', String(APT_MS), '--reboot-delay-ms', String(REBOOT_MS), '--base-port', String(basePort)],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const lines = createInterface({ input: child.stdout });
-  let stopped;
-  const stoppedP = new Promise((r) => (stopped = r));
-  const ready = new Promise((res, rej) => {
-    child.on('exit', (code) => rej(new Error(`fleet exited with ${code} before it was ready`)));
-    lines.on('line', (l) => {
-      let m;
-      try {
-        m = JSON.parse(l);
-      } catch {
-        return;
-      }
-      if (m.event === 'ready') res(m);
-      if (m.event === 'stopped') stopped(m);
-    });
-  });
-  return {
-    pid: child.pid,
-    ready,
-    stop: async () => {
-      child.kill('SIGTERM');
-      return Promise.race([stoppedP, new Promise((r) => setTimeout(() => r(undefined), 15_000))]);
-    },
-  };
-}
+const startFleet = (endpoints, basePort) => startSimFleet({ endpoints, basePort, clientPublicKey: key.public, aptMs: APT_MS, rebootMs: REBOOT_MS });
 
 // ---------------------------------------------------------------- workflow and policy as code
-const BUNDLE = `
-kind: WorkflowTemplate
-id: sim-cycle
-name: Check disk, stop the app, upgrade, reboot if required, start the app, validate
-phases:
-  pre:
-    - id: disk
-      type: check-disk
-      params: { path: /, minFreeMb: 100 }
-    - id: stop-app
-      type: stop-service
-      params: { service: ${APP.service} }
-  patch:
-    - id: patch
-      type: patch
-      params: { scope: all, manager: apt }
-      timeoutSeconds: 600
-    - id: reboot
-      type: reboot
-      params: { mode: if-required, returnTimeoutSeconds: 300 }
-      timeoutSeconds: 360
-  post:
-    - id: start-app
-      type: start-service
-      params: { service: ${APP.service} }
-    - id: validate
-      type: validate
-      params:
-        check: { kind: command, on: endpoint, argv: [ss, -Hltn, sport, '=', ':${APP.port}'], expectOutput: ':${APP.port}' }
-      retries: { max: 5, backoffSeconds: 0.2, multiplier: 1 }
----
-kind: ReferenceGroup
-id: sim
-name: Simulated endpoints
-tier: low
-selector: fleet=sim
----
-kind: PatchPolicy
-id: sim
-groups: [sim]
-updates: { include: all }
-approval: { mode: auto, afterDays: 0 }
-rollout: { waves: [] }
-maxConcurrency: ${CONC}
-errorThreshold: ${N}
-reboot: if-required
-workflow: { id: sim-cycle, version: 1 }
-`;
-
-function inventoryIni(targets) {
-  return [
-    '[sim]',
-    ...targets.map((t) => `${t.id} ansible_host=${t.host} ansible_port=${t.port} ansible_user=root`),
-    '[sim:vars]',
-    'fleet=sim',
-    `ansible_ssh_private_key_file=${keyPath}`,
-    '',
-  ].join('\n');
-}
-
-const eventsAppended = () => {
-  const db = new DatabaseSync(join(dataDir, 'events.db'), { readOnly: true });
-  try {
-    return Number(db.prepare('SELECT COALESCE(MAX(position), 0) AS n FROM events').get().n);
-  } finally {
-    db.close();
-  }
-};
-const eventTypes = (fromPos) => {
-  const db = new DatabaseSync(join(dataDir, 'events.db'), { readOnly: true });
-  try {
-    return db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE position > ? GROUP BY type ORDER BY n DESC').all(fromPos);
-  } finally {
-    db.close();
-  }
-};
+const BUNDLE = simBundle({ app: APP, concurrency: CONC, endpoints: N });
+const inventoryIni = (targets) => iniOf(targets, keyPath);
+const eventsAppended = () => storePosition(dataDir);
+const eventTypes = (fromPos) => storeEventTypes(dataDir, fromPos);
 
 // ---------------------------------------------------------------- run
 const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: `simulated, ${FLEET_PROCS} child process(es) (libs/fleet-lab/dist/sim/main.js)`, factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)' };
@@ -382,7 +227,7 @@ try {
   const stoppedAll = await Promise.all(fleets.map((f) => f.stop()));
   figures.fleetCounters = stoppedAll.map((x) => x?.counters);
   figures.fleetCpuS = stoppedAll.map((x) => (x ? +((x.cpu.userMs + x.cpu.systemMs) / 1000).toFixed(1) : NaN));
-  clearInterval(poller);
+  stopWatch();
 }
 
 // ---------------------------------------------------------------- floor: the bare ssh2 driver

@@ -1,0 +1,212 @@
+// Pieces shared by the benchmarks that run the embedded stack against the simulated fleet
+// (bench/cycle-simulated.mjs, bench/gateway-subscribers.mjs): /proc readings of the processes,
+// the fleet child process, the workflow/group/policy bundle, the Ansible INI inventory, and
+// counts read from the SQLite event store.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { createInterface } from 'node:readline';
+
+export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
+
+/** Settings the stack needs on the simulated fleet; read by the services when `up()` starts them. */
+export function simulatedFleetEnv({ concurrency, factsConcurrency }) {
+  // The simulated shell has no `timeout -k`.
+  process.env['PATCHBAY_INVENTORY_REMOTE_PROCESS_CONTROL'] = 'false';
+  process.env['PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL'] = 'false';
+  process.env['PATCHBAY_EXECUTOR_CONCURRENCY'] = String(concurrency);
+  // Facts are gathered 16 endpoints at a time by default.
+  if (factsConcurrency) process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] = String(factsConcurrency);
+  // The reboot marker script (`sh -c '... "$1" ... >/dev/null'`) needs expansions and redirections
+  // the simulated shell refuses (exit 2, "unsupported expansion"): reboot plainly, as without a shell.
+  process.env['PATCHBAY_EXECUTOR_REBOOT_MARKER'] = 'false';
+}
+
+export const childrenOf = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+};
+export const commOf = (pid) => {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+};
+export const statusKb = (pid, field) => {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+};
+
+/** utime+stime of a process in seconds (clock ticks of /proc/<pid>/stat, 100 per second on Linux). */
+export const cpuOf = (pid) => {
+  try {
+    const st = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return NaN;
+  }
+};
+
+/**
+ * Named processes watched for CPU and peak RSS: VmHWM is the kernel's own high-water mark, read
+ * every second so a process that exits still counts.
+ */
+export function processWatch() {
+  const watched = new Map(); // name → pid
+  const peaks = new Map();
+  const poll = () => {
+    for (const [name, pid] of watched) {
+      const hwm = statusKb(pid, 'VmHWM');
+      if (Number.isFinite(hwm)) peaks.set(name, Math.max(peaks.get(name) ?? 0, hwm));
+    }
+  };
+  const timer = setInterval(poll, 1000);
+  return {
+    watched,
+    peaks,
+    poll,
+    cpuAll: () => Object.fromEntries([...watched].map(([k, pid]) => [k, cpuOf(pid)])),
+    stop: () => clearInterval(timer),
+  };
+}
+
+/**
+ * The simulated fleet in a child process (`libs/fleet-lab/dist/sim/main.js`): `ready` resolves with
+ * its `{event: 'ready', targets}` line, `stop()` with its `stopped` line (counters, CPU) or undefined.
+ */
+export function startFleet({ endpoints, basePort, clientPublicKey, aptMs, rebootMs }) {
+  const child = spawn(
+    process.execPath,
+    [join(ROOT, 'libs/fleet-lab/dist/sim/main.js'), '--endpoints', String(endpoints), '--client-key', clientPublicKey.trim(), '--apt-latency-ms', String(aptMs), '--reboot-delay-ms', String(rebootMs), '--base-port', String(basePort)],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines = createInterface({ input: child.stdout });
+  let stopped;
+  const stoppedP = new Promise((r) => (stopped = r));
+  const ready = new Promise((res, rej) => {
+    child.on('exit', (code) => rej(new Error(`fleet exited with ${code} before it was ready`)));
+    lines.on('line', (l) => {
+      let m;
+      try {
+        m = JSON.parse(l);
+      } catch {
+        return;
+      }
+      if (m.event === 'ready') res(m);
+      if (m.event === 'stopped') stopped(m);
+    });
+  });
+  return {
+    pid: child.pid,
+    ready,
+    stop: async () => {
+      child.kill('SIGTERM');
+      return Promise.race([stoppedP, new Promise((r) => setTimeout(() => r(undefined), 15_000))]);
+    },
+  };
+}
+
+/**
+ * Workflow (check disk, stop the app, apt upgrade, reboot if required, start the app, validate),
+ * group `sim` (label fleet=sim) and policy `sim` (auto approval, one wave) as one bundle.
+ * No `wait-for tcp 22` step: each simulated endpoint's sshd is on its own port, not 22.
+ */
+export function simBundle({ app, concurrency, endpoints }) {
+  return `
+kind: WorkflowTemplate
+id: sim-cycle
+name: Check disk, stop the app, upgrade, reboot if required, start the app, validate
+phases:
+  pre:
+    - id: disk
+      type: check-disk
+      params: { path: /, minFreeMb: 100 }
+    - id: stop-app
+      type: stop-service
+      params: { service: ${app.service} }
+  patch:
+    - id: patch
+      type: patch
+      params: { scope: all, manager: apt }
+      timeoutSeconds: 600
+    - id: reboot
+      type: reboot
+      params: { mode: if-required, returnTimeoutSeconds: 300 }
+      timeoutSeconds: 360
+  post:
+    - id: start-app
+      type: start-service
+      params: { service: ${app.service} }
+    - id: validate
+      type: validate
+      params:
+        check: { kind: command, on: endpoint, argv: [ss, -Hltn, sport, '=', ':${app.port}'], expectOutput: ':${app.port}' }
+      retries: { max: 5, backoffSeconds: 0.2, multiplier: 1 }
+---
+kind: ReferenceGroup
+id: sim
+name: Simulated endpoints
+tier: low
+selector: fleet=sim
+---
+kind: PatchPolicy
+id: sim
+groups: [sim]
+updates: { include: all }
+approval: { mode: auto, afterDays: 0 }
+rollout: { waves: [] }
+maxConcurrency: ${concurrency}
+errorThreshold: ${endpoints}
+reboot: if-required
+workflow: { id: sim-cycle, version: 1 }
+`;
+}
+
+/** The fleet as an Ansible INI inventory (label fleet=sim, the client key as the private key file). */
+export function inventoryIni(targets, keyPath) {
+  return [
+    '[sim]',
+    ...targets.map((t) => `${t.id} ansible_host=${t.host} ansible_port=${t.port} ansible_user=root`),
+    '[sim:vars]',
+    'fleet=sim',
+    `ansible_ssh_private_key_file=${keyPath}`,
+    '',
+  ].join('\n');
+}
+
+function withStore(dataDir, fn) {
+  const db = new DatabaseSync(join(dataDir, 'events.db'), { readOnly: true });
+  try {
+    return fn(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** The last global position of the SQLite store in `dataDir`. */
+export const eventsAppended = (dataDir) => withStore(dataDir, (db) => Number(db.prepare('SELECT COALESCE(MAX(position), 0) AS n FROM events').get().n));
+
+/** Events by type after a position. */
+export const eventTypes = (dataDir, fromPos) => withStore(dataDir, (db) => db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE position > ? GROUP BY type ORDER BY n DESC').all(fromPos));
+
+/** Global positions of the events stored in a cycle's streams (`cycle-<id>` and `run-<id>.*`), ascending. */
+export const cyclePositions = (dataDir, cycleId) =>
+  withStore(dataDir, (db) =>
+    db
+      .prepare("SELECT position FROM events WHERE stream = ? OR stream LIKE ? ESCAPE '\\' ORDER BY position")
+      .all(`cycle-${cycleId}`, `run-${cycleId.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`)
+      .map((r) => Number(r.position)),
+  );
+
+/** Percentile of a sorted numeric array (nearest rank). */
+export const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] : NaN);
