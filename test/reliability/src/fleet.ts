@@ -1,0 +1,174 @@
+import { chmodSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DEFAULT_SCENARIO, generateSshKeyPair, SimulatedFleet, type HostOverride, type SimulatedEndpoint } from '@patchbay/fleet-lab';
+
+export const APP = DEFAULT_SCENARIO.app;
+
+/** The client key every trial fleet accepts, written where the inventory can read it. */
+export interface ClientKey {
+  public: string;
+  path: string;
+}
+
+export function writeClientKey(dir: string): ClientKey {
+  const key = generateSshKeyPair();
+  const path = join(dir, 'client-key');
+  writeFileSync(path, key.private);
+  chmodSync(path, 0o600);
+  return { public: key.public.trim(), path };
+}
+
+/**
+ * A simulated fleet for one trial, whose endpoints keep a log of every command line they were
+ * sent (the effects on the hosts, counted independently of what the store says).
+ */
+export class TrialFleet {
+  /** Command lines received, per endpoint id. */
+  readonly commands = new Map<string, string[]>();
+  /** The boot id each of those lines arrived in (same index). */
+  readonly boots = new Map<string, string[]>();
+
+  private constructor(
+    readonly fleet: SimulatedFleet,
+    readonly label: string,
+  ) {
+    for (const ep of fleet.endpoints) {
+      const log: string[] = [];
+      const boots: string[] = [];
+      this.commands.set(this.idOf(ep), log);
+      this.boots.set(this.idOf(ep), boots);
+      const machine = ep.machine;
+      const run = machine.run.bind(machine);
+      machine.run = (line, ctx) => {
+        log.push(line);
+        boots.push(machine.bootId);
+        return run(line, ctx);
+      };
+    }
+  }
+
+  static async start(opts: { label: string; endpoints: number; key: ClientKey; basePort: number; hosts?: Record<string, HostOverride>; seed?: number; aptLatencyMs?: number; commandLatencyMs?: number }): Promise<TrialFleet> {
+    const scenario = {
+      ...DEFAULT_SCENARIO,
+      defaults: { ...DEFAULT_SCENARIO.defaults, rebootDelayMs: 300, slowRebootDelayMs: 3000, aptLatencyMs: opts.aptLatencyMs ?? 40 },
+      hosts: opts.hosts ?? {},
+    };
+    const fleet = await SimulatedFleet.start({ endpoints: opts.endpoints, scenario, clientPublicKey: opts.key.public, basePort: opts.basePort, seed: opts.seed ?? 1, commandLatencyMs: opts.commandLatencyMs ?? 0 });
+    return new TrialFleet(fleet, opts.label);
+  }
+
+  /** Endpoint id in the inventory: the trial label keeps trials apart in one store. */
+  idOf(ep: SimulatedEndpoint): string {
+    return `${this.label}-${ep.id}`;
+  }
+
+  endpoint(id: string): SimulatedEndpoint | undefined {
+    return this.fleet.endpoints.find((e) => this.idOf(e) === id);
+  }
+
+  /** Lines received by an endpoint that contain every one of `parts`. */
+  count(id: string, ...parts: string[]): number {
+    return (this.commands.get(id) ?? []).filter((l) => parts.every((p) => l.includes(p))).length;
+  }
+
+  /** Command lines an endpoint received during one boot. */
+  commandsInBoot(id: string, bootId: string): string[] {
+    const boots = this.boots.get(id) ?? [];
+    return (this.commands.get(id) ?? []).filter((_, i) => boots[i] === bootId);
+  }
+
+  /** Simulates a network drop: connections cut, new ones refused, until {@link restoreNetwork}. */
+  cutNetwork(id: string): void {
+    const ep = this.endpoint(id)!;
+    ep.phase = 'down';
+    for (const s of ep.sockets) s.destroy();
+    ep.sockets.clear();
+  }
+
+  restoreNetwork(id: string): void {
+    this.endpoint(id)!.phase = 'up';
+  }
+
+  inventoryIni(keyPath: string): string {
+    return [
+      `[${this.label}]`,
+      ...this.fleet.endpoints.map((ep) => `${this.idOf(ep)} ansible_host=${ep.host} ansible_port=${ep.port} ansible_user=root`),
+      `[${this.label}:vars]`,
+      `trial=${this.label}`,
+      `ansible_ssh_private_key_file=${keyPath}`,
+      '',
+    ].join('\n');
+  }
+
+  async stop(): Promise<void> {
+    await this.fleet.stop();
+  }
+}
+
+/**
+ * The workflow every trial runs: check disk, stop the app, a marker command (a non-idempotent
+ * side effect would be seen twice), patch, reboot if required, start the app, validate, a second
+ * marker. The markers are `echo` lines the simulated endpoint records.
+ */
+export const WORKFLOW_ID = 'rel-wf';
+
+export const WORKFLOW = `
+kind: WorkflowTemplate
+id: ${WORKFLOW_ID}
+name: Reliability workflow
+phases:
+  pre:
+    - id: disk
+      type: check-disk
+      params: { path: /, minFreeMb: 100 }
+    - id: stop-app
+      type: stop-service
+      params: { service: ${APP.service} }
+    - id: marker-pre
+      type: custom
+      params: { argv: [echo, pb-marker-pre] }
+  patch:
+    - id: patch
+      type: patch
+      params: { scope: all, manager: apt }
+      timeoutSeconds: 120
+    - id: reboot
+      type: reboot
+      params: { mode: if-required, returnTimeoutSeconds: 30 }
+      timeoutSeconds: 40
+  post:
+    - id: start-app
+      type: start-service
+      params: { service: ${APP.service} }
+    - id: validate
+      type: validate
+      params:
+        check: { kind: command, on: endpoint, argv: [ss, -Hltn, sport, '=', ':${APP.port}'], expectOutput: ':${APP.port}' }
+      retries: { max: 5, backoffSeconds: 0.2, multiplier: 1 }
+    - id: marker-post
+      type: custom
+      params: { argv: [echo, pb-marker-post] }
+`;
+
+/** A group and an auto-approved policy selecting only this trial's endpoints. */
+export function trialBundle(label: string, endpoints: number, concurrency = 4): string {
+  return `${WORKFLOW}
+---
+kind: ReferenceGroup
+id: g-${label}
+name: Trial ${label}
+tier: low
+selector: trial=${label}
+---
+kind: PatchPolicy
+id: p-${label}
+groups: [g-${label}]
+updates: { include: all }
+approval: { mode: auto, afterDays: 0 }
+rollout: { waves: [] }
+maxConcurrency: ${concurrency}
+errorThreshold: ${endpoints + 1}
+reboot: if-required
+workflow: { id: ${WORKFLOW_ID}, version: 1 }
+`;
+}
