@@ -1,76 +1,14 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
-import { freePort, NatsServer } from '@patchbay/testing';
+import { NatsServer, startOtlpReceiver, type OtlpReceiver, type ReceivedPoint as Received } from '@patchbay/testing';
 import { eventually, newEvent, tempStore } from './spec-fixtures.js';
-
-interface OtlpAttribute {
-  key: string;
-  value: { stringValue?: string; intValue?: string | number; doubleValue?: number };
-}
-interface OtlpPoint {
-  attributes?: OtlpAttribute[];
-  asInt?: string | number;
-  asDouble?: number;
-  timeUnixNano: string;
-}
-interface OtlpMetric {
-  name: string;
-  unit?: string;
-  gauge?: { dataPoints: OtlpPoint[] };
-  sum?: { dataPoints: OtlpPoint[] };
-  histogram?: { dataPoints: OtlpPoint[] };
-}
-/** One exported point, flattened: which process, which metric, which value. */
-interface Received {
-  service: string;
-  scope: string;
-  name: string;
-  unit: string;
-  value: number;
-  attributes: Record<string, string>;
-}
-
-/** A minimal OTLP/HTTP JSON receiver: what a collector would get from the relay process. */
-async function startOtlpReceiver(): Promise<{ server: Server; port: number; points: Received[]; paths: Set<string> }> {
-  const points: Received[] = [];
-  const paths = new Set<string>();
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      paths.add(req.url ?? '');
-      if (req.url === '/v1/metrics') {
-        const doc = JSON.parse(body) as { resourceMetrics: Array<{ resource: { attributes: OtlpAttribute[] }; scopeMetrics: Array<{ scope: { name: string }; metrics: OtlpMetric[] }> }> };
-        for (const rm of doc.resourceMetrics) {
-          const service = rm.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
-          for (const sm of rm.scopeMetrics)
-            for (const m of sm.metrics)
-              for (const p of (m.gauge ?? m.sum ?? m.histogram)?.dataPoints ?? [])
-                points.push({
-                  service,
-                  scope: sm.scope.name,
-                  name: m.name,
-                  unit: m.unit ?? '',
-                  value: Number(p.asInt ?? p.asDouble ?? NaN),
-                  attributes: Object.fromEntries((p.attributes ?? []).map((a) => [a.key, String(a.value.stringValue ?? a.value.intValue ?? a.value.doubleValue)])),
-                });
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { server, port, points, paths };
-}
 
 describe('the relay process exports its lag over OTLP/HTTP JSON', () => {
   let nats: NatsServer;
   let fixture: ReturnType<typeof tempStore>;
-  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let receiver: OtlpReceiver;
   let relay: ChildProcess;
 
   before(async () => {
@@ -98,7 +36,7 @@ describe('the relay process exports its lag over OTLP/HTTP JSON', () => {
       await gone;
     }
     await nats?.stop();
-    await new Promise((r) => receiver.server.close(r));
+    await receiver.close();
     await fixture?.dispose();
   });
 

@@ -2,51 +2,15 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, NatsServer } from '@patchbay/testing';
+import { NatsServer, startOtlpReceiver, type OtlpReceiver, type ReceivedPoint as Received } from '@patchbay/testing';
 import { RUN_RESULTS_DURABLE } from './planner.js';
-
-interface Received {
-  service: string;
-  name: string;
-  unit: string;
-  value: number;
-  attributes: Record<string, string>;
-}
-
-/** A minimal OTLP/HTTP JSON receiver for metrics: what a collector would get from the planner process. */
-async function startOtlpReceiver(): Promise<{ server: Server; port: number; points: Received[] }> {
-  type Attr = { key: string; value: { stringValue?: string; intValue?: string | number; doubleValue?: number } };
-  type Point = { attributes?: Attr[]; asInt?: string | number; asDouble?: number };
-  const points: Received[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      if (req.url === '/v1/metrics') {
-        const doc = JSON.parse(body) as { resourceMetrics: Array<{ resource: { attributes: Attr[] }; scopeMetrics: Array<{ metrics: Array<{ name: string; unit?: string; gauge?: { dataPoints: Point[] }; sum?: { dataPoints: Point[] } }> }> }> };
-        for (const rm of doc.resourceMetrics) {
-          const service = rm.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
-          for (const sm of rm.scopeMetrics)
-            for (const m of sm.metrics)
-              for (const p of (m.gauge ?? m.sum)?.dataPoints ?? [])
-                points.push({ service, name: m.name, unit: m.unit ?? '', value: Number(p.asInt ?? p.asDouble), attributes: Object.fromEntries((p.attributes ?? []).map((a) => [a.key, String(a.value.stringValue ?? a.value.intValue ?? a.value.doubleValue)])) });
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { server, port, points };
-}
 
 describe('the planner process exports metrics over OTLP/HTTP JSON and logs JSON', () => {
   let nats: NatsServer;
   let dir: string;
-  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let receiver: OtlpReceiver;
   let planner: ChildProcess;
   const lines: string[] = [];
 
@@ -85,7 +49,7 @@ describe('the planner process exports metrics over OTLP/HTTP JSON and logs JSON'
       await gone;
     }
     await nats?.stop();
-    await new Promise((r) => receiver.server.close(r));
+    await receiver.close();
     rmSync(dir, { recursive: true, force: true });
   });
 

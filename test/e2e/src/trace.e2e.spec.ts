@@ -2,7 +2,6 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,43 +9,14 @@ import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-tr
 import { commandSubject, HEALTH_COMMAND } from '@patchbay/contracts';
 import { NatsBus } from '@patchbay/messaging';
 import { startTelemetry, withSpan, type Telemetry } from '@patchbay/telemetry';
-import { freePort, NatsServer } from '@patchbay/testing';
-
-interface OtlpSpan {
-  traceId: string;
-  spanId: string;
-  parentSpanId?: string;
-  name: string;
-}
-
-/** A minimal OTLP/HTTP JSON receiver: what a collector would get from a service process. */
-async function startOtlpReceiver(): Promise<{ server: Server; port: number; spans: Array<OtlpSpan & { service: string }> }> {
-  const spans: Array<OtlpSpan & { service: string }> = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (d: Buffer) => (body += d.toString()));
-    req.on('end', () => {
-      if (req.url === '/v1/traces') {
-        const doc = JSON.parse(body) as { resourceSpans: Array<{ resource: { attributes: Array<{ key: string; value: { stringValue?: string } }> }; scopeSpans: Array<{ spans: OtlpSpan[] }> }> };
-        for (const rs of doc.resourceSpans) {
-          const service = rs.resource.attributes.find((a) => a.key === 'service.name')?.value.stringValue ?? '';
-          for (const ss of rs.scopeSpans) for (const s of ss.spans) spans.push({ ...s, service });
-        }
-      }
-      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
-    });
-  });
-  const port = await freePort();
-  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
-  return { server, port, spans };
-}
+import { NatsServer, startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '@patchbay/testing';
 
 describe('one trace across services', () => {
   let nats: NatsServer;
   let service: ChildProcess;
   let bus: NatsBus;
   let telemetry: Telemetry;
-  let receiver: Awaited<ReturnType<typeof startOtlpReceiver>>;
+  let receiver: OtlpReceiver;
   const exporter = new InMemorySpanExporter();
   const dataDir = mkdtempSync(join(tmpdir(), 'patchbay-trace-'));
 
@@ -77,7 +47,7 @@ describe('one trace across services', () => {
       await gone;
     }
     await nats?.stop();
-    await new Promise((r) => receiver.server.close(r));
+    await receiver.close();
     await telemetry.shutdown();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -100,7 +70,7 @@ describe('one trace across services', () => {
     });
     const ours = exporter.getFinishedSpans().filter((s) => s.spanContext().traceId === traceId);
     assert.ok(ours.length >= 2, 'the caller recorded its own span and the send span');
-    let remote: Array<OtlpSpan & { service: string }> = [];
+    let remote: ReceivedSpan[] = [];
     for (let i = 0; i < 100 && remote.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
       remote = receiver.spans.filter((s) => s.traceId === traceId && s.service === 'patchbay-inventory');
