@@ -1,0 +1,74 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { Page } from 'playwright-core';
+import { checkA11y, ConsoleHarness, shot, skipReason } from './harness.js';
+
+/**
+ * The web console in a real browser (Debian's chromium, headless) against a real stack and a lab
+ * of real Debian hosts: one stack and one lab for the whole file, the tests in order.
+ */
+describe('web console in chromium: sign in, workflow editor, live cycle, approval, emergency, audit', { skip: skipReason() }, () => {
+  let h: ConsoleHarness;
+  const log = (l: string) => process.stderr.write(`  [console] ${l}\n`);
+
+  before(async () => {
+    h = await ConsoleHarness.start({ hosts: 3, log });
+  });
+  after(async () => {
+    await h?.stop();
+  });
+
+  /** Every page of the main navigation, visited as `page`'s user: screenshot and axe on each. */
+  const visitAll = async (page: Page, prefix: string, onEach?: (label: string) => Promise<void>) => {
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    for (const label of ['Fleet', 'Reference groups', 'Workflows', 'Policies', 'Cycles', 'Emergency', 'Audit']) {
+      await nav.getByRole('link', { name: label, exact: true }).click();
+      await assertPageSettled(page, label);
+      await shot(page, `${prefix}-${label.toLowerCase().replace(/\s+/g, '-')}`);
+      await checkA11y(page, `${label} (${prefix})`);
+      await onEach?.(label);
+    }
+  };
+
+  it('a wrong token is refused with a clear error and its code; nothing else is shown', async () => {
+    const page = await h.openConsole();
+    await page.getByRole('heading', { name: 'Sign in to Patchbay' }).waitFor();
+    await checkA11y(page, 'sign-in');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const field = page.getByLabel('API token');
+    assert.equal(await field.getAttribute('aria-invalid'), 'true', 'an empty token is flagged on the field');
+    await page.getByLabel('API token').fill(`pbt_000000000000_${'x'.repeat(43)}`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert').filter({ hasText: 'Sign-in failed' });
+    await alert.waitFor();
+    assert.match((await alert.textContent()) ?? '', /UNAUTHENTICATED/, 'the refusal shows its stable code');
+    assert.equal(await page.getByRole('navigation', { name: 'Main' }).count(), 0, 'no navigation before signing in');
+    await shot(page, 'sign-in-refused');
+    await checkA11y(page, 'sign-in (refused)');
+    await page.context().close();
+  });
+
+  it('a viewer signs in, sees every page, and no button of an operator or an approver', async () => {
+    const page = await h.signIn(h.users.viewer);
+    await page.getByText(h.users.viewer.name).waitFor();
+    await visitAll(page, 'viewer', async (label) => {
+      for (const name of OPERATOR_OR_APPROVER_BUTTONS) assert.equal(await page.getByRole('button', { name }).count(), 0, `${label}: a viewer sees no ${name} button`);
+    });
+    await page.context().close();
+  });
+
+  it('no uncaught error and no CSP refusal in any page so far', () => {
+    assert.deepEqual(h.pageErrors, []);
+  });
+});
+
+/** Buttons only an operator or an approver can use (the page engineers' accessible names). */
+const OPERATOR_OR_APPROVER_BUTTONS = [/approve/i, /request cycle/i, /launch/i, /save new version/i, /pause/i, /resume/i, /abort/i, /import/i, /preview/i, /add step/i, /gather facts/i];
+
+/** The page's one h1 names it and nothing is still loading. */
+async function assertPageSettled(page: Page, title: string): Promise<void> {
+  await page.getByRole('heading', { level: 1 }).first().waitFor();
+  await page.waitForFunction(() => !document.querySelector('.loading'), undefined, { timeout: 30_000 });
+  const h1 = (await page.getByRole('heading', { level: 1 }).first().textContent()) ?? '';
+  assert.ok(h1.length > 0, `${title}: the page has a title`);
+}
