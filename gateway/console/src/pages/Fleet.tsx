@@ -1,9 +1,7 @@
-import { Page, Empty } from '../ui/components';
+import { FleetList } from './fleet/FleetList';
+import { EndpointDetail } from './fleet/EndpointDetail';
 
+/** `/fleet`: endpoints and compliance; `/fleet/:endpointId`: one endpoint. */
 export function FleetPage({ endpointId }: { endpointId?: string | undefined }) {
-  return (
-    <Page title="Fleet">
-      <Empty>Not built yet. {endpointId ?? ''}</Empty>
-    </Page>
-  );
+  return endpointId ? <EndpointDetail id={endpointId} /> : <FleetList />;
 }
