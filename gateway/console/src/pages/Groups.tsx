@@ -1,9 +1,7 @@
-import { Page, Empty } from '../ui/components';
+import { GroupsList } from './groups/GroupsList';
+import { GroupDetail } from './groups/GroupDetail';
 
+/** `/groups`: every reference group; `/groups/:groupId`: one group, its members and why. */
 export function GroupsPage({ groupId }: { groupId?: string | undefined }) {
-  return (
-    <Page title="Groups">
-      <Empty>Not built yet. {groupId ?? ''}</Empty>
-    </Page>
-  );
+  return groupId ? <GroupDetail id={groupId} /> : <GroupsList />;
 }
