@@ -170,16 +170,12 @@ export class ConsoleHarness {
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       const adminToken = `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 
-      const [up, lab] = await Promise.all([
-        startUp(['--port', '0', '--data-dir', join(dir, 'data')], { PATCHBAY_ADMIN_TOKEN: adminToken }, 120_000).then((u) => {
-          cleanups.push(() => stopUp(u));
-          return u;
-        }),
-        Lab.up({ hosts: options.hosts ?? 3, scenario: DEFAULT_SCENARIO, stateDir: join(dir, 'lab') }).then((l) => {
-          cleanups.push(() => l.down());
-          return l;
-        }),
-      ]);
+      // The lab first, then the stack: both at once on a loaded 2-core machine can push the
+      // gateway past the CLI's 30 s start limit.
+      const lab = await Lab.up({ hosts: options.hosts ?? 3, scenario: DEFAULT_SCENARIO, stateDir: join(dir, 'lab') });
+      cleanups.push(() => lab.down());
+      const up = await startUp(['--port', '0', '--data-dir', join(dir, 'data')], { PATCHBAY_ADMIN_TOKEN: adminToken }, 120_000);
+      cleanups.push(() => stopUp(up));
       const base = up.url.replace(/\/graphql$/, '');
       log(`stack ${base}, lab ${lab.hosts.map((h) => h.name).join(', ')}`);
       const admin: ConsoleUser = { role: 'admin', name: 'bootstrap-admin', token: adminToken, actor: '' };
