@@ -59,6 +59,8 @@ export const OPERATION_ROLES: Readonly<Record<string, readonly Role[] | typeof P
   'Query.endpointRuns': READERS,
   'Query.pendingUpdates': READERS,
   'Query.compliance': READERS,
+  // Computed by the policy service on request (not a read model), readable by every role.
+  'Query.policyWindows': READERS,
   'Mutation.rebuildReadModels': [],
   // Commands to the inventory, policy and planner services.
   'Mutation.importInventory': ['operator'],

@@ -4,6 +4,7 @@ import {
   emergencyCycleCommandSchema,
   gatherFactsCommandSchema,
   groupDefinitionPayloadSchema,
+  nextWindowsPayloadSchema,
   importInventoryCommandSchema,
   INVENTORY_COMMANDS,
   PLANNER_COMMANDS,
@@ -24,6 +25,13 @@ type Args = Record<string, unknown>;
  */
 export function commandResolvers(s: GatewayServices) {
   return {
+    Query: {
+      policyWindows: async (_: unknown, a: { policyId: string; from?: Date | null; count?: number | null }, ctx: GatewayContext) => {
+        const payload = validated(nextWindowsPayloadSchema, present({ policyId: a.policyId, from: a.from?.toISOString(), count: a.count }));
+        const answer = await sendCommand(s, 'policy', POLICY_COMMANDS.nextWindows, payload, ctx);
+        return (answer.result as { windows: unknown[] }).windows;
+      },
+    },
     Mutation: {
       importInventory: (_: unknown, a: Args, ctx: GatewayContext) => {
         const payload = validated(importInventoryCommandSchema, present({ ...a, format: typeof a['format'] === 'string' ? a['format'].replace('_', '-') : a['format'], defaults: a['defaults'] ? present(a['defaults'] as Args) : undefined }));

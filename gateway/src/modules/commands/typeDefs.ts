@@ -22,6 +22,24 @@ export const commandTypeDefs = /* GraphQL */ `
     content: String!
   }
 
+  "One occurrence of a policy's maintenance window: the instants, and the wall clock in the window's own time zone."
+  type WindowOccurrence {
+    "Index of the window in the policy's windows."
+    windowIndex: Int!
+    start: DateTime!
+    end: DateTime!
+    "IANA time zone the window's cron is read in."
+    timezone: String!
+    "Wall-clock start in the window's zone (YYYY-MM-DDTHH:mm:ss±hh:mm)."
+    localStart: String!
+    localEnd: String!
+  }
+
+  extend type Query {
+    "The next maintenance windows of a policy, computed by the policy service (cron in the window's zone, blackout dates skipped; a window open at from counts)."
+    policyWindows(policyId: ID!, from: DateTime, count: Int = 5): [WindowOccurrence!]!
+  }
+
   extend type Mutation {
     "Registers, updates (and with retireMissing retires) the endpoints an inventory file lists; id: the registration source."
     importInventory(format: InventoryFormat!, fileName: String!, content: String!, retireMissing: Boolean, hostKeyPolicy: HostKeyPolicy, dryRun: Boolean, defaults: SshDefaultsInput): CommandResult!
