@@ -5,6 +5,7 @@ import { GraphQLError, type ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { useServer } from 'graphql-ws/use/ws';
 import { PatchbayError } from '@patchbay/contracts';
+import { extractTraceContext, SpanKind, withSpan } from '@patchbay/telemetry';
 import { guardResolvers, type Principal } from './auth/roles.js';
 import { bearerToken } from './auth/tokens.js';
 import type { GatewayContext, GatewayServices } from './context.js';
@@ -58,6 +59,11 @@ const errorCodesPlugin: Plugin = {
     if (isAsyncIterable(result)) return;
     setResult(Array.isArray(result) ? result.map(withCodes) : withCodes(result as ExecutionResult));
   },
+};
+
+const header = (req: IncomingMessage, name: string): string | undefined => {
+  const v = req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
 };
 
 /** A GraphQL-shaped refusal sent before yoga sees the request (body size, rate, bad token). */
@@ -129,7 +135,10 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     if (req.method === 'POST' && length === undefined) return refuse(res, 411, 'LENGTH_REQUIRED', 'a POST needs a Content-Length header');
     const path = (req.url ?? '/').split('?')[0]!;
     if (path.startsWith('/audit/')) return handleAuditHttp(req, res, path, principal, services);
-    await yoga(req, res, { principal });
+    // One span per API request, continuing the caller's trace (`traceparent` from an ITSM system or the
+    // CLI): commands sent while it is active carry it on, so a cycle requested here is one trace.
+    const parent = extractTraceContext({ traceparent: header(req, 'traceparent'), tracestate: header(req, 'tracestate') });
+    await withSpan(`HTTP ${req.method ?? 'GET'} ${path}`, () => yoga(req, res, { principal }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': path } });
   };
 
   const server: Server = createServer((req, res) => {
