@@ -1,9 +1,7 @@
-import { Page, Empty } from '../ui/components';
+import { PoliciesList } from './policies/PoliciesList';
+import { PolicyDetail } from './policies/PolicyDetail';
 
+/** `/policies`: every patch policy; `/policies/:policyId`: one policy in detail. */
 export function PoliciesPage({ policyId }: { policyId?: string | undefined }) {
-  return (
-    <Page title="Policies">
-      <Empty>Not built yet. {policyId ?? ''}</Empty>
-    </Page>
-  );
+  return policyId ? <PolicyDetail id={policyId} /> : <PoliciesList />;
 }
