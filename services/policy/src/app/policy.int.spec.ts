@@ -5,6 +5,7 @@ import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { trace } from '@opentelemetry/api';
+import { headers as natsHeaders } from 'nats';
 import { commandSubject, PatchbayError, POLICY_COMMANDS, toEndpointStreamName, type CommandEnvelope, type MembershipExplanation, type NewEvent } from '@patchbay/contracts';
 import { SqliteEventStore } from '@patchbay/event-store';
 import { EventRelay, NatsBus } from '@patchbay/messaging';
@@ -211,5 +212,26 @@ describe('policy service with nats-server, the SQLite store, the relay and inven
     assert.equal(x.endpoint.known, true);
     const list = await send<{ groups: Array<{ id: string }> }>(POLICY_COMMANDS.listGroups, {});
     assert.deepEqual(list.groups.map((g) => g.id), ['pac-db', 'pac-web', 'prod-db', 'prod-web']);
+  });
+
+  it('an endpoint event delivered again (republished with a new message id) is skipped, and later events still apply', async () => {
+    await send(POLICY_COMMANDS.defineGroup, { group: { id: 'dup-grp', tier: 'low', selector: 'role=dup' } });
+    await register('dup1', { role: 'dup' });
+    await eventually('dup1 in dup-grp', async () => (await members('dup-grp')).length === 1);
+    // The copy a relay that lost its checkpoint outside the duplicate window would publish.
+    const info = await bus.manager.streams.info('PATCHBAY_EVENTS');
+    let copied = 0;
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq; seq++) {
+      const m = await bus.manager.streams.getMessage('PATCHBAY_EVENTS', { seq }).catch(() => undefined);
+      if (!m?.header || m.header.get('Patchbay-Event-Id') !== 'inv-dup1-0') continue;
+      const h = natsHeaders();
+      for (const k of m.header.keys()) if (k.toLowerCase() !== 'nats-msg-id') h.set(k, m.header.get(k));
+      await bus.jetstream.publish(m.subject, m.data, { msgID: 'copy-of-inv-dup1-0', headers: h });
+      copied++;
+    }
+    assert.equal(copied, 1);
+    // The consumer reads in order: a duplicate it cannot get past would hold dup2 back for minutes.
+    await register('dup2', { role: 'dup' });
+    await eventually('dup2 in dup-grp after the duplicate', async () => (await members('dup-grp')).length === 2, 5_000);
   });
 });

@@ -21,6 +21,7 @@ class PolicyRuntime implements OnModuleDestroy {
     readonly app: PolicyApplication,
     private readonly db: DatabaseSync,
     private readonly ledger: SqliteAppliedEventLedger,
+    readonly logger: Logger,
   ) {}
   async onModuleDestroy(): Promise<void> {
     await this.app.stop();
@@ -35,11 +36,11 @@ const cmd = (name: string) => commandSubject('policy', name);
 @Controller()
 class PolicyController {
   private readonly app: PolicyApplication;
-  constructor(
-    @Inject(PolicyRuntime) runtime: PolicyRuntime,
-    @Inject(LOGGER) private readonly logger: Logger,
-  ) {
+  private readonly logger: Logger;
+  constructor(@Inject(PolicyRuntime) runtime: PolicyRuntime) {
     this.app = runtime.app;
+    // The host's logger, as the runtime found it: a LOGGER provider of this module would shadow the root's and resolve to itself (null).
+    this.logger = runtime.logger;
   }
 
   @MessagePattern(cmd(POLICY_COMMANDS.defineGroup))
@@ -158,10 +159,9 @@ class PolicyController {
         const logger = ref.get<Logger>(LOGGER, { strict: false });
         const app = new PolicyApplication(store, db, ledger, { log: (level, message, fields) => logger[level](fields, message) });
         await app.start();
-        return new PolicyRuntime(app, db, ledger);
+        return new PolicyRuntime(app, db, ledger, logger);
       },
     },
-    { provide: LOGGER, inject: [ModuleRef], useFactory: (ref: ModuleRef) => ref.get(LOGGER, { strict: false }) },
   ],
 })
 export class PolicyModule {}
