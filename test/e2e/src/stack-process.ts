@@ -15,9 +15,11 @@ export const cliEntry = (): string => require.resolve('@patchbay/cli/dist/main.j
 
 /** Starts `patchbay up` with the given arguments and waits for the line naming the GraphQL URL. */
 export async function startUp(args: string[], env: NodeJS.ProcessEnv = {}, timeoutMs = 60_000): Promise<RunningUp> {
-  const childEnv: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', ...env };
-  delete childEnv['NATS_URL'];
-  delete childEnv['EVENTSTORE_URL'];
+  // This machine's own NATS_URL / EVENTSTORE_URL never leak in; a test may give its own in `env`.
+  const inherited: NodeJS.ProcessEnv = { ...process.env };
+  delete inherited['NATS_URL'];
+  delete inherited['EVENTSTORE_URL'];
+  const childEnv: NodeJS.ProcessEnv = { ...inherited, LOG_LEVEL: 'warn', ...env };
   const child = spawn(process.execPath, [cliEntry(), 'up', ...args], { env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] });
   const lines: string[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
