@@ -53,7 +53,38 @@ describe('web console in chromium: sign in, workflow editor, live cycle, approva
     await page.getByText(h.users.viewer.name).waitFor();
     await visitAll(page, 'viewer', async (label) => {
       for (const name of OPERATOR_OR_APPROVER_BUTTONS) assert.equal(await page.getByRole('button', { name }).count(), 0, `${label}: a viewer sees no ${name} button`);
+      if (label === 'Fleet') {
+        const table = page.getByRole('table', { name: /^Endpoints/ });
+        for (const host of h.lab.hosts) await table.getByRole('rowheader', { name: host.name }).waitFor();
+      }
+      if (label === 'Reference groups') {
+        const table = page.getByRole('table', { name: 'Reference groups' });
+        for (const g of ['Canary host (patched first)', 'Web front ends', 'Databases']) await table.getByRole('link', { name: g, exact: true }).waitFor();
+      }
     });
+
+    // A group's members with why each is in, and an endpoint's detail: read-only for a viewer.
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Reference groups', exact: true }).click();
+    await page.getByRole('link', { name: 'Web front ends', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Reference group Web front ends' }).waitFor();
+    await page.getByRole('table', { name: /^Members of console-web/ }).getByText('host1').waitFor();
+    await assertPageSettled(page, 'group detail');
+    await shot(page, 'viewer-group-detail');
+    await checkA11y(page, 'Reference group detail (viewer)');
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Fleet', exact: true }).click();
+    await page.getByRole('table', { name: /^Endpoints/ }).getByRole('link', { name: 'host2', exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: 'Endpoint host2' }).waitFor();
+    await assertPageSettled(page, 'endpoint detail');
+    await shot(page, 'viewer-endpoint-detail');
+    await checkA11y(page, 'Endpoint detail (viewer)');
+    assert.equal(await page.getByRole('button', { name: /gather facts/i }).count(), 0, 'a viewer cannot gather facts');
+    await page.context().close();
+  });
+
+  it('an operator sees the operator actions a viewer does not (the interface follows the role)', async () => {
+    const page = await h.signIn(h.users.operator, '/fleet/host2');
+    await page.getByRole('heading', { level: 1, name: 'Endpoint host2' }).waitFor();
+    await page.getByRole('button', { name: 'Gather facts now' }).waitFor();
     await page.context().close();
   });
 

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { DEFAULT_SCENARIO, Lab, type PackageSpec } from '@patchbay/fleet-lab';
 import { inventoryIni } from '@patchbay/cli';
@@ -174,7 +174,11 @@ export class ConsoleHarness {
       // gateway past the CLI's 30 s start limit.
       const lab = await Lab.up({ hosts: options.hosts ?? 3, scenario: DEFAULT_SCENARIO, stateDir: join(dir, 'lab') });
       cleanups.push(() => lab.down());
-      const up = await startUp(['--port', '0', '--data-dir', join(dir, 'data')], { PATCHBAY_ADMIN_TOKEN: adminToken }, 120_000);
+      // The gateway serves a copy of the built console taken now: one consistent build for the
+      // whole run, whatever rebuilds gateway/console/dist meanwhile.
+      const consoleDir = join(dir, 'console');
+      await snapshotConsole(consoleDir);
+      const up = await startUp(['--port', '0', '--data-dir', join(dir, 'data')], { PATCHBAY_ADMIN_TOKEN: adminToken, GATEWAY_CONSOLE_DIR: consoleDir }, 120_000);
       cleanups.push(() => stopUp(up));
       const base = up.url.replace(/\/graphql$/, '');
       log(`stack ${base}, lab ${lab.hosts.map((h) => h.name).join(', ')}`);
@@ -290,6 +294,27 @@ export async function waitUntil(what: string, check: () => Promise<boolean>, tim
   while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs / 1000} s${detail ? ` (${detail()})` : ''}`);
     await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+/**
+ * Copies the built console to `dest`, retrying while a rebuild is half-way (index.html missing or
+ * naming an asset that is not there yet).
+ */
+async function snapshotConsole(dest: string): Promise<void> {
+  const src = dirname(CONSOLE_INDEX);
+  for (let attempt = 1; ; attempt++) {
+    rmSync(dest, { recursive: true, force: true });
+    try {
+      cpSync(src, dest, { recursive: true });
+      const html = readFileSync(join(dest, 'index.html'), 'utf8');
+      const assets = [...html.matchAll(/(?:src|href)="\/(assets\/[^"]+)"/g)].map((m) => m[1]!);
+      if (assets.length > 0 && assets.every((a) => existsSync(join(dest, a)))) return;
+    } catch {
+      // a rebuild removed files while they were copied
+    }
+    if (attempt >= 20) throw new Error(`no complete console build in ${src} (npm run build -w @patchbay/console)`);
+    await new Promise((r) => setTimeout(r, 2_000));
   }
 }
 
