@@ -25,7 +25,7 @@ export class Harness {
 
   static async start(opts: Partial<StackOptions> & { workDir?: string } = {}): Promise<Harness> {
     const workDir = opts.workDir ?? mkdtempSync(join(tmpdir(), 'patchbay-reliability-'));
-    const stack = await ReliabilityStack.start({ dataDir: opts.dataDir ?? join(workDir, 'data'), env: opts.env });
+    const stack = await ReliabilityStack.start({ dataDir: opts.dataDir ?? join(workDir, 'data'), sqlitePath: opts.sqlitePath, env: opts.env });
     const bus = await NatsBus.connect({ servers: stack.nats.url, name: 'reliability-driver', requestTimeoutMs: 60_000 });
     return new Harness(stack, bus, writeClientKey(workDir), workDir, !opts.workDir);
   }
@@ -35,7 +35,11 @@ export class Harness {
   }
 
   send<T>(service: string, name: string, payload: unknown, opts: { actor?: string; commandId?: string; timeoutMs?: number } = {}): Promise<T> {
-    return this.bus.request<T>(`patchbay.cmd.${service}.${name}`, { commandId: opts.commandId ?? randomUUID(), actor: opts.actor ?? 'reliability-operator', correlationId: 'reliability', payload }, { timeoutMs: opts.timeoutMs ?? 60_000 });
+    return this.bus.request<T>(
+      `patchbay.cmd.${service}.${name}`,
+      { commandId: opts.commandId ?? randomUUID(), actor: opts.actor ?? 'reliability-operator', correlationId: 'reliability', payload },
+      { timeoutMs: opts.timeoutMs ?? 60_000 },
+    );
   }
 
   /** The same command, retried with the same command id while the service is down or busy. */
@@ -57,17 +61,41 @@ export class Harness {
    * A fresh simulated fleet for one trial: imported (host keys on first use), facts gathered, a
    * group and policy that select only it applied. Returns the fleet; the policy is `p-<label>`.
    */
-  async prepareTrial(label: string, endpoints: number, opts: { hosts?: Record<string, HostOverride>; seed?: number; concurrency?: number; aptLatencyMs?: number; commandLatencyMs?: number } = {}): Promise<TrialFleet> {
-    const fleet = await TrialFleet.start({ label, endpoints, key: this.key, basePort: this.nextPort, hosts: opts.hosts, seed: opts.seed, aptLatencyMs: opts.aptLatencyMs, commandLatencyMs: opts.commandLatencyMs });
+  async prepareTrial(
+    label: string,
+    endpoints: number,
+    opts: { hosts?: Record<string, HostOverride>; seed?: number; concurrency?: number; aptLatencyMs?: number; commandLatencyMs?: number; bundle?: string } = {},
+  ): Promise<TrialFleet> {
+    const fleet = await TrialFleet.start({
+      label,
+      endpoints,
+      key: this.key,
+      basePort: this.nextPort,
+      hosts: opts.hosts,
+      seed: opts.seed,
+      aptLatencyMs: opts.aptLatencyMs,
+      commandLatencyMs: opts.commandLatencyMs,
+    });
     this.fleets.push(fleet);
     this.nextPort = Math.max(...fleet.fleet.endpoints.map((e) => e.port)) + 1;
     if (this.nextPort > 32_000) this.nextPort = 23_000;
-    await this.sendRetrying('inventory', 'import', { format: 'ansible-ini', fileName: `${label}.ini`, content: fleet.inventoryIni(this.key.path), hostKeyPolicy: 'tofu' });
+    await this.sendRetrying('inventory', 'import', {
+      format: 'ansible-ini',
+      fileName: `${label}.ini`,
+      content: fleet.inventoryIni(this.key.path),
+      hostKeyPolicy: 'tofu',
+    });
     const ids = fleet.fleet.endpoints.map((e) => fleet.idOf(e));
-    const facts = await this.sendRetrying<{ outcomes?: Array<{ ok: boolean; endpointId?: string; code?: string }> }>('inventory', 'gather-facts', { endpointIds: ids, refresh: true, wait: true });
+    const facts = await this.sendRetrying<{ outcomes?: Array<{ ok: boolean; endpointId?: string; code?: string }> }>('inventory', 'gather-facts', {
+      endpointIds: ids,
+      refresh: true,
+      wait: true,
+    });
     const bad = (facts.outcomes ?? []).filter((o) => !o.ok);
     if (bad.length) throw new Error(`facts of trial ${label} failed: ${JSON.stringify(bad)}`);
-    await this.sendRetrying('policy', 'bundle.apply', { files: [{ name: `${label}.yaml`, content: trialBundle(label, endpoints, opts.concurrency) }] });
+    await this.sendRetrying('policy', 'bundle.apply', {
+      files: [{ name: `${label}.yaml`, content: opts.bundle ?? trialBundle(label, endpoints, opts.concurrency) }],
+    });
     for (let i = 0; ; i++) {
       const g = await this.sendRetrying<{ members?: unknown[] }>('policy', 'group.get', { groupId: `g-${label}` });
       if ((g.members?.length ?? 0) >= endpoints) break;

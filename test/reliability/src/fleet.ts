@@ -47,13 +47,29 @@ export class TrialFleet {
     }
   }
 
-  static async start(opts: { label: string; endpoints: number; key: ClientKey; basePort: number; hosts?: Record<string, HostOverride>; seed?: number; aptLatencyMs?: number; commandLatencyMs?: number }): Promise<TrialFleet> {
+  static async start(opts: {
+    label: string;
+    endpoints: number;
+    key: ClientKey;
+    basePort: number;
+    hosts?: Record<string, HostOverride>;
+    seed?: number;
+    aptLatencyMs?: number;
+    commandLatencyMs?: number;
+  }): Promise<TrialFleet> {
     const scenario = {
       ...DEFAULT_SCENARIO,
       defaults: { ...DEFAULT_SCENARIO.defaults, rebootDelayMs: 300, slowRebootDelayMs: 3000, aptLatencyMs: opts.aptLatencyMs ?? 40 },
       hosts: opts.hosts ?? {},
     };
-    const fleet = await SimulatedFleet.start({ endpoints: opts.endpoints, scenario, clientPublicKey: opts.key.public, basePort: opts.basePort, seed: opts.seed ?? 1, commandLatencyMs: opts.commandLatencyMs ?? 0 });
+    const fleet = await SimulatedFleet.start({
+      endpoints: opts.endpoints,
+      scenario,
+      clientPublicKey: opts.key.public,
+      basePort: opts.basePort,
+      seed: opts.seed ?? 1,
+      commandLatencyMs: opts.commandLatencyMs ?? 0,
+    });
     return new TrialFleet(fleet, opts.label);
   }
 

@@ -2,6 +2,9 @@ import { verifyChain, type RecordedEvent } from '@patchbay/contracts';
 import { SqliteEventStore } from '@patchbay/event-store';
 import type { TrialFleet } from './fleet.js';
 
+/** Stable error codes: upper snake case, as every Patchbay code is. */
+export const STABLE_CODE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;
+
 export const CYCLE_FINAL = ['CycleCompleted', 'CycleHalted', 'CycleAborted'] as const;
 const RUN_FINAL = new Set(['RunSucceeded', 'RunFailed', 'RunCancelled']);
 
@@ -63,7 +66,12 @@ export function chainViolations(events: readonly RecordedEvent[]): string[] {
  *   started (nothing ran unrecorded) and at least once where the step succeeded;
  * - every hash chain of the store verifies.
  */
-export function checkCycle(all: readonly RecordedEvent[], cycleId: string, fleet: TrialFleet, opts: { expectEndpoints?: number } = {}): CycleVerdict {
+export function checkCycle(
+  all: readonly RecordedEvent[],
+  cycleId: string,
+  fleet: TrialFleet | undefined,
+  opts: { expectEndpoints?: number } = {},
+): CycleVerdict {
   const violations: string[] = [];
   const streams = byStream(all);
   const cycle = streams.get(`cycle-${cycleId}`) ?? [];
@@ -73,7 +81,8 @@ export function checkCycle(all: readonly RecordedEvent[], cycleId: string, fleet
   const relCount = new Map<string, number>();
   for (const id of released) relCount.set(id, (relCount.get(id) ?? 0) + 1);
   for (const [id, n] of relCount) if (n > 1) violations.push(`${id}: released ${n} times`);
-  if (opts.expectEndpoints !== undefined && relCount.size !== opts.expectEndpoints && finals[0]?.type === 'CycleCompleted') violations.push(`cycle completed with ${relCount.size} of ${opts.expectEndpoints} endpoints released`);
+  if (opts.expectEndpoints !== undefined && relCount.size !== opts.expectEndpoints && finals[0]?.type === 'CycleCompleted')
+    violations.push(`cycle completed with ${relCount.size} of ${opts.expectEndpoints} endpoints released`);
   const finished = cycle.filter((e) => e.type === 'EndpointRunFinished').map((e) => String(d(e)['endpointId']));
   for (const id of relCount.keys()) {
     const n = finished.filter((f) => f === id).length;
@@ -112,8 +121,8 @@ export function checkCycle(all: readonly RecordedEvent[], cycleId: string, fleet
     if (new Set(boots).size !== boots.length) violations.push(`${stream}: two RebootIssued for one boot id (${boots.join(',')})`);
 
     // Effects on the host, counted by the endpoint itself.
-    const ep = fleet.endpoint(endpointId);
-    if (!ep) continue;
+    const ep = fleet?.endpoint(endpointId);
+    if (!fleet || !ep) continue;
     for (const [bootId, n] of ep.machine.rebootRequestsByBootId) if (n > 1) violations.push(`${endpointId}: ${n} reboot commands during boot ${bootId}`);
     for (const [marker, step] of [
       ['pb-marker-pre', 'marker-pre'],
@@ -124,7 +133,9 @@ export function checkCycle(all: readonly RecordedEvent[], cycleId: string, fleet
       if (ran > starts) violations.push(`${endpointId}: ${marker} ran ${ran} times for ${starts} recorded starts`);
       if (succeededSteps.has(step) && ran < 1) violations.push(`${endpointId}: ${step} succeeded but never ran on the host`);
     }
-    const installs = (fleet.commands.get(endpointId) ?? []).filter((l) => /apt-get\b.*\s(install|upgrade|dist-upgrade)\b/.test(l) && !l.includes(' -s ')).length;
+    const installs = (fleet.commands.get(endpointId) ?? []).filter(
+      (l) => /apt-get\b.*\s(install|upgrade|dist-upgrade)\b/.test(l) && !l.includes(' -s '),
+    ).length;
     const patchStarts = startedPerStep.get('patch') ?? 0;
     if (installs > patchStarts) violations.push(`${endpointId}: ${installs} package installs for ${patchStarts} recorded patch starts`);
     const rebootsSent = (fleet.commands.get(endpointId) ?? []).filter((l) => /(^|\s)(reboot|systemctl reboot|shutdown -r)(\s|$)/.test(l)).length;

@@ -64,9 +64,30 @@ export class ScenarioTally {
     this.notes[key] = ((this.notes[key] as number | undefined) ?? 0) + by;
   }
 
+  /** Runs the scenario's trials; an exception is recorded as a violation (the scenario could not finish) and the report is written either way. */
+  async run(body: () => Promise<void>): Promise<this> {
+    try {
+      await body();
+    } catch (e) {
+      this.violation('aborted', (e as Error).stack ?? String(e));
+    } finally {
+      this.write();
+    }
+    return this;
+  }
+
   /** Writes this scenario's JSON and rewrites the combined report (JSON + text table); prints the table. */
   write(): ScenarioReport {
-    const r: ScenarioReport = { scenario: this.scenario, title: this.title, seed: this.seed, trials: this.trials, violations: this.violations, notes: this.notes, wallSeconds: Math.round((Date.now() - this.t0) / 100) / 10, finishedAt: new Date().toISOString() };
+    const r: ScenarioReport = {
+      scenario: this.scenario,
+      title: this.title,
+      seed: this.seed,
+      trials: this.trials,
+      violations: this.violations,
+      notes: this.notes,
+      wallSeconds: Math.round((Date.now() - this.t0) / 100) / 10,
+      finishedAt: new Date().toISOString(),
+    };
     mkdirSync(join(OUT_DIR, 'scenarios'), { recursive: true });
     writeFileSync(join(OUT_DIR, 'scenarios', `${this.scenario}.json`), JSON.stringify(r, null, 2));
     const text = writeCombined();

@@ -25,6 +25,8 @@ interface Proc {
 
 export interface StackOptions {
   dataDir: string;
+  /** Where the SQLite event store lives (default `<dataDir>/events.db`), e.g. on a small file system. */
+  sqlitePath?: string;
   /** Extra environment for every process. */
   env?: NodeJS.ProcessEnv;
 }
@@ -76,7 +78,7 @@ export class ReliabilityStack {
   }
 
   get storePath(): string {
-    return join(this.opts.dataDir, 'events.db');
+    return this.opts.sqlitePath ?? join(this.opts.dataDir, 'events.db');
   }
 
   static async start(opts: StackOptions): Promise<ReliabilityStack> {
@@ -133,7 +135,9 @@ export class ReliabilityStack {
     const exited = new Promise<void>((r) => child.once('exit', () => r()));
     this.procs.set(name, { child, exited, lines });
     if (name === 'gateway') {
-      const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`gateway printed no URL in 60 s:\n${lines.join('\n')}`)), 60_000).unref());
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error(`gateway printed no URL in 60 s:\n${lines.join('\n')}`)), 60_000).unref(),
+      );
       const died = exited.then(() => Promise.reject(new Error(`gateway exited before listening:\n${lines.join('\n')}`)));
       died.catch(() => undefined);
       this.gatewayUrl = await Promise.race([urlP, timeout, died]);
@@ -163,7 +167,11 @@ export class ReliabilityStack {
     let last = '';
     for (;;) {
       try {
-        const r = await fetch(this.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query: '{ health { status services { service status error } } }' }) });
+        const r = await fetch(this.gatewayUrl, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query: '{ health { status services { service status error } } }' }),
+        });
         const body = (await r.json()) as { data?: { health: { status: string } } };
         if (body.data?.health.status === 'ok') return;
         last = JSON.stringify(body);
@@ -176,8 +184,15 @@ export class ReliabilityStack {
   }
 
   /** A GraphQL request with the admin token. */
-  async graphql<T = unknown>(query: string, variables?: Record<string, unknown>): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: { code?: string; details?: unknown } }>; status: number }> {
-    const r = await fetch(this.gatewayUrl, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${this.adminToken}` }, body: JSON.stringify({ query, variables }) });
+  async graphql<T = unknown>(
+    query: string,
+    variables?: Record<string, unknown>,
+  ): Promise<{ data?: T; errors?: Array<{ message: string; extensions?: { code?: string; details?: unknown } }>; status: number }> {
+    const r = await fetch(this.gatewayUrl, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.adminToken}` },
+      body: JSON.stringify({ query, variables }),
+    });
     const text = await r.text();
     try {
       return { ...(JSON.parse(text) as object), status: r.status };

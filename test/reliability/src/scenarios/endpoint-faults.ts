@@ -1,31 +1,18 @@
-import { after, before, describe, it } from 'node:test';
-import assert from 'node:assert/strict';
 import { DatabaseSync } from 'node:sqlite';
-import { Harness } from './driver.js';
-import { checkCycle, readStore, waitCycleFinal } from './invariants.js';
-import { prng, ScenarioTally, seedFor, trialCount } from './report.js';
-
-/** Stable error codes: upper snake case, as every Patchbay code is. */
-const STABLE_CODE = /^[A-Z][A-Z0-9]*(_[A-Z0-9]+)+$/;
+import { Harness } from '../driver.js';
+import { checkCycle, STABLE_CODE, readStore, waitCycleFinal } from '../invariants.js';
+import { prng, ScenarioTally, seedFor, trialCount } from '../report.js';
 
 /**
  * Six endpoints in one cycle, four of them misbehaving at once:
  * 0 network cut mid-patch (connections dropped and refused for a while), 1 slow (apt and reboot),
  * 2 back from its reboot with another host key, 3 never back from its reboot, 4-5 healthy.
  */
-describe('reliability: endpoint faults (simulated fleet, real processes)', () => {
-  let h: Harness;
-  before(async () => {
-    h = await Harness.start();
-  });
-  after(async () => {
-    await h?.stop();
-  });
-
-  it('a dropped network, a slow host, a changed host key and a host that never returns: clear codes, nothing run unrecorded, no hang', async () => {
-    const seed = seedFor('endpoint-faults');
-    const random = prng(seed);
-    const tally = new ScenarioTally('5-endpoint-faults', 'network cut mid-step, slow host, changed host key, host never back', seed);
+export async function endpointFaults(h: Harness): Promise<ScenarioTally> {
+  const seed = seedFor('endpoint-faults');
+  const random = prng(seed);
+  const tally = new ScenarioTally('5-endpoint-faults', 'network cut mid-step, slow host, changed host key, host never back', seed);
+  return tally.run(async () => {
     const trials = trialCount(1, 5);
     for (let t = 0; t < trials; t++) {
       const label = `e${t}`;
@@ -45,7 +32,9 @@ describe('reliability: endpoint faults (simulated fleet, real processes)', () =>
       try {
         // Cut host 0 once its patch has started (its apt takes 2.5 s), for 0.5-3 s.
         for (;;) {
-          const started = db.prepare("SELECT 1 FROM events WHERE stream = ? AND type = 'StepStarted' AND data LIKE '%\"stepKey\":\"patch\"%'").get(`run-${cycleId}.${cut}`);
+          const started = db
+            .prepare('SELECT 1 FROM events WHERE stream = ? AND type = \'StepStarted\' AND data LIKE \'%"stepKey":"patch"%\'')
+            .get(`run-${cycleId}.${cut}`);
           if (started) break;
           if (Date.now() - t0 > 60_000) throw new Error('patch of the cut host never started');
           await new Promise((r) => setTimeout(r, 10));
@@ -70,24 +59,26 @@ describe('reliability: endpoint faults (simulated fleet, real processes)', () =>
       const run = (id: string) => verdict.runs.find((r) => r.endpointId === id);
       for (const r of verdict.runs) {
         tally.count(`${r.endpointId.replace(/^e\d+-/, '')} ${r.final}${r.code ? ` ${r.code}` : ''}`);
-        if (r.final !== 'RunSucceeded' && !STABLE_CODE.test(r.code ?? '')) tally.violation(label, `${r.endpointId}: ${r.final} without a stable code (${r.code})`);
+        if (r.final !== 'RunSucceeded' && !STABLE_CODE.test(r.code ?? ''))
+          tally.violation(label, `${r.endpointId}: ${r.final} without a stable code (${r.code})`);
       }
       if (verdict.runs.length !== 6) tally.violation(label, `${verdict.runs.length} of 6 endpoints reached a final state`);
-      for (const id of [slow, ...healthy]) if (run(id!)?.final !== 'RunSucceeded') tally.violation(label, `${id}: expected success, got ${JSON.stringify(run(id!))}`);
+      for (const id of [slow, ...healthy])
+        if (run(id!)?.final !== 'RunSucceeded') tally.violation(label, `${id}: expected success, got ${JSON.stringify(run(id!))}`);
       // The cut host either failed with a connection code or (cut between commands) succeeded on a retry/reconnect.
       const c = run(cut!);
-      if (c && c.final !== 'RunSucceeded' && !['CONNECTION_LOST', 'HOST_UNREACHABLE', 'REMOTE_TIMEOUT', 'STEP_TIMEOUT'].includes(c.code ?? '')) tally.violation(label, `${cut}: unexpected code ${c.code}`);
+      if (c && c.final !== 'RunSucceeded' && !['CONNECTION_LOST', 'HOST_UNREACHABLE', 'REMOTE_TIMEOUT', 'STEP_TIMEOUT'].includes(c.code ?? ''))
+        tally.violation(label, `${cut}: unexpected code ${c.code}`);
       if (run(rekeyed!)?.code !== 'HOST_KEY_REJECTED') tally.violation(label, `${rekeyed}: expected HOST_KEY_REJECTED, got ${JSON.stringify(run(rekeyed!))}`);
       const rekeyedEp = fleet.endpoint(rekeyed!)!;
       const lastBoot = rekeyedEp.machine.bootHistory.at(-1)!;
       if (rekeyedEp.machine.bootHistory.length < 2) tally.violation(label, `${rekeyed}: never rebooted`);
-      else if (fleet.commandsInBoot(rekeyed!, lastBoot).length > 0) tally.violation(label, `${rekeyed}: commands ran on the host with the changed key: ${fleet.commandsInBoot(rekeyed!, lastBoot).join(' | ')}`);
+      else if (fleet.commandsInBoot(rekeyed!, lastBoot).length > 0)
+        tally.violation(label, `${rekeyed}: commands ran on the host with the changed key: ${fleet.commandsInBoot(rekeyed!, lastBoot).join(' | ')}`);
       if (run(gone!)?.code !== 'REBOOT_TIMEOUT') tally.violation(label, `${gone}: expected REBOOT_TIMEOUT, got ${JSON.stringify(run(gone!))}`);
       tally.count(`cycles ${final}`);
     }
     const dead = h.stack.dead();
     if (dead.length) tally.violation('stack', `processes died: ${dead.join(', ')}`);
-    tally.write();
-    assert.deepEqual(tally.violations, [], `seed ${seed}`);
   });
-});
+}
