@@ -66,6 +66,7 @@ const CASES: Record<string, Case> = {
   'Query.endpointRuns': { args: `(cycleId: "${CYCLE}", first: 1)`, allowed: 'data' },
   'Query.pendingUpdates': { args: '(first: 1)', allowed: 'data' },
   'Query.compliance': { args: '(tier: "prod")', allowed: 'data' },
+  'Query.policyWindows': { args: '(policyId: "pol-1", count: 1)', allowed: SENT },
   'Mutation.rebuildReadModels': { args: '', allowed: 'data' },
   'Mutation.importInventory': { args: '(format: csv, fileName: "m.csv", content: "endpoint_id,host,port,labels\\nweb-9,10.0.0.9,22,env=matrix\\n", dryRun: true)', allowed: SENT },
   'Mutation.gatherFacts': { args: '(endpointIds: ["web-1"])', allowed: SENT },
