@@ -78,6 +78,9 @@ async function principalOf(services: GatewayServices, header: string | undefined
   return token ? services.tokens.authenticate(token) : undefined;
 }
 
+/** The gateway's own audit downloads (`/audit/public-key`, `/audit/cycles/<id>/export.<format>`). */
+const isAuditDownload = (path: string): boolean => path === '/audit/public-key' || path.startsWith('/audit/cycles/');
+
 /**
  * Starts the GraphQL endpoint (graphql-yoga on node:http) at `/graphql`: queries, mutations and
  * SSE subscriptions over HTTP, graphql-ws subscriptions over WebSocket on the same port, and the
@@ -114,8 +117,9 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const requestPath = (req.url ?? '/').split('?')[0]!;
-    // The console's files are public (the page signs in with a token it sends to /graphql).
-    if (requestPath !== yoga.graphqlEndpoint && !requestPath.startsWith('/audit/') && webConsole.handle(req, res, requestPath)) return;
+    // The console's files are public (the page signs in with a token it sends to /graphql). Its
+    // own `/audit/<cycle id>` page is a client route; only the downloads below are the gateway's.
+    if (requestPath !== yoga.graphqlEndpoint && !isAuditDownload(requestPath) && webConsole.handle(req, res, requestPath)) return;
     let principal: Principal | undefined;
     try {
       principal = await principalOf(services, req.headers.authorization);
@@ -134,7 +138,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     }
     if (req.method === 'POST' && length === undefined) return refuse(res, 411, 'LENGTH_REQUIRED', 'a POST needs a Content-Length header');
     const path = (req.url ?? '/').split('?')[0]!;
-    if (path.startsWith('/audit/')) return handleAuditHttp(req, res, path, principal, services);
+    if (isAuditDownload(path)) return handleAuditHttp(req, res, path, principal, services);
     // One span per API request, continuing the caller's trace (`traceparent` from an ITSM system or the
     // CLI): commands sent while it is active carry it on, so a cycle requested here is one trace.
     const parent = extractTraceContext({ traceparent: header(req, 'traceparent'), tracestate: header(req, 'tracestate') });
