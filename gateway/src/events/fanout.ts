@@ -1,15 +1,152 @@
 import { randomBytes } from 'node:crypto';
-import { createPubSub, type PubSub } from '@graphql-yoga/subscription';
 import { DeliverPolicy, type ConsumerMessages } from 'nats';
-import type { RecordedEvent } from '@patchbay/contracts';
+import { PatchbayError, type RecordedEvent } from '@patchbay/contracts';
 import { decodeEvent, type NatsBus } from '@patchbay/messaging';
 
 const EVENTS_STREAM = 'PATCHBAY_EVENTS';
 
-type Topics = {
-  'patch-event': [RecordedEvent];
-  cycle: [string, RecordedEvent];
-};
+/** Events one subscriber may fall behind by (queued in this replica) before its subscription ends. */
+export const DEFAULT_MAX_SUBSCRIBER_BACKLOG = 100_000;
+
+/**
+ * A subscriber fell too far behind the events (a client or connection slower than the event
+ * rate for long): its subscription ends with this error instead of skipping events silently.
+ * The client subscribes again and reads what it missed from `cycleHistory`.
+ */
+export class SubscriberTooSlowError extends PatchbayError {
+  constructor(backlog: number) {
+    super('SUBSCRIPTION_TOO_SLOW', `the subscriber fell ${backlog} events behind; the subscription ended so that no event is skipped silently: subscribe again and read what was missed with cycleHistory`, { backlog });
+  }
+}
+
+/**
+ * One subscriber's events, in order: an unbounded-by-count-of-pushes FIFO (up to `maxBacklog`
+ * events, then the iterator fails with {@link SubscriberTooSlowError}). Pushing is O(1) and
+ * allocates nothing while the consumer keeps up; `return()` unregisters it.
+ */
+class SubscriberQueue implements AsyncIterableIterator<RecordedEvent> {
+  private queue: RecordedEvent[] = [];
+  private head = 0;
+  private waiting: ((r: IteratorResult<RecordedEvent>) => void) | undefined;
+  private failure: SubscriberTooSlowError | undefined;
+  private closed = false;
+
+  constructor(private readonly maxBacklog: number, private readonly unregister: () => void) {}
+
+  push(event: RecordedEvent): void {
+    if (this.closed || this.failure) return;
+    // A read is waiting only when nothing is queued: hand the event over directly.
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting({ value: event, done: false });
+      return;
+    }
+    if (this.queue.length - this.head >= this.maxBacklog) {
+      this.failure = new SubscriberTooSlowError(this.maxBacklog);
+      this.queue = [];
+      this.head = 0;
+      this.unregister();
+      return;
+    }
+    this.queue.push(event);
+  }
+
+  next(): Promise<IteratorResult<RecordedEvent>> {
+    if (this.head < this.queue.length) {
+      const value = this.queue[this.head++]!;
+      // Drop the consumed front now and then, so a long-lived queue does not keep every event.
+      if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
+      return Promise.resolve({ value, done: false });
+    }
+    if (this.failure) {
+      // Reported once; the iterator is done after that.
+      const err = this.failure;
+      this.failure = undefined;
+      this.close();
+      return Promise.reject(err);
+    }
+    if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.waiting = resolve));
+  }
+
+  return(): Promise<IteratorResult<RecordedEvent>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  throw(err?: unknown): Promise<IteratorResult<RecordedEvent>> {
+    this.close();
+    return Promise.reject(err);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<RecordedEvent> {
+    return this;
+  }
+
+  /** Events queued and not yet taken. */
+  get backlog(): number {
+    return this.queue.length - this.head;
+  }
+
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.queue = [];
+    this.head = 0;
+    this.unregister();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.({ value: undefined, done: true });
+  }
+}
+
+/**
+ * The replica's subscribers by topic: every event (`patch-event`) or one cycle's (`cycle`, id).
+ * Replaces an EventTarget + Repeater pub/sub whose listener threw (RepeaterOverflowError, an
+ * uncaught exception in an event listener) and lost the event once a subscriber was 1,024
+ * events behind, which a WebSocket client reaches within a second of a large cycle.
+ */
+export class FanoutPubSub {
+  private readonly topics = new Map<string, Set<SubscriberQueue>>();
+
+  constructor(private readonly maxBacklog: number = DEFAULT_MAX_SUBSCRIBER_BACKLOG) {}
+
+  publish(topic: 'patch-event', event: RecordedEvent): void;
+  publish(topic: 'cycle', cycleId: string, event: RecordedEvent): void;
+  publish(topic: string, a: string | RecordedEvent, b?: RecordedEvent): void {
+    const key = b === undefined ? topic : `${topic}:${a as string}`;
+    const subs = this.topics.get(key);
+    if (!subs) return;
+    const event = b ?? (a as RecordedEvent);
+    for (const s of subs) s.push(event);
+  }
+
+  subscribe(topic: 'patch-event'): AsyncIterableIterator<RecordedEvent>;
+  subscribe(topic: 'cycle', cycleId: string): AsyncIterableIterator<RecordedEvent>;
+  subscribe(topic: string, id?: string): AsyncIterableIterator<RecordedEvent> {
+    const key = id === undefined ? topic : `${topic}:${id}`;
+    let subs = this.topics.get(key);
+    if (!subs) this.topics.set(key, (subs = new Set()));
+    const set = subs;
+    const q: SubscriberQueue = new SubscriberQueue(this.maxBacklog, () => {
+      set.delete(q);
+      if (set.size === 0 && this.topics.get(key) === set) this.topics.delete(key);
+    });
+    set.add(q);
+    return q;
+  }
+
+  /** Subscribers registered now (all topics). */
+  get subscribers(): number {
+    let n = 0;
+    for (const s of this.topics.values()) n += s.size;
+    return n;
+  }
+}
 
 /**
  * Every event as it happens, for this gateway replica: an ordered (ephemeral, durable-less)
@@ -18,12 +155,18 @@ type Topics = {
  * is acknowledged and the server removes the consumer when the replica goes away.
  */
 export class EventFanout {
-  readonly pubsub: PubSub<Topics> = createPubSub<Topics>();
+  readonly pubsub: FanoutPubSub;
   private messages: ConsumerMessages | undefined;
   private loop: Promise<void> | undefined;
   private readonly listeners = new Set<(e: RecordedEvent) => void>();
 
-  constructor(private readonly bus: NatsBus, private readonly onError: (err: unknown) => void = () => undefined) {}
+  constructor(
+    private readonly bus: NatsBus,
+    private readonly onError: (err: unknown) => void = () => undefined,
+    options: { maxSubscriberBacklog?: number } = {},
+  ) {
+    this.pubsub = new FanoutPubSub(options.maxSubscriberBacklog);
+  }
 
   /** Starts the consumer; resolves once it is created (events from then on are delivered). */
   async start(): Promise<void> {
