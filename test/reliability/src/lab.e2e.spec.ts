@@ -90,13 +90,17 @@ describe('reliability on real lab hosts (3 hosts)', { skip: process.getuid?.() !
       for (let t = 0; t < trials; t++) {
         const label = `lab${t}`;
         if (t > 0) {
-          // Later trials need pending updates again: the hosts go back to the old versions.
-          for (const host of lab.hosts)
-            await host.exec([
-              'sh',
-              '-c',
-              'apt-get install -y -qq --allow-downgrades pb-openssl-demo=1.0.0-1 pb-tools=2.3.0-1 pb-libfoo=1.0-1 pb-webapp=3.0-1 >/dev/null 2>&1 || true',
-            ]);
+          // Later trials need a pending update again: a newer security update that asks for a reboot.
+          await lab.publish({
+            ...DEFAULT_SCENARIO.packages[0]!,
+            installed: undefined,
+            available: `1.0.${t + 1}-1`,
+            classification: 'security',
+            severity: 'high',
+            rebootRequired: true,
+            postinstFails: false,
+            sizeMb: 0,
+          });
         }
         const ini = [
           `[${label}]`,
