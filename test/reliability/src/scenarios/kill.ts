@@ -73,10 +73,11 @@ export async function killServices(h: Harness): Promise<ScenarioTally> {
   const tally = new ScenarioTally('1-kill-9', 'kill -9 of a service at a random point of a cycle', seed);
   return tally.run(async () => {
     const trials = trialCount(SERVICES.length, 60);
-    // The bounded form kills each service once (in a seeded order); more trials draw the service.
-    const order = [...SERVICES].sort(() => random() - 0.5);
+    // Rounds of every service once, each round in a seeded order: the bounded form is one round.
+    let order: ServiceName[] = [];
     for (let t = 0; t < trials; t++) {
-      const service: ServiceName = t < order.length ? order[t]! : SERVICES[Math.floor(random() * SERVICES.length)]!;
+      if (t % SERVICES.length === 0) order = [...SERVICES].sort(() => random() - 0.5);
+      const service = order[t % SERVICES.length]!;
       const killAt = 1 + Math.floor(random() * 110);
       const restartAfterMs = Math.floor(random() * 800);
       const label = `k${t}`;
