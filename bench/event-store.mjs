@@ -110,6 +110,31 @@ async function ourBatched(file, total, perTx) {
   return rate(total, ms);
 }
 
+/**
+ * Many writers at once, as the executor's concurrent runs append: `writers` loops, each appending
+ * one event at a time to its own stream with its expected revision. With group commit the appends
+ * made in one turn of the event loop share a transaction; without, each is its own.
+ */
+async function ourConcurrent(file, total, writers, groupCommit) {
+  const store = SqliteEventStore.open(file, { groupCommit });
+  const per = Math.ceil(total / writers);
+  const cpu0 = process.cpuUsage();
+  const ms = await timeAsync(async () => {
+    await Promise.all(
+      Array.from({ length: writers }, async (_, w) => {
+        let expected = 'no-stream';
+        for (let i = 0; i < per; i++) {
+          const r = await store.append(`run-w${w}`, [{ eventId: `c-${w}-${i}`, type: 'StepCompleted', data: payload(i), correlationId: 'cycle-1', actor: 'bench' }], expected);
+          expected = r.nextExpectedRevision;
+        }
+      }),
+    );
+  });
+  const cpu = process.cpuUsage(cpu0);
+  await store.close();
+  return { rate: rate(per * writers, ms), cpuUsPerEvent: (cpu.user + cpu.system) / (per * writers) };
+}
+
 /** Replay as a service rebuilding state does: read pages of $all and evolve a fold. */
 async function ourReplay(file) {
   const store = SqliteEventStore.open(file, { readOnly: true });
@@ -168,6 +193,15 @@ try {
     console.log(`| ${what} | ${fmt(n)} | ${fmt(us)} | ${fmt(bare)} | ${(us / bare).toFixed(2)} | ≥ ${fmt(target)} | ${us >= target ? 'yes' : 'NO'} |`);
   }
   console.log(`\n(replay file filled through the store at ${fmt(rate(REPLAY, fillMs))} events/s, 1,000 per transaction)`);
+
+  const WRITERS = 200;
+  const off = await ourConcurrent(join(dir, 'conc-off.db'), SINGLE, WRITERS, false);
+  const on = await ourConcurrent(join(dir, 'conc-on.db'), SINGLE, WRITERS, true);
+  console.log(`\n${WRITERS} concurrent writers, 1 event per append (the executor's many runs), ${fmt(SINGLE)} events:`);
+  console.log('| group commit | events/s | CPU µs per event |');
+  console.log('|---|---:|---:|');
+  console.log(`| off (one transaction per append) | ${fmt(off.rate)} | ${off.cpuUsPerEvent.toFixed(0)} |`);
+  console.log(`| on (default) | ${fmt(on.rate)} | ${on.cpuUsPerEvent.toFixed(0)} |`);
 } finally {
   if (!args.includes('--keep')) rmSync(dir, { recursive: true, force: true });
 }

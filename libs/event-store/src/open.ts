@@ -12,6 +12,8 @@ export interface EventStoreConfig {
   EVENTSTORE_URL?: string;
   /** SQLite file path (default `./.patchbay/events.db`). */
   EVENTSTORE_SQLITE_PATH?: string;
+  /** `false` turns the SQLite store's group commit off (one transaction per append); default on. */
+  EVENTSTORE_SQLITE_GROUP_COMMIT?: string;
   sqlite?: SqliteEventStoreOptions;
 }
 
@@ -29,5 +31,8 @@ export async function openEventStore(config: EventStoreConfig = process.env): Pr
     const { KurrentEventStore } = await import('./kurrentdb.js');
     return KurrentEventStore.connect(url);
   }
-  return SqliteEventStore.open(config.EVENTSTORE_SQLITE_PATH || DEFAULT_SQLITE_PATH, config.sqlite);
+  const group = config.EVENTSTORE_SQLITE_GROUP_COMMIT?.trim().toLowerCase();
+  if (group && !['true', 'false', '1', '0', 'on', 'off'].includes(group)) throw new ValidationError('EVENTSTORE_SQLITE_GROUP_COMMIT must be true or false', { field: 'EVENTSTORE_SQLITE_GROUP_COMMIT' });
+  const groupCommit = group === undefined || group === '' ? undefined : ['true', '1', 'on'].includes(group);
+  return SqliteEventStore.open(config.EVENTSTORE_SQLITE_PATH || DEFAULT_SQLITE_PATH, { ...(groupCommit === undefined ? {} : { groupCommit }), ...config.sqlite });
 }

@@ -320,3 +320,95 @@ describe('SqliteEventStore on a shared file', () => {
     await rejectsWithCode(openEventStore({ EVENTSTORE_URL: 'postgres://db/events' }), 'VALIDATION_FAILED');
   });
 });
+
+describe('SqliteEventStore group commit (appends in one turn of the event loop share a transaction)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'patchbay-es-group-'));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+  const ev = (id: string, data: Record<string, unknown> = {}) => ({ eventId: id, type: 'T', data });
+
+  it('commits many concurrent appends together: each resolves with its own result, all durable and chained', async () => {
+    const path = join(dir, 'group.db');
+    const store = SqliteEventStore.open(path);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => store.append(`g-${i % 10}`, [ev(`g-${i}`, { i })], 'any')));
+    assert.equal(results.length, 50);
+    assert.equal(new Set(results.map((r) => r.position)).size, 50, 'every append has its own position');
+    const all = await store.readAll();
+    assert.equal(new Set(all.map((e) => e.metadata.recordedAt)).size, 1, 'one transaction: one recorded-at for the batch');
+    for (let s = 0; s < 10; s++) {
+      const events = await store.readStream(`g-${s}`);
+      assert.deepEqual(events.map((e) => e.metadata.revision), [0, 1, 2, 3, 4], 'appends to one stream in one batch get consecutive revisions');
+      assert.equal(verifyChain(`g-${s}`, events).ok, true);
+    }
+    await store.close();
+    const reopened = SqliteEventStore.open(path);
+    assert.equal((await reopened.readAll()).length, 50, 'all of it survives a reopen');
+    await reopened.close();
+  });
+
+  it('a refused append in a batch is rejected alone; the others in the same batch are stored', async () => {
+    const store = SqliteEventStore.open(join(dir, 'refused.db'));
+    try {
+      const outcomes = await Promise.allSettled([
+        store.append('race-1', [ev('race-a')], 'no-stream'),
+        store.append('race-1', [ev('race-b')], 'no-stream'),
+        store.append('other-1', [ev('other-a')], 'no-stream'),
+        store.append('other-2', [ev('race-a')], 'no-stream'),
+      ]);
+      assert.equal(outcomes[0]!.status, 'fulfilled');
+      assert.equal(outcomes[1]!.status, 'rejected');
+      assert.equal((outcomes[1] as PromiseRejectedResult).reason.code, 'WRONG_EXPECTED_VERSION');
+      assert.equal(outcomes[2]!.status, 'fulfilled');
+      assert.equal(outcomes[3]!.status, 'rejected', 'an event id already used in the batch by another stream is refused');
+      assert.equal((outcomes[3] as PromiseRejectedResult).reason.code, 'DUPLICATE_EVENT_ID');
+      assert.deepEqual((await store.readAll()).map((e) => e.metadata.eventId), ['race-a', 'other-a']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('appends the disk cannot hold are rejected with EVENT_STORE_UNAVAILABLE; exactly the appends that resolved are stored', async () => {
+    const path = join(dir, 'full-batch.db');
+    const small = SqliteEventStore.open(path, { maxPageCount: 40 });
+    const payload = 'z'.repeat(3000);
+    try {
+      await small.append('keep-1', [ev('keep-1', { note: 'before the batch' })], 'no-stream');
+      const outcomes = await Promise.allSettled(Array.from({ length: 60 }, (_, i) => small.append(`fill-${i}`, [ev(`fill-${i}`, { payload })], 'no-stream')));
+      const rejected = outcomes.filter((o) => o.status === 'rejected') as PromiseRejectedResult[];
+      assert.ok(rejected.length > 0, 'the cap was reached');
+      for (const r of rejected) assert.equal(r.reason.code, 'EVENT_STORE_UNAVAILABLE');
+      const stored = (await small.readAll()).map((e) => e.metadata.eventId);
+      const fulfilled = outcomes.filter((o) => o.status === 'fulfilled').length;
+      assert.equal(stored.length, 1 + fulfilled, 'exactly the appends that resolved are stored');
+      assert.equal(stored[0], 'keep-1', 'what was stored before is untouched');
+    } finally {
+      await small.close();
+    }
+  });
+
+  it('close() commits the appends already accepted before it closes the file', async () => {
+    const path = join(dir, 'close.db');
+    const store = SqliteEventStore.open(path);
+    const pending = Array.from({ length: 5 }, (_, i) => store.append(`c-${i}`, [ev(`c-${i}`)], 'no-stream'));
+    await store.close();
+    await Promise.all(pending);
+    const reopened = SqliteEventStore.open(path);
+    assert.equal((await reopened.readAll()).length, 5);
+    await reopened.close();
+  });
+});
+
+describe('openEventStore: EVENTSTORE_SQLITE_GROUP_COMMIT', () => {
+  it('accepts true/false and refuses anything else with VALIDATION_FAILED', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-es-open-'));
+    try {
+      for (const v of ['false', 'true', '']) await (await openEventStore({ EVENTSTORE_SQLITE_PATH: join(dir, 'e.db'), EVENTSTORE_SQLITE_GROUP_COMMIT: v })).close();
+      const off = await openEventStore({ EVENTSTORE_SQLITE_PATH: join(dir, 'off.db'), EVENTSTORE_SQLITE_GROUP_COMMIT: 'false' });
+      await Promise.all([off.append('o-1', [{ eventId: 'o1', type: 'T', data: {} }], 'any'), off.append('o-2', [{ eventId: 'o2', type: 'T', data: {} }], 'any')]);
+      assert.equal((await off.readAll()).length, 2);
+      await off.close();
+      await rejectsWithCode(openEventStore({ EVENTSTORE_SQLITE_PATH: join(dir, 'x.db'), EVENTSTORE_SQLITE_GROUP_COMMIT: 'sometimes' }), 'VALIDATION_FAILED');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

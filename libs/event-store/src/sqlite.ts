@@ -29,6 +29,18 @@ export interface SqliteEventStoreOptions {
   maxPageCount?: number;
   /** Default poll interval (ms) of live subscriptions waiting for other processes' appends. Default 20. */
   pollIntervalMs?: number;
+  /**
+   * Group commit (default on): `append` calls made in the same turn of the event loop share one
+   * transaction and one fsync, each in its own savepoint, so one append's failure (a wrong expected
+   * revision) leaves the others alone. Every append still resolves only once its events are durable.
+   */
+  groupCommit?: boolean;
+}
+
+interface PendingAppend {
+  write: CheckedWrite;
+  resolve(result: AppendResult): void;
+  reject(error: unknown): void;
 }
 
 const SCHEMA = `
@@ -137,6 +149,9 @@ export class SqliteEventStore implements EventStore {
     begin: StatementSync;
     commit: StatementSync;
     rollback: StatementSync;
+    savepoint: StatementSync;
+    release: StatementSync;
+    rollbackTo: StatementSync;
     byId: StatementSync;
     head: StatementSync;
     insert: StatementSync;
@@ -148,6 +163,8 @@ export class SqliteEventStore implements EventStore {
   };
   private readonly byCategories = new Map<number, StatementSync>();
   private closed = false;
+  private pending: PendingAppend[] = [];
+  private flushing: Promise<void> | undefined;
 
   private constructor(
     /** The underlying connection; exposed for maintenance and tests, not for writing events. */
@@ -164,6 +181,9 @@ export class SqliteEventStore implements EventStore {
       begin: prep('BEGIN IMMEDIATE'),
       commit: prep('COMMIT'),
       rollback: prep('ROLLBACK'),
+      savepoint: prep('SAVEPOINT pb_append'),
+      release: prep('RELEASE pb_append'),
+      rollbackTo: prep('ROLLBACK TO pb_append'),
       byId: prep('SELECT position, stream, revision, type, data FROM events WHERE event_id = ?'),
       head: prep('SELECT revision, hash FROM events WHERE stream = ? ORDER BY revision DESC LIMIT 1'),
       insert: prep(
@@ -245,9 +265,95 @@ export class SqliteEventStore implements EventStore {
   async append(stream: string, events: readonly NewEvent[], expected: ExpectedRevision): Promise<AppendResult> {
     this.ensureOpen();
     const input = checkAppend(stream, events, expected);
-    const result = this.appendChecked(input.stream, input.events, input.expected);
-    if (!result.duplicate) this.signal.notify();
-    return result;
+    if (this.options.groupCommit === false) {
+      const result = this.appendChecked(input.stream, input.events, input.expected);
+      if (!result.duplicate) this.signal.notify();
+      return result;
+    }
+    return new Promise<AppendResult>((resolve, reject) => {
+      this.pending.push({ write: input, resolve, reject });
+      this.flushing ??= new Promise<void>((done) =>
+        setImmediate(() => {
+          this.flushing = undefined;
+          try {
+            this.flush();
+          } finally {
+            done();
+          }
+        }),
+      );
+    });
+  }
+
+  /**
+   * Commits every append queued in this turn of the event loop: one `BEGIN IMMEDIATE`, a savepoint
+   * per append (a refused append rolls back to it and is rejected alone), one COMMIT (one fsync),
+   * then each caller is answered. If the transaction itself fails (disk full, I/O error, busy), no
+   * append of the batch is stored and every one is rejected with that error.
+   */
+  private flush(): void {
+    const batch = this.pending;
+    this.pending = [];
+    if (batch.length === 0) return;
+    if (this.closed) {
+      for (const p of batch) p.reject(new EventStoreUnavailableError('event store is closed'));
+      return;
+    }
+    if (batch.length === 1) {
+      const p = batch[0]!;
+      try {
+        const r = this.inTransaction([p.write])[0]!;
+        if (!r.duplicate) this.signal.notify();
+        p.resolve(r);
+      } catch (error) {
+        p.reject(error);
+      }
+      return;
+    }
+    const s = this.stmt;
+    const doing = `append to ${batch.length} streams (group commit)`;
+    try {
+      s.begin.run();
+    } catch (error) {
+      const e = translate(error, doing);
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    const outcomes: Array<{ ok: AppendResult } | { error: unknown }> = [];
+    try {
+      const recordedAt = new Date().toISOString();
+      for (const p of batch) {
+        s.savepoint.run();
+        try {
+          outcomes.push({ ok: this.writeOne(p.write, recordedAt) });
+          s.release.run();
+        } catch (error) {
+          // A refusal (wrong revision, reused id) undoes this append only; anything that ended the
+          // transaction is fatal for the whole batch.
+          if (!this.db.isTransaction) throw error;
+          s.rollbackTo.run();
+          s.release.run();
+          outcomes.push({ error: translate(error, `append to ${p.write.stream}`) });
+        }
+      }
+      if (outcomes.some((o) => 'ok' in o && !o.ok.duplicate)) s.commit.run();
+      else s.rollback.run();
+    } catch (error) {
+      try {
+        if (this.db.isTransaction) s.rollback.run();
+      } catch {
+        // SQLite may already have rolled back (e.g. after SQLITE_FULL); nothing was committed.
+      }
+      const e = translate(error, doing);
+      for (const p of batch) p.reject(e);
+      return;
+    }
+    if (outcomes.some((o) => 'ok' in o && !o.ok.duplicate)) this.signal.notify();
+    batch.forEach((p, i) => {
+      const o = outcomes[i]!;
+      if ('ok' in o) p.resolve(o.ok);
+      else p.reject(o.error);
+    });
   }
 
   /**
@@ -458,6 +564,8 @@ export class SqliteEventStore implements EventStore {
   /** Stops every subscription (saving their checkpoints) and closes the file. */
   async close(): Promise<void> {
     if (this.closed) return;
+    // Appends already accepted are committed (or refused) before the connection goes.
+    while (this.flushing) await this.flushing;
     await Promise.all([...this.subscriptions].map((s) => s.stop()));
     this.subscriptions.clear();
     this.closed = true;

@@ -37,7 +37,7 @@ export interface RunningService {
 /** Opens the configured event store, creating the embedded store's directory if needed. */
 export async function openConfiguredStore(config: PatchbayConfig): Promise<EventStore> {
   if (!config.eventStoreUrl) mkdirSync(dirname(config.sqlitePath), { recursive: true });
-  return openEventStore({ EVENTSTORE_URL: config.eventStoreUrl, EVENTSTORE_SQLITE_PATH: config.sqlitePath });
+  return openEventStore({ EVENTSTORE_URL: config.eventStoreUrl, EVENTSTORE_SQLITE_PATH: config.sqlitePath, EVENTSTORE_SQLITE_GROUP_COMMIT: process.env['EVENTSTORE_SQLITE_GROUP_COMMIT'] });
 }
 
 /**
