@@ -134,7 +134,11 @@ export class LiveStore {
   /** Events wait here until the page has its starting state (`ready`). */
   private ready = false;
 
-  constructor(readonly cycleId: string) {}
+  readonly cycleId: string;
+
+  constructor(cycleId: string) {
+    this.cycleId = cycleId;
+  }
 
   subscribe = (fn: () => void): (() => void) => {
     this.listeners.add(fn);

@@ -265,10 +265,11 @@ export function diffTemplates(before: unknown, after: unknown): { steps: StepDif
   const a = placed(before);
   const b = placed(after);
   const steps: StepDiff[] = [];
-  // Order among shared steps, so inserting a step does not mark every later one as moved.
+  // Order among the steps both versions have in the same phase, so inserting, removing or moving
+  // one step does not mark every step after it as moved.
   const shared = (m: typeof a, other: typeof b, list: List) =>
     [...m.entries()]
-      .filter(([id, p]) => p.list === list && other.has(id))
+      .filter(([id, p]) => p.list === list && other.get(id)?.list === list)
       .sort((x, y) => x[1].index - y[1].index)
       .map(([id]) => id);
   const rank = new Map<string, { a: number; b: number }>();
