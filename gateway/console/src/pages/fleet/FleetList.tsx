@@ -128,7 +128,7 @@ export function FleetList() {
           <button type="submit" className="btn btn-default" disabled={!!draftError}>
             Apply labels
           </button>
-          <Field label="Reference group">
+          <Field label="Reference group" {...(groups.data?.referenceGroups.pageInfo.hasNextPage ? { hint: 'the first 150 groups; filter by tier for the others' } : {})}>
             {(p) => (
               <select {...p} value={group} onChange={(e) => setParams({ group: e.target.value || undefined })}>
                 <option value="">Any group</option>
@@ -271,6 +271,7 @@ function UpdatesCell({ facts }: { facts: Facts }) {
           {top.map((p) => (
             <li key={p.name}>
               {p.name} <Severity severity={p.severity} />
+              {p.advisory ? <span className="muted"> {p.advisory}</span> : null}
             </li>
           ))}
           {facts.securityPackages.length > top.length ? <li className="muted">+{facts.securityPackages.length - top.length} more</li> : null}
