@@ -147,6 +147,8 @@ describe('deploy/Dockerfile', () => {
     assert.match(runs, /npm run build/);
     assert.match(runs, /bindingAvailable/);
     assert.match(runs, /npm prune --omit=dev/);
+    // The gateway serves the console from gateway/console/dist (DEFAULT_CONSOLE_DIR): the image carries it there.
+    assert.match(runs, /cp -a gateway\/console\/dist \/out\/gateway\/console\//);
   });
 
   it('keeps secrets and build output out of the build context', () => {
