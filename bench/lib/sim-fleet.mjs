@@ -208,5 +208,9 @@ export const cyclePositions = (dataDir, cycleId) =>
       .map((r) => Number(r.position)),
   );
 
+/** The type of the cycle's terminal event in the store (CycleCompleted / CycleHalted / CycleAborted), if any yet. */
+export const cycleEndOf = (dataDir, cycleId) =>
+  withStore(dataDir, (db) => db.prepare("SELECT type FROM events WHERE stream = ? AND type IN ('CycleCompleted', 'CycleHalted', 'CycleAborted') LIMIT 1").get(`cycle-${cycleId}`)?.type);
+
 /** Percentile of a sorted numeric array (nearest rank). */
 export const pct = (sorted, p) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] : NaN);
