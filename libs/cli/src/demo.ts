@@ -118,6 +118,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
 
     log('\n▶ where to look');
     log(`  GraphQL:  ${url}`);
+    log(`  console:  ${new URL('/', url).href}  (sign in with the admin token: ${adminToken})`);
     for (const c of cycles) log(`  cycle ${c.cycleId}: ${c.status}, ${c.succeeded} succeeded, ${c.failed} failed, plan ${c.planHash?.slice(0, 12)}`);
     log(`  audit:    export PATCHBAY_URL=${url} PATCHBAY_TOKEN=${adminToken}`);
     log(`            npm run patchbay -- audit history ${cycles[0]!.cycleId}     # the cycle's full history, in order`);

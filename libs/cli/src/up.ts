@@ -88,6 +88,7 @@ async function upAsProcesses(config: PatchbayConfig, log: (l: string) => void, o
     options.onReady?.({ url, natsUrl: config.natsUrl!, pids: supervisor.pids() });
     log(`Patchbay is up (${SERVICES.length} services, relay, gateway as separate processes; logs in ${join(config.dataDir, 'logs')})`);
     log(`GraphQL: ${url}`);
+    log(`Console: ${new URL('/', url).href} (sign in with an API token)`);
     await Promise.race([until, supervisor.failed]);
   } finally {
     log('stopping…');
@@ -157,6 +158,7 @@ async function upInProcess(config: PatchbayConfig, log: (l: string) => void, opt
     options.onReady?.({ url: gateway.url, natsUrl: config.natsUrl!, pids: { all: process.pid } });
     log(`Patchbay is up (single process, pid ${process.pid})`);
     log(`GraphQL: ${gateway.url}`);
+    log(`Console: ${new URL('/', gateway.url).href} (sign in with an API token)`);
     await until;
   } finally {
     log('stopping…');

@@ -41,6 +41,12 @@ describe('patchbay up: the whole stack with one command', () => {
           assert.equal(started.length, 1, 'only nats-server is a child');
         }
         assert.ok(existsSync(join(dataDir, 'events.db')), 'the SQLite store is under the data dir');
+        // The web console is printed and served by the gateway at /.
+        const consoleLine = up.lines.map((l) => /^Console: (\S+)/.exec(l)?.[1]).find(Boolean);
+        assert.equal(consoleLine, new URL('/', up.url).href, up.lines.join('\n'));
+        const page = await fetch(consoleLine!);
+        assert.equal(page.status, 200);
+        assert.match(await page.text(), /<div id="root">/);
         up.child.kill('SIGINT');
         assert.equal(await up.exited, 0);
         for (const pid of started) assert.equal(alive(pid), false, `pid ${pid} still running after Ctrl-C`);
