@@ -28,6 +28,18 @@ for (const root of roots) {
   const dist = join(root, 'dist');
   if (existsSync(dist)) walk(dist);
 }
+// The web console is bundled by Vite, not compiled by tsc: its plain-JS unit specs live beside its sources.
+const consoleSrc = join('gateway', 'console', 'src');
+if ((!project || project === 'gateway' || project.startsWith(join('gateway', 'console'))) && existsSync(consoleSrc)) {
+  const walkConsole = (dir) => {
+    for (const name of readdirSync(dir)) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walkConsole(p);
+      else if (/\.spec\.mjs$/.test(name) && (!tier || name.endsWith(`.${tier}.spec.mjs`))) files.push(p);
+    }
+  };
+  walkConsole(consoleSrc);
+}
 files.sort();
 if (files.length === 0) {
   console.error('no test files found: run `npm run build` first');
