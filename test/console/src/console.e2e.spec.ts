@@ -1,4 +1,4 @@
-import { after, before, describe, it } from 'node:test';
+import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { checkA11y, ConsoleHarness, shot, skipReason } from './harness.js';
@@ -16,6 +16,13 @@ describe('web console in chromium: sign in, workflow editor, live cycle, approva
   });
   after(async () => {
     await h?.stop();
+  });
+  // A failed test leaves a screenshot of every page still open, to see what the browser saw.
+  afterEach(async (t) => {
+    if (!h || (t as { passed?: boolean }).passed !== false) return;
+    const pages = h.browser.contexts().flatMap((c) => c.pages());
+    for (const [i, p] of pages.entries()) await shot(p, `FAILED-${t.name.slice(0, 40).replace(/[^a-z0-9]+/gi, '-')}-${i}`).catch(() => undefined);
+    for (const c of h.browser.contexts()) await c.close().catch(() => undefined);
   });
 
   /** Every page of the main navigation, visited as `page`'s user: screenshot and axe on each. */
@@ -88,13 +95,111 @@ describe('web console in chromium: sign in, workflow editor, live cycle, approva
     await page.context().close();
   });
 
+  it('an operator builds a workflow with a reboot in the middle and a validation after it, saved as new versions', async () => {
+    const page = await h.signIn(h.users.operator, '/workflows');
+    await page.getByRole('link', { name: 'New workflow' }).click();
+    await page.getByRole('heading', { level: 1, name: 'New workflow' }).waitFor();
+    await page.getByLabel('Workflow id').fill('console-built');
+    await page.getByLabel('Workflow name').fill('Check, patch, reboot, back on SSH, health');
+    const card = (list: string, stepId: string) => page.getByRole('list', { name: `${list} steps`, exact: true }).getByRole('listitem').filter({ has: page.getByRole('button', { name: `Remove ${stepId}`, exact: true }) });
+    const add = async (phase: string, type: string) => {
+      await page.getByLabel('Add to phase').selectOption({ label: phase });
+      await page.getByRole('button', { name: new RegExp(`^Add ${type} step`) }).click();
+    };
+    const saveState = page.locator('#wf-save-state');
+
+    // A pre-patch disk check; a bad value is refused next to its field, by the services' schema.
+    await add('Pre-patch', 'check-disk');
+    const minFree = card('Pre-patch', 'check-disk').getByLabel('Minimum free space (MB)');
+    await minFree.fill('-5');
+    assert.equal(await minFree.getAttribute('aria-invalid'), 'true', 'the field is marked invalid');
+    const fieldError = card('Pre-patch', 'check-disk').getByRole('alert');
+    await fieldError.waitFor();
+    assert.match((await fieldError.textContent()) ?? '', /\(WORKFLOW_[A-Z_]+\)/, 'the error names its code');
+    assert.ok(await page.getByRole('button', { name: 'Save new version' }).isDisabled(), 'nothing invalid can be saved');
+    assert.match((await saveState.textContent()) ?? '', /1 problem to fix before saving/);
+    await shot(page, 'workflow-editor-invalid');
+    await checkA11y(page, 'workflow editor (invalid field)');
+    await minFree.fill('20');
+    await fieldError.waitFor({ state: 'detached' });
+
+    // The patch phase: every update, then wait-for and reboot added in the wrong order and put
+    // right with the keyboard (Alt+↑ on the reboot card).
+    await card('Patch', 'patch').getByRole('button', { name: 'Edit patch' }).click();
+    await card('Patch', 'patch').getByLabel('Updates', { exact: true }).selectOption('all');
+    await add('Patch', 'wait-for');
+    await card('Patch', 'wait-for').getByLabel('Poll every (s)').fill('0.5');
+    await add('Patch', 'reboot');
+    await card('Patch', 'reboot').getByRole('button', { name: 'Close reboot' }).focus();
+    await page.keyboard.press('Alt+ArrowUp');
+    await page.getByRole('status').filter({ hasText: 'reboot moved to position 2 of 3 in Patch.' }).waitFor();
+    const patchOrder = await page.getByRole('list', { name: 'Patch steps', exact: true }).getByRole('heading', { level: 3 }).allTextContents();
+    assert.deepEqual(patchOrder.map((t) => t.replace(/\s+/g, ' ').trim()), ['1. patch patch', '2. reboot reboot', '3. wait-for wait-for']);
+    assert.match((await card('Patch', 'reboot').textContent()) ?? '', /1 step run after the endpoint comes back/);
+
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Workflow console-built' }).waitFor();
+    await page.getByLabel('Version', { exact: true }).waitFor();
+
+    // Version 2: a validation after the reboot (the application answers 200), with retries.
+    await add('Post-patch', 'validate');
+    const validate = card('Post-patch', 'validate');
+    await validate.getByLabel('Command', { exact: true }).fill(['python3', '-c', HEALTH_CHECK].join('\n'));
+    await validate.getByLabel('Output must contain').fill('200');
+    await validate.getByText('Timeout, retries and failure handling').click();
+    await validate.getByLabel('Retries').fill('5');
+    await validate.getByLabel('First retry after (s)').fill('1');
+    assert.match((await card('Patch', 'reboot').textContent()) ?? '', /2 steps run after the endpoint comes back/);
+    await shot(page, 'workflow-editor');
+    await checkA11y(page, 'workflow editor');
+    const saved = page.waitForResponse((r) => /SaveWorkflowTemplate/.test(r.request().postData() ?? ''));
+    await page.getByRole('button', { name: 'Save new version' }).click();
+    const reply = (await (await saved).json()) as { data?: { saveWorkflowTemplate: { result: { version: number } } }; errors?: unknown[] };
+    assert.equal(reply.data?.saveWorkflowTemplate.result.version, 2, JSON.stringify(reply));
+    await until('the editor shows version 2 once saved', async () => (await page.getByLabel('Version', { exact: true }).inputValue()) === '2');
+    const changes = page.getByRole('list', { name: 'Changes from v1 to v2' });
+    await changes.getByRole('listitem').filter({ hasText: 'validate' }).filter({ hasText: 'added' }).waitFor();
+    await shot(page, 'workflow-versions-diff');
+    await checkA11y(page, 'workflow detail with the diff of two versions');
+
+    // What was stored is what was built.
+    const stored = await h.gql<{ workflowTemplate: { lastVersion: number; versions: Array<{ version: number; template: { phases: Record<string, Array<{ id: string; type: string; params: Record<string, unknown>; retries?: { max: number } }>> } }> } }>(
+      'query { workflowTemplate(id: "console-built") { lastVersion versions { version template } } }',
+      undefined,
+      h.users.viewer,
+    );
+    assert.equal(stored.workflowTemplate.lastVersion, 2);
+    const v2 = stored.workflowTemplate.versions.find((v) => v.version === 2)!.template.phases;
+    assert.deepEqual(
+      Object.fromEntries(Object.entries(v2).map(([phase, steps]) => [phase, steps.map((st) => st.id)])),
+      { pre: ['check-disk'], patch: ['patch', 'reboot', 'wait-for'], post: ['validate'] },
+    );
+    assert.equal(v2['pre']![0]!.params['minFreeMb'], 20);
+    assert.equal(v2['patch']![0]!.params['scope'], 'all');
+    assert.deepEqual((v2['post']![0]!.params['check'] as { argv: string[] }).argv, ['python3', '-c', HEALTH_CHECK]);
+    assert.equal(v2['post']![0]!.retries?.max, 5);
+    await page.context().close();
+  });
+
   it('no uncaught error and no CSP refusal in any page so far', () => {
     assert.deepEqual(h.pageErrors, []);
   });
 });
 
+/** Run on a lab host after its reboot: the application answers on /health. */
+const HEALTH_CHECK = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=5).status)";
+
 /** Buttons only an operator or an approver can use (the page engineers' accessible names). */
 const OPERATOR_OR_APPROVER_BUTTONS = [/approve/i, /request cycle/i, /launch/i, /save new version/i, /pause/i, /resume/i, /abort/i, /import/i, /preview/i, /add step/i, /gather facts/i];
+
+/** Polls `check` every 200 ms for up to `timeoutMs`; fails saying what did not happen. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check().catch(() => false))) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
 
 /** The page's one h1 names it and nothing is still loading. */
 async function assertPageSettled(page: Page, title: string): Promise<void> {

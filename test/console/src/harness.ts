@@ -178,7 +178,7 @@ export class ConsoleHarness {
       // whole run, whatever rebuilds gateway/console/dist meanwhile.
       const consoleDir = join(dir, 'console');
       await snapshotConsole(consoleDir);
-      const up = await startUp(['--port', '0', '--data-dir', join(dir, 'data')], { PATCHBAY_ADMIN_TOKEN: adminToken, GATEWAY_CONSOLE_DIR: consoleDir }, 120_000);
+      const up = await startStack(join(dir, 'data'), { PATCHBAY_ADMIN_TOKEN: adminToken, GATEWAY_CONSOLE_DIR: consoleDir }, log);
       cleanups.push(() => stopUp(up));
       const base = up.url.replace(/\/graphql$/, '');
       log(`stack ${base}, lab ${lab.hosts.map((h) => h.name).join(', ')}`);
@@ -318,6 +318,28 @@ async function snapshotConsole(dest: string): Promise<void> {
   }
 }
 
+/**
+ * `patchbay up` in `dataDir`. The CLI gives the gateway 30 s to start; on a loaded machine it can
+ * miss that once, so a STACK_START_FAILED is retried once (saying so), with the gateway's log.
+ */
+async function startStack(dataDir: string, env: NodeJS.ProcessEnv, log: (l: string) => void): Promise<RunningUp> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startUp(['--port', '0', '--data-dir', dataDir], env, 120_000);
+    } catch (err) {
+      const message = (err as Error).message;
+      let gatewayLog = '';
+      try {
+        gatewayLog = readFileSync(join(dataDir, 'logs', 'gateway.log'), 'utf8').split('\n').slice(-15).join('\n');
+      } catch {
+        // no log yet
+      }
+      if (attempt >= 2 || !/STACK_START_FAILED/.test(message)) throw new Error(`${message}\ngateway log:\n${gatewayLog}`);
+      log(`the stack did not start (${message.split('\n').pop()}); once more. gateway log:\n${gatewayLog}`);
+    }
+  }
+}
+
 /** Stops `patchbay up` with Ctrl-C; anything still running 15 s later is killed by pid. */
 async function stopUp(up: RunningUp): Promise<void> {
   if (up.child.exitCode !== null) return;
@@ -375,5 +397,12 @@ export async function shot(page: Page, name: string): Promise<string> {
   const path = join(SCREENSHOT_DIR, `${name}.png`);
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
   await page.screenshot({ path, fullPage: true });
+  // After a full-page capture this chromium maps the next click wrongly on a scrolled page (the
+  // click lands, nothing gets it); scrolling away and back puts input and layout in step again.
+  await page.evaluate(() => {
+    const y = window.scrollY;
+    window.scrollTo(0, 0);
+    window.scrollTo(0, y);
+  });
   return path;
 }
