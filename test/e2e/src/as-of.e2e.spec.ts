@@ -16,12 +16,15 @@ import { DEFAULT_SCENARIO, generateSshKeyPair, scenarioSchema, SimulatedFleet } 
  *
  * A moment is recorded only when no event arrived for QUIET_MS before the first query and none
  * until a second identical answer: then the read model and the subscription stand at the same event.
- * The simulated apt takes APT_MS per call, so every wave has such moments with endpoints running.
+ * The simulated apt takes APT_MS per call and a reboot 2.5 s, so every wave has such moments with
+ * endpoints running.
  */
 
 const ENDPOINTS = 6;
-const APT_MS = 1500;
-const QUIET_MS = 500;
+const APT_MS = 2000;
+/** Margins for a loaded machine: the relay and the projections each lag the store by tens of ms when idle. */
+const QUIET_MS = 1000;
+const RECHECK_MS = 500;
 
 interface Run {
   endpointId: string;
@@ -120,7 +123,7 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
     const keyPath = join(work, 'client-key');
     writeFileSync(keyPath, key.private);
     chmodSync(keyPath, 0o600);
-    const scenario = scenarioSchema.parse({ ...DEFAULT_SCENARIO, defaults: { ...DEFAULT_SCENARIO.defaults, aptLatencyMs: APT_MS, rebootDelayMs: 500 } });
+    const scenario = scenarioSchema.parse({ ...DEFAULT_SCENARIO, defaults: { ...DEFAULT_SCENARIO.defaults, aptLatencyMs: APT_MS, rebootDelayMs: 2500 } });
     fleet = await SimulatedFleet.start({ endpoints: ENDPOINTS, scenario, clientPublicKey: key.public, basePort: 22_000 + Math.floor(Math.random() * 8_000) });
     const until = new Promise<void>((r) => (stop = r));
     let ready!: (info: { url: string }) => void;
@@ -207,7 +210,7 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
       const at = lastEventId;
       if (!at || Date.now() - lastAt < QUIET_MS || moments.some((m) => m.lastEventId === at)) continue;
       const first = await show();
-      await new Promise((r) => setTimeout(r, 150));
+      await new Promise((r) => setTimeout(r, RECHECK_MS));
       const second = await show();
       if (lastEventId !== at || !first || JSON.stringify(first) !== JSON.stringify(second)) continue; // not quiet after all
       moments.push({ lastEventId: at, events: seen, ...first });
