@@ -1,4 +1,4 @@
-import { useCallback, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { graphql } from '../gql';
 import { useMutation, useQuery } from '../api/hooks';
 import { Link, useQueryParams, useRouter } from '../app/router';
@@ -324,6 +324,16 @@ function CycleDetail({ cycleId }: { cycleId: string }) {
   const onStatus = useCallback((s: string) => setLive(s), []);
   const status = live && live !== 'unknown' ? live : c?.status;
   const reload = q.reload;
+  // The header (approvals, reasons, times) comes from the read model: read it again when the live
+  // status moves past it (the projection follows the events closely; a moment later it has them).
+  const rereads = useRef({ status: '', n: 0 });
+  useEffect(() => {
+    if (!live || live === 'unknown' || !c || live === c.status) return;
+    if (rereads.current.status !== live) rereads.current = { status: live, n: 0 };
+    if (++rereads.current.n > 10) return;
+    const timer = setTimeout(() => void reload(), 500);
+    return () => clearTimeout(timer);
+  }, [live, c, reload]);
   return (
     <Page title={`Cycle ${cycleId}`}>
       <p>
