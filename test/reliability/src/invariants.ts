@@ -162,3 +162,67 @@ export async function waitCycleFinal(storePath: string, cycleId: string, timeout
     await new Promise((r) => setTimeout(r, 150));
   }
 }
+
+interface ReadCycle {
+  cycle: { status: string; counts: { planned: number; released: number; succeeded: number; failed: number; cancelled: number } } | null;
+  endpointRuns: {
+    edges: Array<{
+      node: {
+        endpointId: string;
+        status: string;
+        steps: Array<{ stepKey: string; attempt: number; status: string }>;
+        reboots: Array<{ bootIdBefore: string | null }>;
+      };
+    }>;
+  };
+}
+
+/**
+ * The gateway's read model of a cycle agrees with the store: the final status, each endpoint
+ * counted once, one run per endpoint with its final status, each (step, attempt) once, and as many
+ * reboots as `RebootIssued` events. Waits (up to `timeoutMs`) for the projection to catch up.
+ */
+export async function readModelViolations(
+  graphql: (q: string, v?: Record<string, unknown>) => Promise<{ data?: unknown; errors?: unknown[] }>,
+  all: readonly RecordedEvent[],
+  cycleId: string,
+  timeoutMs = 20_000,
+): Promise<string[]> {
+  const streams = byStream(all);
+  const cycle = streams.get(`cycle-${cycleId}`) ?? [];
+  const final = cycle.find((e) => (CYCLE_FINAL as readonly string[]).includes(e.type))?.type;
+  const expectedStatus = final === 'CycleCompleted' ? 'completed' : final === 'CycleHalted' ? 'halted' : 'aborted';
+  const runs = [...streams].filter(([s]) => s.startsWith(`run-${cycleId}.`));
+  const succeeded = runs.filter(([, evs]) => evs.some((e) => e.type === 'RunSucceeded')).length;
+  const query = `query($id: ID!) { cycle(id: $id) { status counts { planned released succeeded failed cancelled } }
+    endpointRuns(cycleId: $id, first: 20) { edges { node { endpointId status steps { stepKey attempt status } reboots { bootIdBefore } } } } }`;
+  const deadline = Date.now() + timeoutMs;
+  let out: string[] = [];
+  for (;;) {
+    out = [];
+    const r = (await graphql(query, { id: cycleId }).catch((e: Error) => ({ errors: [e.message] }))) as { data?: ReadCycle; errors?: unknown[] };
+    if (r.errors) out.push(`gateway query failed: ${JSON.stringify(r.errors).slice(0, 300)}`);
+    const c = r.data?.cycle;
+    if (!c) out.push('gateway does not know the cycle');
+    else {
+      if (c.status !== expectedStatus) out.push(`gateway shows the cycle ${c.status}, the store ${final}`);
+      if (c.counts.released !== runs.length || c.counts.succeeded !== succeeded)
+        out.push(`gateway counts ${JSON.stringify(c.counts)} for ${runs.length} runs, ${succeeded} succeeded`);
+    }
+    const nodes = r.data?.endpointRuns.edges.map((e) => e.node) ?? [];
+    if (r.data && nodes.length !== runs.length) out.push(`gateway lists ${nodes.length} runs, the store has ${runs.length}`);
+    for (const n of nodes) {
+      const evs = streams.get(`run-${cycleId}.${n.endpointId}`) ?? [];
+      const seen = new Set<string>();
+      for (const s of n.steps) {
+        const k = `${s.stepKey}#${s.attempt}`;
+        if (seen.has(k)) out.push(`gateway: ${n.endpointId} step ${k} listed twice`);
+        seen.add(k);
+      }
+      const issued = evs.filter((e) => e.type === 'RebootIssued').length;
+      if (n.reboots.length !== issued) out.push(`gateway: ${n.endpointId} shows ${n.reboots.length} reboots, the store ${issued}`);
+    }
+    if (out.length === 0 || Date.now() > deadline) return out;
+    await new Promise((res) => setTimeout(res, 250));
+  }
+}

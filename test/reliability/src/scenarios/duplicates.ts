@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { headers as natsHeaders } from 'nats';
 import { decodeEvent } from '@patchbay/messaging';
 import { Harness } from '../driver.js';
-import { byStream, checkCycle, readStore, waitCycleFinal } from '../invariants.js';
+import { byStream, checkCycle, readModelViolations, readStore, waitCycleFinal } from '../invariants.js';
 import { prng, ScenarioTally, seedFor, trialCount } from '../report.js';
 
 const ENDPOINTS = 6;
@@ -88,6 +88,7 @@ export async function duplicateDeliveries(h: Harness): Promise<ScenarioTally> {
           );
       }
       const verdict = checkCycle(all, cycleId, fleet, { expectEndpoints: ENDPOINTS });
+      for (const v of await readModelViolations((q, vars) => h.stack.graphql(q, vars), all, cycleId)) tally.violation(label, v);
       for (const v of verdict.violations) tally.violation(label, v);
       for (const r of verdict.runs) if (r.final !== 'RunSucceeded') tally.violation(label, `${r.endpointId}: ${r.final} ${r.code ?? ''}`);
       tally.count('messages republished', copies);

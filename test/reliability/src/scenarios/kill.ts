@@ -1,6 +1,6 @@
 import { DatabaseSync } from 'node:sqlite';
 import { Harness } from '../driver.js';
-import { checkCycle, readStore, waitCycleFinal } from '../invariants.js';
+import { checkCycle, readModelViolations, readStore, waitCycleFinal } from '../invariants.js';
 import { prng, ScenarioTally, seedFor, trialCount } from '../report.js';
 import { SERVICES, type ServiceName } from '../stack.js';
 
@@ -50,7 +50,10 @@ export async function faultedCycle(
       tally.violation(label, `cycle ${cycleId} did not end within ${timeoutMs / 1000} s (fault after ${at} events)`);
       return;
     }
-    const verdict = checkCycle(await readStore(h.storePath), cycleId, fleet, { expectEndpoints: ENDPOINTS });
+    const all = await readStore(h.storePath);
+    const verdict = checkCycle(all, cycleId, fleet, { expectEndpoints: ENDPOINTS });
+    // The gateway (killed, or fed by a relay or bus that was) ends up agreeing with the store.
+    for (const v of await readModelViolations((q, vars) => h.stack.graphql(q, vars), all, cycleId)) tally.violation(label, v);
     for (const v of verdict.violations) tally.violation(label, v);
     if (verdict.runs.length !== ENDPOINTS) tally.violation(label, `${verdict.runs.length} of ${ENDPOINTS} endpoints reached a final state`);
     for (const r of verdict.runs) tally.count(r.final === 'RunSucceeded' ? 'runs succeeded' : `runs ${r.final} ${r.code ?? ''}`.trim());
