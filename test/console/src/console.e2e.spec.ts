@@ -1,7 +1,9 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import type { Page } from 'playwright-core';
-import { checkA11y, ConsoleHarness, shot, skipReason } from './harness.js';
+import { checkA11y, ConsoleHarness, shot, skipReason, waitUntil } from './harness.js';
 
 /**
  * The web console in a real browser (Debian's chromium, headless) against a real stack and a lab
@@ -181,6 +183,158 @@ describe('web console in chromium: sign in, workflow editor, live cycle, approva
     await page.context().close();
   });
 
+  let liveCycleId = '';
+
+  it('an operator previews and requests a cycle with that workflow, and watches it live to the end without reloading', async () => {
+    // The rollout policy now runs the workflow built in the browser (version 2).
+    const policy = { kind: 'PatchPolicy', ...ROLLOUT_POLICY, workflow: { id: 'console-built', version: 2 } };
+    await h.gql('mutation ($files: [BundleFileInput!]!) { applyPolicyBundle(files: $files) { commandId } }', { files: [{ name: 'rollout.yaml', content: JSON.stringify(policy) }] }, h.users.operator);
+    await waitUntil('the policy uses the new workflow', async () => {
+      const r = await h.gql<{ policy: { version: number } | null }>('query { policy(id: "console-rollout") { version } }', undefined, h.users.viewer);
+      return (r.policy?.version ?? 0) >= 2;
+    });
+
+    const page = await h.signIn(h.users.operator, '/cycles');
+    await assertPageSettled(page, 'Cycles');
+    await page.getByRole('link', { name: 'Request a cycle' }).click();
+    await page.getByLabel('Policy', { exact: true }).selectOption('console-rollout');
+    await page.getByRole('button', { name: 'Preview plan' }).click();
+    const plan = page.getByRole('table', { name: 'Waves × endpoints × steps' });
+    await plan.waitFor();
+    assert.match((await page.getByRole('region', { name: 'Plan preview' }).textContent()) ?? '', /check-disk[\s\S]*patch[\s\S]*reboot[\s\S]*wait-for[\s\S]*validate/, 'the plan runs the built workflow in order');
+    await shot(page, 'cycle-plan-preview');
+    await checkA11y(page, 'cycle request with its plan preview');
+    await page.evaluate(() => ((window as unknown as { __sameDocument: boolean }).__sameDocument = true));
+
+    await page.getByRole('button', { name: 'Request cycle' }).click();
+    await page.getByRole('heading', { level: 1, name: /^Cycle / }).waitFor();
+    liveCycleId = decodeURIComponent(new URL(page.url()).pathname.split('/').pop()!);
+    const seen = await watchLive(page, 'cycle-live-running');
+    assert.equal(seen.status.at(-1), 'completed', `statuses seen: ${seen.status.join(' → ')}`);
+    assert.ok(seen.status.length >= 2, `the status changed on screen: ${seen.status.join(' → ')}`);
+    assert.ok(seen.progress.length >= 3, `the progress moved on screen: ${seen.progress.join(' → ')}`);
+    assert.equal(seen.progress.at(-1), '3 of 3 finished');
+    assert.equal(await page.evaluate(() => (window as unknown as { __sameDocument?: boolean }).__sameDocument), true, 'no reload: the page is the same document');
+    await page.getByRole('list', { name: 'Endpoints by state' }).getByText(/succeeded/i).waitFor();
+    assert.equal(await page.getByRole('region', { name: /^Failures \([1-9]/ }).count(), 0, 'no failure');
+    await shot(page, 'cycle-live');
+    await checkA11y(page, 'cycle live view (completed)');
+    await page.context().close();
+  });
+
+  it('a gated cycle: the requester sees no approve button, a second user approves, the requester sees it run', async () => {
+    await h.publish({ name: 'pb-tools', available: '2.5.0-1' });
+    const lead = await h.signIn(h.users.lead, '/cycles?request=1');
+    await lead.getByLabel('Policy', { exact: true }).selectOption('console-gated');
+    await lead.getByRole('button', { name: 'Preview plan' }).click();
+    await lead.getByRole('table', { name: 'Waves × endpoints × steps' }).waitFor();
+    await lead.getByRole('button', { name: 'Request cycle' }).click();
+    await lead.getByRole('heading', { level: 1, name: /^Cycle / }).waitFor();
+    const cycleId = decodeURIComponent(new URL(lead.url()).pathname.split('/').pop()!);
+    await lead.locator('.live-summary .badge').filter({ hasText: 'awaiting-approval' }).waitFor();
+    assert.equal(await lead.getByRole('button', { name: 'Approve cycle' }).count(), 0, 'the requester, an approver too, sees no approve button');
+    await shot(lead, 'cycle-awaiting-approval-requester');
+    await checkA11y(lead, 'gated cycle (requester)');
+
+    const approver = await h.signIn(h.users.approver, `/cycles/${encodeURIComponent(cycleId)}`);
+    await approver.getByLabel('Approval comment').fill('checked the plan');
+    await shot(approver, 'cycle-awaiting-approval-approver');
+    await checkA11y(approver, 'gated cycle (approver)');
+    await approver.getByRole('button', { name: 'Approve cycle' }).click();
+    await approver.getByRole('button', { name: 'Approve cycle' }).waitFor({ state: 'detached' });
+
+    const seen = await watchLive(lead, 'cycle-gated-running');
+    assert.equal(seen.status.at(-1), 'completed', `statuses seen by the requester: ${seen.status.join(' → ')}`);
+    const r = await h.gql<{ cycle: { approvals: Array<{ by: string }> } }>('query ($id: ID!) { cycle(id: $id) { approvals { by } } }', { id: cycleId }, h.users.viewer);
+    assert.deepEqual(r.cycle.approvals.map((a) => a.by), [h.users.approver.actor]);
+    await lead.context().close();
+    await approver.context().close();
+  });
+
+  it('an operator launches an emergency cycle for a zero-day: affected endpoints in tier order, preview, launch', async () => {
+    await h.publish({ name: 'pb-openssl-demo', available: '1.0.2-1', classification: 'security', severity: 'critical' });
+    const page = await h.signIn(h.users.operator, '/emergency');
+    await assertPageSettled(page, 'Emergency');
+    await page.getByLabel('Advisory or CVE id').fill('CVE-2026-0002');
+    await page.getByLabel('Title').fill('Zero-day in pb-openssl-demo');
+    await page.getByLabel('Fixing packages').fill('pb-openssl-demo');
+    await page.getByLabel('Policy', { exact: true }).selectOption('console-rollout');
+    await page.getByRole('button', { name: 'Find affected endpoints' }).click();
+    const affected = page.getByRole('table', { name: 'Affected endpoints in tier order' });
+    await affected.waitFor();
+    const rows = (await affected.getByRole('rowheader').allTextContents()).map((t) => t.trim().split(/\s/)[0]);
+    assert.deepEqual(rows, ['host0', 'host1', 'host2'], 'canary (low), web (high), databases (critical): the policy\'s tier order');
+    await page.getByRole('button', { name: 'Preview emergency plan' }).click();
+    await page.getByRole('region', { name: 'Plan preview' }).waitFor();
+    await shot(page, 'emergency-preview');
+    await checkA11y(page, 'emergency with its plan preview');
+    await page.getByRole('button', { name: 'Launch emergency cycle' }).click();
+    await page.getByRole('heading', { level: 1, name: /^Cycle emergency-/ }).waitFor();
+    const seen = await watchLive(page, 'emergency-live-running');
+    assert.equal(seen.status.at(-1), 'completed', `statuses seen: ${seen.status.join(' → ')}`);
+    await shot(page, 'emergency-live');
+    await checkA11y(page, 'emergency cycle live view');
+    await page.context().close();
+  });
+
+  it('an auditor scrubs the cycle\'s timeline, verifies its chain and downloads the signed export', async () => {
+    assert.ok(liveCycleId, 'the live cycle ran');
+    const page = await h.signIn(h.users.auditor, '/audit');
+    await assertPageSettled(page, 'Audit');
+    await page.getByRole('table', { name: 'Cycles to audit' }).getByRole('link', { name: liveCycleId, exact: true }).click();
+    await page.getByRole('heading', { level: 1, name: `Audit of cycle ${liveCycleId}` }).waitFor();
+    const slider = page.getByRole('slider', { name: 'Event in the history' });
+    await slider.waitFor();
+    const text = async () => (await slider.getAttribute('aria-valuetext')) ?? '';
+    // The as-of view: status, approvals and endpoints by state, rebuilt for the slider's event.
+    const asOf = page.getByRole('region', { name: 'The cycle as of an event' });
+    const byState = async () => ((await asOf.locator('dl').textContent()) ?? '').replace(/\s+/g, ' ');
+
+    await slider.focus();
+    await page.keyboard.press('Home');
+    await until('the slider is at the first event', async () => /^Event 1 of \d+: /.test(await text()) && /requested/.test(await byState()));
+    const total = Number(/^Event 1 of (\d+)/.exec(await text())![1]);
+    assert.ok(total > 20, `a whole cycle's history: ${total} events`);
+    const first = { text: await text(), url: page.url(), byState: await byState() };
+    await shot(page, 'audit-first-event');
+    await checkA11y(page, 'audit at the first event');
+    for (let i = 0; i < 5; i++) await page.keyboard.press('ArrowRight');
+    await until('the slider moved five events on', async () => (await text()).startsWith(`Event 6 of ${total}: `));
+    await page.keyboard.press('End');
+    await until('the slider is at the last event', async () => (await text()).startsWith(`Event ${total} of ${total}: `));
+    await until('the as-of view shows the end', async () => /succeeded/i.test(await byState()));
+    const last = { text: await text(), url: page.url(), byState: await byState() };
+    assert.match(last.text, /CycleCompleted/);
+    assert.match(first.byState, /Status ?requested.*none planned yet/, `at the first event: ${first.byState}`);
+    assert.match(last.byState, /Status ?completed.*succeeded ?3/, `at the last event: ${last.byState}`);
+    assert.notEqual(new URL(first.url).searchParams.get('event'), new URL(last.url).searchParams.get('event'), 'the event is kept in the URL');
+    await shot(page, 'audit-last-event');
+
+    await page.getByRole('button', { name: 'Verify hash chain' }).click();
+    await page.getByRole('table', { name: 'Streams verified' }).waitFor();
+    await page.getByText(/intact/i).first().waitFor();
+    assert.equal(await page.getByRole('alert').filter({ hasText: 'Broken chain' }).count(), 0);
+
+    await page.getByLabel('Export format').selectOption({ label: 'JSON Lines' });
+    await page.getByRole('button', { name: 'Export signed history' }).click();
+    const link = page.getByRole('link', { name: `Download cycle-${liveCycleId}.jsonl` });
+    await link.waitFor();
+    const [download] = await Promise.all([page.waitForEvent('download'), link.click()]);
+    const file = await download.path();
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { eventId: string; type: string });
+    assert.equal(lines.length, total, 'the export holds every event the timeline shows');
+    assert.equal(lines.at(-1)!.type, 'CycleCompleted');
+    const [manifestDownload] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Download manifest and signature' }).click()]);
+    const signed = JSON.parse(readFileSync(await manifestDownload.path(), 'utf8')) as { manifest: { sha256: string; events: number }; signature: string; publicKey: { pem: string } };
+    assert.equal(createHash('sha256').update(readFileSync(file)).digest('hex'), signed.manifest.sha256, 'the manifest signs the very file downloaded');
+    assert.equal(signed.manifest.events, total);
+    assert.ok(signed.signature.length > 40 && /BEGIN PUBLIC KEY/.test(signed.publicKey.pem), 'the signature and the key to check it');
+    await page.getByText('The file’s SHA-256 matches the signed manifest.').waitFor();
+    await shot(page, 'audit-verified-exported');
+    await checkA11y(page, 'audit verified and exported');
+    await page.context().close();
+  });
+
   it('no uncaught error and no CSP refusal in any page so far', () => {
     assert.deepEqual(h.pageErrors, []);
   });
@@ -191,6 +345,46 @@ const HEALTH_CHECK = "import urllib.request; print(urllib.request.urlopen('http:
 
 /** Buttons only an operator or an approver can use (the page engineers' accessible names). */
 const OPERATOR_OR_APPROVER_BUTTONS = [/approve/i, /request cycle/i, /launch/i, /save new version/i, /pause/i, /resume/i, /abort/i, /import/i, /preview/i, /add step/i, /gather facts/i];
+
+/** The rollout policy of the harness's bundle, as a definition. */
+const ROLLOUT_POLICY = {
+  id: 'console-rollout',
+  name: 'Whole lab, canary first, approved automatically',
+  groups: ['console-canary', 'console-web', 'console-db'],
+  approval: { mode: 'auto', afterDays: 0 },
+  rollout: { tierOrder: ['low', 'high', 'critical'], canary: 1 },
+  maxConcurrency: 2,
+  errorThreshold: 1,
+  reboot: 'if-required',
+};
+
+const FINAL = new Set(['completed', 'halted', 'aborted']);
+
+/**
+ * Follows a cycle's live view on screen (no reload) until it ends: every distinct status badge and
+ * progress text seen, in order. A screenshot is taken once something is running.
+ */
+async function watchLive(page: Page, runningShot: string, timeoutMs = 180_000): Promise<{ status: string[]; progress: string[] }> {
+  await page.getByRole('region', { name: /^Live view/ }).getByText('live', { exact: true }).waitFor();
+  const status: string[] = [];
+  const progress: string[] = [];
+  let shotTaken = false;
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const s = ((await page.locator('.live-summary .badge').first().textContent().catch(() => '')) ?? '').trim();
+    const p = (await page.getByRole('progressbar', { name: 'Endpoints finished' }).getAttribute('aria-valuetext').catch(() => null)) ?? '';
+    if (s && s !== status.at(-1)) status.push(s);
+    if (p && p !== progress.at(-1)) progress.push(p);
+    if (!shotTaken && s === 'running' && !p.startsWith('0 ')) {
+      shotTaken = true;
+      await shot(page, runningShot);
+      await checkA11y(page, `${runningShot} (while it runs)`);
+    }
+    if (FINAL.has(s) && (s !== 'completed' || /^(\d+) of \1 finished$/.test(p))) return { status, progress };
+    if (Date.now() > deadline) throw new Error(`the live view did not end within ${timeoutMs / 1000} s: ${status.join(' → ')}; ${progress.join(' → ')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
 /** Polls `check` every 200 ms for up to `timeoutMs`; fails saying what did not happen. */
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {

@@ -23,6 +23,7 @@ export const ROLES = ['operator', 'approver', 'viewer', 'auditor'] as const;
 export type ConsoleRole = (typeof ROLES)[number];
 
 export interface ConsoleUser {
+  /** The main role (the lead also has approver). */
   role: ConsoleRole | 'admin';
   name: string;
   token: string;
@@ -54,7 +55,7 @@ export class GatewayRefusal extends Error {
  * application) and two policies over the lab's inventory (canary → web → databases): one approved
  * automatically, one gated on the approver's token.
  */
-export function consoleBundle(approverActor: string): string {
+export function consoleBundle(approverActors: string[]): string {
   return `kind: ReferenceGroup
 id: console-canary
 name: Canary host (patched first)
@@ -124,7 +125,7 @@ name: Web front ends, approved by a second person
 groups: [console-web]
 approval:
   mode: manual
-  approvers: ["${approverActor}"]
+  approvers: [${approverActors.map((a) => JSON.stringify(a)).join(', ')}]
 maxConcurrency: 1
 errorThreshold: 1
 reboot: if-required
@@ -150,7 +151,7 @@ export class ConsoleHarness {
   private constructor(
     readonly base: string,
     readonly admin: ConsoleUser,
-    readonly users: Record<ConsoleRole, ConsoleUser>,
+    readonly users: Record<ConsoleRole, ConsoleUser> & { lead: ConsoleUser },
     readonly lab: Lab,
     readonly browser: Browser,
     readonly up: RunningUp,
@@ -185,19 +186,22 @@ export class ConsoleHarness {
       const admin: ConsoleUser = { role: 'admin', name: 'bootstrap-admin', token: adminToken, actor: '' };
       admin.actor = (await gql<{ me: { actor: string } }>(base, adminToken, 'query { me { actor } }')).me.actor;
 
-      const users = {} as Record<ConsoleRole, ConsoleUser>;
-      for (const role of ROLES) {
-        const name = `console-${role}`;
-        const r = await gql<{ createApiToken: { token: string; info: { id: string } } }>(base, adminToken, 'mutation ($name: String!, $roles: [Role!]!) { createApiToken(name: $name, roles: $roles) { token info { id } } }', { name, roles: [role] });
-        users[role] = { role, name, token: r.createApiToken.token, actor: `token:${r.createApiToken.info.id}:${name}` };
-      }
+      const users = {} as Record<ConsoleRole, ConsoleUser> & { lead: ConsoleUser };
+      const token = async (name: string, roles: string[]) => {
+        const r = await gql<{ createApiToken: { token: string; info: { id: string } } }>(base, adminToken, 'mutation ($name: String!, $roles: [Role!]!) { createApiToken(name: $name, roles: $roles) { token info { id } } }', { name, roles });
+        return { token: r.createApiToken.token, actor: `token:${r.createApiToken.info.id}:${name}` };
+      };
+      for (const role of ROLES) users[role] = { role, name: `console-${role}`, ...(await token(`console-${role}`, [role])) };
+      // A team lead who may both request and approve: the console must still not offer them the
+      // approval of a cycle they requested.
+      users.lead = { role: 'operator', name: 'console-lead', ...(await token('console-lead', ['operator', 'approver'])) };
 
       const keyPath = join(dir, 'lab-client-key');
       writeFileSync(keyPath, await lab.clientPrivateKey());
       chmodSync(keyPath, 0o600);
       await gql(base, users.operator.token, 'mutation ($content: String!) { importInventory(format: ansible_ini, fileName: "lab.ini", content: $content, hostKeyPolicy: tofu) { commandId } }', { content: inventoryIni(lab, keyPath) });
       await gql(base, users.operator.token, 'mutation { gatherFacts(refresh: true, wait: true) { commandId } }');
-      await gql(base, users.operator.token, 'mutation ($files: [BundleFileInput!]!) { applyPolicyBundle(files: $files) { commandId } }', { files: [{ name: 'console.yaml', content: consoleBundle(users.approver.actor) }] });
+      await gql(base, users.operator.token, 'mutation ($files: [BundleFileInput!]!) { applyPolicyBundle(files: $files) { commandId } }', { files: [{ name: 'console.yaml', content: consoleBundle([users.approver.actor, users.lead.actor]) }] });
       await waitUntil('every group has its members', async () => {
         const r = await gql<{ referenceGroups: { edges: Array<{ node: { id: string; memberCount: number } }> } }>(base, users.viewer.token, 'query { referenceGroups(first: 50) { edges { node { id memberCount } } } }');
         const groups = r.referenceGroups.edges.map((e) => e.node).filter((g) => g.id.startsWith('console-'));
