@@ -73,6 +73,19 @@ export function closeSubscriptions(): void {
   wsClient = undefined;
 }
 
+/**
+ * Calls `fn` each time the live connection comes back after a drop: subscriptions resume, but what
+ * happened meanwhile was not delivered, so a live page reads its state again. Returns the function
+ * that stops listening.
+ */
+export function onReconnect(fn: () => void): () => void {
+  const token = tokenStore.get();
+  if (!token) return () => undefined;
+  return subscriptionClient(token).on('connected', (_socket, _payload, wasRetry) => {
+    if (wasRetry) fn();
+  });
+}
+
 export interface SubscriptionHandlers<R> {
   next(data: R): void;
   error?(error: ApiError): void;
