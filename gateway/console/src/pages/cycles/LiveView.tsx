@@ -1,7 +1,8 @@
 import { memo, useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { graphql } from '../../gql';
 import type { FailedRunsQuery as FailedRunsResult, LiveRunsQuery as LiveRunsResult } from '../../gql/graphql';
-import { request, subscribe, type ApiError } from '../../api/client';
+import { onReconnect, request, subscribe, type ApiError } from '../../api/client';
+import { cycleStatus } from './wait';
 import { Link } from '../../app/router';
 import { Button, ErrorMessage, StatusBadge, Time } from '../../ui/components';
 import { ENDPOINT_STATES, LiveStore, lastLines, type EndpointState, type LiveEndpoint, type LiveFailure, type TimelineEntry } from './live';
@@ -130,6 +131,26 @@ function stats(): LiveStats {
   return window.__patchbayLiveStats;
 }
 
+type RunRow = LiveRunsResult['endpointRuns']['edges'][number]['node'];
+
+/** Every endpoint run of the cycle, in pages as large as the gateway's query cost limit allows. */
+async function loadRuns(cycleId: string): Promise<RunRow[]> {
+  const runs: RunRow[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const r: LiveRunsResult = await request(LiveRunsQuery, { cycleId, first: 100, after });
+    runs.push(...r.endpointRuns.edges.map((e) => e.node));
+    if (!r.endpointRuns.pageInfo.hasNextPage || !r.endpointRuns.pageInfo.endCursor) return runs;
+    after = r.endpointRuns.pageInfo.endCursor;
+  }
+}
+
+/** Reads the runs and the cycle's status again and takes what the page missed. */
+async function catchUp(store: LiveStore): Promise<void> {
+  const [runs, status] = await Promise.all([loadRuns(store.cycleId), cycleStatus(store.cycleId)]);
+  store.reconcile(status, runs);
+}
+
 const PAGE = 50;
 const STATE_LABEL: Record<EndpointState | 'all', string> = { all: 'All', running: 'Running', released: 'Released', planned: 'Planned', failed: 'Failed', succeeded: 'Succeeded', cancelled: 'Cancelled' };
 
@@ -156,17 +177,9 @@ export function LiveView({ cycle, onStatus }: { cycle: LiveCycle; onStatus(statu
       },
     );
     const seed = async () => {
-      const runs: Array<{ endpointId: string; wave: number; tier?: string | null; groupId?: string | null; status: string; currentStep?: string | null; code?: string | null; message?: string | null }> = [];
-      // Pages as large as the gateway's query cost limit allows.
-      let after: string | null = null;
-      for (;;) {
-        const r: LiveRunsResult = await request(LiveRunsQuery, { cycleId: store.cycleId, first: 100, after });
-        runs.push(...r.endpointRuns.edges.map((e) => e.node));
-        if (!r.endpointRuns.pageInfo.hasNextPage || !r.endpointRuns.pageInfo.endCursor) break;
-        after = r.endpointRuns.pageInfo.endCursor;
-      }
+      const runs = await loadRuns(store.cycleId);
       const failures: LiveFailure[] = [];
-      after = null;
+      let after: string | null = null;
       for (;;) {
         const r: FailedRunsResult = await request(FailedRunsQuery, { cycleId: store.cycleId, after });
         for (const { node } of r.endpointRuns.edges)
@@ -194,12 +207,23 @@ export function LiveView({ cycle, onStatus }: { cycle: LiveCycle; onStatus(statu
       setSeeded(true);
     };
     seed().catch((e: ApiError) => setError(e));
+    // After a dropped connection the subscription resumes, but what happened meanwhile is read again.
+    const offReconnect = onReconnect(() => void catchUp(store).catch((e: ApiError) => setError(e)));
     return () => {
       stopped = true;
       stop();
+      offReconnect();
       store.dispose();
     };
   }, [store]);
+
+  // Once the cycle has ended, one last read makes sure nothing the connection may have dropped is missing.
+  const ended = ['completed', 'aborted', 'halted'].includes(store.header.status);
+  useEffect(() => {
+    if (!seeded || !ended) return;
+    const timer = setTimeout(() => void catchUp(store).catch(() => undefined), 1500);
+    return () => clearTimeout(timer);
+  }, [seeded, ended, store]);
 
   // The measure: from each event's arrival to this commit.
   useLayoutEffect(() => {

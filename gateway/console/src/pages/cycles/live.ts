@@ -156,6 +156,28 @@ export class LiveStore {
     }
   }
 
+  /**
+   * Catches up after events may have been missed (the live connection dropped): a run the read
+   * model shows further along than the page is taken from it, and so is a final cycle status.
+   * Returns how many endpoints changed.
+   */
+  reconcile(status: string | undefined, runs: Array<{ endpointId: string; wave: number; tier?: string | null; groupId?: string | null; status: string; currentStep?: string | null; code?: string | null; message?: string | null }>): number {
+    const rank = (st: string) => (FINAL.has(st) ? 3 : st === 'running' ? 2 : st === 'released' ? 1 : 0);
+    let changed = 0;
+    for (const r of runs) {
+      const cur = this.endpoints.get(r.endpointId);
+      if (!(ENDPOINT_STATES as readonly string[]).includes(r.status)) continue;
+      if (cur && rank(r.status) <= rank(cur.state)) continue;
+      const base = cur ?? { endpointId: r.endpointId, wave: r.wave, tier: r.tier ?? null, groupId: r.groupId ?? null, state: 'planned' as EndpointState, step: null, stepStatus: null, attempt: 1, code: null, message: null, updatedAt: null };
+      this.put({ ...base, state: r.status as EndpointState, step: r.currentStep ?? base.step, code: r.code ?? base.code, message: r.message ?? base.message });
+      changed += 1;
+    }
+    if (status && (TERMINAL.has(status) || status === 'halted') && status !== this.header.status && !TERMINAL.has(this.header.status)) this.header = { ...this.header, status };
+    this.version += 1;
+    for (const fn of this.listeners) fn();
+    return changed;
+  }
+
   /** Failures known before the page opened (from the read model's failed runs). */
   seedFailures(list: LiveFailure[]): void {
     const fresh = list.filter((f) => !this.failureKeys.has(f.key));

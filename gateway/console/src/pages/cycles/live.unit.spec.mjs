@@ -103,3 +103,22 @@ test('events wait until the seed is in, then are applied in one batch per frame'
   assert.equal(s.waves[0].counts.succeeded, 1);
   assert.equal(s.waves[0].counts.released, 0);
 });
+
+test('catching up takes what the read model shows further along, never steps back', () => {
+  const s = seeded();
+  s.apply(run('RunStarted', 'a'));
+  s.apply(run('RunSucceeded', 'b', { durationMs: 1 }));
+  const changed = s.reconcile('completed', [
+    { endpointId: 'a', wave: 0, status: 'succeeded' },
+    { endpointId: 'b', wave: 1, status: 'running', currentStep: 'patch' },
+    { endpointId: 'c', wave: 1, status: 'failed', code: 'STEP_FAILED' },
+  ]);
+  assert.equal(changed, 2);
+  assert.deepEqual(['a', 'b', 'c'].map((id) => s.get(id).state), ['succeeded', 'succeeded', 'failed']);
+  assert.equal(s.get('c').code, 'STEP_FAILED');
+  assert.deepEqual(s.counts(), { running: 0, released: 0, planned: 0, failed: 1, succeeded: 2, cancelled: 0 });
+  assert.equal(s.waves[1].counts.planned, 0);
+  assert.equal(s.header.status, 'completed');
+  s.reconcile('running', []);
+  assert.equal(s.header.status, 'completed');
+});

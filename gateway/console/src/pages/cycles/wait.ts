@@ -18,3 +18,8 @@ export async function waitForCycle(id: string): Promise<void> {
     await new Promise((res) => setTimeout(res, 250));
   }
 }
+
+/** The cycle's status in the read model (undefined when it is not there). */
+export async function cycleStatus(id: string): Promise<string | undefined> {
+  return (await request(CycleExistsQuery, { id })).cycle?.status;
+}
