@@ -145,9 +145,25 @@ async function loadRuns(cycleId: string): Promise<RunRow[]> {
   }
 }
 
-/** Reads the runs and the cycle's status again and takes what the page missed. */
+/** The failed steps of the cycle's failed runs, with their output tails. */
+async function loadFailures(cycleId: string): Promise<LiveFailure[]> {
+  const failures: LiveFailure[] = [];
+  let after: string | null = null;
+  for (;;) {
+    const r: FailedRunsResult = await request(FailedRunsQuery, { cycleId, after });
+    for (const { node } of r.endpointRuns.edges)
+      for (const s of node.steps)
+        if (s.status === 'failed' || s.status === 'retrying')
+          failures.push({ key: `${node.endpointId}:${s.stepKey}:${s.attempt}`, endpointId: node.endpointId, step: s.stepId, attempt: s.attempt, code: s.code ?? 'STEP_FAILED', message: s.message ?? '', willRetry: s.status === 'retrying', at: s.finishedAt ?? '', stdoutTail: lastLines(s.stdoutTail), stderrTail: lastLines(s.stderrTail) });
+    if (!r.endpointRuns.pageInfo.hasNextPage || !r.endpointRuns.pageInfo.endCursor) return failures;
+    after = r.endpointRuns.pageInfo.endCursor;
+  }
+}
+
+/** Reads the runs, their failures and the cycle's status again and takes what the page missed. */
 async function catchUp(store: LiveStore): Promise<void> {
-  const [runs, status] = await Promise.all([loadRuns(store.cycleId), cycleStatus(store.cycleId)]);
+  const [runs, failures, status] = await Promise.all([loadRuns(store.cycleId), loadFailures(store.cycleId), cycleStatus(store.cycleId)]);
+  store.seedFailures(failures);
   store.reconcile(status, runs);
 }
 
@@ -178,17 +194,7 @@ export function LiveView({ cycle, onStatus }: { cycle: LiveCycle; onStatus(statu
     );
     const seed = async () => {
       const runs = await loadRuns(store.cycleId);
-      const failures: LiveFailure[] = [];
-      let after: string | null = null;
-      for (;;) {
-        const r: FailedRunsResult = await request(FailedRunsQuery, { cycleId: store.cycleId, after });
-        for (const { node } of r.endpointRuns.edges)
-          for (const s of node.steps)
-            if (s.status === 'failed' || s.status === 'retrying')
-              failures.push({ key: `${node.endpointId}:${s.stepKey}:${s.attempt}`, endpointId: node.endpointId, step: s.stepId, attempt: s.attempt, code: s.code ?? 'STEP_FAILED', message: s.message ?? '', willRetry: s.status === 'retrying', at: s.finishedAt ?? '', stdoutTail: lastLines(s.stdoutTail), stderrTail: lastLines(s.stderrTail) });
-        if (!r.endpointRuns.pageInfo.hasNextPage || !r.endpointRuns.pageInfo.endCursor) break;
-        after = r.endpointRuns.pageInfo.endCursor;
-      }
+      const failures = await loadFailures(store.cycleId);
       if (stopped) return;
       const c = initial.current;
       store.seed(
@@ -196,7 +202,7 @@ export function LiveView({ cycle, onStatus }: { cycle: LiveCycle; onStatus(statu
         c.waves,
         runs,
       );
-      store.seedFailures(failures.sort((a, b) => a.at.localeCompare(b.at)));
+      store.seedFailures(failures);
       const t: TimelineEntry[] = [{ key: 'requested', at: c.requestedAt, type: 'CycleRequested', text: `Requested by ${c.requestedBy} (${c.kind})`, tone: 'idle' }];
       for (const a of c.approvals) t.push({ key: `approved-${a.by}-${a.at}`, at: a.at, type: 'CycleApproved', text: `Approved by ${a.by}${a.auto ? ' (automatic)' : ''}${a.comment ? `: ${a.comment}` : ''}`, tone: 'good' });
       if (c.startedAt) t.push({ key: 'started', at: c.startedAt, type: 'CycleStarted', text: 'Started', tone: 'busy' });

@@ -178,12 +178,12 @@ export class LiveStore {
     return changed;
   }
 
-  /** Failures known before the page opened (from the read model's failed runs). */
+  /** Failures from the read model's failed runs (before the page opened, or missed since); each once. */
   seedFailures(list: LiveFailure[]): void {
     const fresh = list.filter((f) => !this.failureKeys.has(f.key));
     for (const f of fresh) this.failureKeys.add(f.key);
     this.failureCount += fresh.length;
-    this.failures = [...fresh, ...this.failures].slice(-FAILURES_MAX);
+    this.failures = [...fresh, ...this.failures].sort((a, b) => a.at.localeCompare(b.at)).slice(-FAILURES_MAX);
   }
 
   seedTimeline(list: TimelineEntry[]): void {
