@@ -4,7 +4,7 @@ import { graphql } from '../gql';
 import type { EmergencyAffectedEndpointsQuery as EmergencyAffectedEndpointsResult, EmergencyAffectedUpdatesQuery as EmergencyAffectedUpdatesResult, EmergencyGroupTiersQuery as EmergencyGroupTiersResult } from '../gql/graphql';
 import { ApiError, request } from '../api/client';
 import { useMutation, useQuery } from '../api/hooks';
-import { Link, useRouter } from '../app/router';
+import { Link, useQueryParams, useRouter } from '../app/router';
 import { useSession } from '../app/session';
 import { Button, Empty, ErrorMessage, Field, Page } from '../ui/components';
 import { PolicyChoicesQuery, PreviewCycleMutation } from './Cycles';
@@ -142,10 +142,12 @@ export function EmergencyPage() {
   const { can } = useSession();
   const { navigate } = useRouter();
   const policies = useQuery(PolicyChoicesQuery, {});
-  const [advisoryId, setAdvisoryId] = useState('');
+  // A link may carry the advisory, its packages and the policy (`?advisory=CVE-…&packages=openssl,libssl3&policy=…`).
+  const [query] = useQueryParams();
+  const [advisoryId, setAdvisoryId] = useState(() => query.get('advisory') ?? '');
   const [title, setTitle] = useState('');
-  const [packagesText, setPackagesText] = useState('');
-  const [policyId, setPolicyId] = useState('');
+  const [packagesText, setPackagesText] = useState(() => (query.get('packages') ?? '').split(',').join(' '));
+  const [policyId, setPolicyId] = useState(() => query.get('policy') ?? '');
   const [targetKind, setTargetKind] = useState<'vulnerable' | 'groups'>('vulnerable');
   const [groups, setGroups] = useState<string[]>([]);
   const [skipWindow, setSkipWindow] = useState(true);
