@@ -335,6 +335,24 @@ describe('web console in chromium: sign in, workflow editor, live cycle, approva
     await page.context().close();
   });
 
+  it('after the cycles, every page again with data (an admin): cycles, fleet, policies, audit', async () => {
+    const page = await h.signIn(h.admin);
+    await visitAll(page, 'after-cycles', async (label) => {
+      if (label === 'Cycles') {
+        const rows = page.getByRole('table', { name: 'Cycles' }).getByRole('rowheader');
+        await until('the three cycles are listed', async () => (await rows.count()) >= 3);
+      }
+      if (label === 'Fleet') await page.getByRole('table', { name: /^Endpoints/ }).getByRole('link', { name: /^emergency-/ }).first().waitFor();
+    });
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Policies', exact: true }).click();
+    await page.getByRole('table', { name: 'Patch policies' }).getByRole('link', { name: /Web front ends, approved by a second person/ }).click();
+    await page.getByRole('heading', { level: 1, name: /^Policy / }).waitFor();
+    await assertPageSettled(page, 'policy detail');
+    await shot(page, 'after-cycles-policy-detail');
+    await checkA11y(page, 'policy detail');
+    await page.context().close();
+  });
+
   it('no uncaught error and no CSP refusal in any page so far', () => {
     assert.deepEqual(h.pageErrors, []);
   });
