@@ -2,7 +2,7 @@ import { useEffect, useMemo, useRef, useState, type DragEvent, type KeyboardEven
 import { STEP_TYPES, type DefinitionIssue, type StepType, type WorkflowStepInput } from '@patchbay/contracts';
 import { graphql } from '../../gql';
 import { useMutation } from '../../api/hooks';
-import { ApiError } from '../../api/client';
+import { ApiError, request } from '../../api/client';
 import { Button, ErrorMessage, Field } from '../../ui/components';
 import { COMMON_FIELDS, PARAM_FIELDS, dotted, fieldPaths } from './fields';
 import { SpecInput, issuesFor, type StepIssues } from './inputs';
@@ -36,6 +36,15 @@ export const SaveWorkflowMutation = graphql(`
       commandId
       id
       result
+    }
+  }
+`);
+
+const WorkflowIdTakenQuery = graphql(`
+  query WorkflowIdTaken($id: ID!) {
+    workflowTemplate(id: $id) {
+      id
+      lastVersion
     }
   }
 `);
@@ -77,6 +86,20 @@ export function WorkflowEditor({ initial, isNew, canEdit, onSaved, onChange }: E
     setSaved('');
     onChange?.(next);
   };
+
+  // A new workflow whose id is taken would become a new version of that one: say so before saving.
+  const [taken, setTaken] = useState<number>();
+  useEffect(() => {
+    setTaken(undefined);
+    if (!isNew || !/^[a-z0-9][a-z0-9-]{0,62}$/.test(t.id)) return;
+    const id = t.id;
+    const timer = setTimeout(() => {
+      request(WorkflowIdTakenQuery, { id })
+        .then((r) => setTaken(r.workflowTemplate ? r.workflowTemplate.lastVersion : undefined))
+        .catch(() => undefined);
+    }, 300);
+    return () => clearTimeout(timer);
+  }, [isNew, t.id]);
 
   const localIssues = useMemo(() => validate(t), [t]);
   const issues = serverIssues.length ? [...localIssues, ...serverIssues.filter((s) => !localIssues.some((l) => l.path === s.path && l.code === s.code))] : localIssues;
@@ -222,7 +245,11 @@ export function WorkflowEditor({ initial, isNew, canEdit, onSaved, onChange }: E
       <fieldset className="card wf-head" disabled={!canEdit}>
         <legend>Workflow</legend>
         <div className="grid">
-          <Field label="Workflow id" error={msg(headerIssue('id'))} hint={isNew ? 'Lower-case letters, digits and -; cannot change later.' : 'Saving makes a new version of this workflow.'}>
+          <Field
+            label="Workflow id"
+            error={msg(headerIssue('id'))}
+            hint={isNew ? (taken ? `A workflow ${t.id} exists (v${taken}): saving adds a version to it.` : 'Lower-case letters, digits and -; cannot change later.') : 'Saving makes a new version of this workflow.'}
+          >
             {(p) => <input {...p} type="text" value={t.id} readOnly={!isNew} onChange={(e) => update({ ...t, id: e.target.value })} />}
           </Field>
           <Field label="Workflow name" error={msg(headerIssue('name'))}>
