@@ -7,7 +7,8 @@
 // Measured in the page (the live view's own instrumentation, globalThis.__patchbayLiveStats): for
 // every event, the time from its arrival over the subscription (graphql-ws `next`) to the commit
 // of the render that shows it (events are applied once per animation frame, so one commit covers
-// a batch); long tasks (> 50 ms) from a PerformanceObserver. Every event of the cycle's streams in
+// a batch); long tasks (> 50 ms) and long animation frames (split into script, style and layout,
+// paint) from PerformanceObservers. Every event of the cycle's streams in
 // the store must have reached the page (counted by event id).
 // Build first: npm run build (the console's dist included). Raise the descriptor limit:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/console-live-view.mjs [--endpoints 1000] \
@@ -187,7 +188,7 @@ try {
   figures.cycleCpuS = Object.fromEntries(Object.keys(cpu1).map((k) => [k, +(cpu1[k] - cpu0[k]).toFixed(1)]));
   const st = await page.evaluate(() => {
     const x = globalThis.__patchbayLiveStats;
-    return { samples: x.samples, events: x.events, batches: x.batches, longTasks: x.longTasks, longTaskMs: x.longTaskMs };
+    return { samples: x.samples, events: x.events, batches: x.batches, longTasks: x.longTasks, longTaskMs: x.longTaskMs, frames: x.frames ?? [] };
   });
   const finalStatus = await page.locator('.live-summary .badge').first().innerText();
   const succeeded = await page.getByRole('button', { name: /^Succeeded \(/ }).innerText();
@@ -201,6 +202,16 @@ try {
   figures.updateMs = { samples: a.length, p50: +pct(a, 0.5).toFixed(1), p90: +pct(a, 0.9).toFixed(1), p99: +pct(a, 0.99).toFixed(1), max: +(a[a.length - 1] ?? NaN).toFixed(1) };
   figures.over100ms = a.filter((x) => x > TARGET_MS).length;
   figures.longTasks = { count: st.longTasks, totalMs: Math.round(st.longTaskMs) };
+  // Long animation frames: how much of each was script, and how much style, layout and paint.
+  const sum = (k) => Math.round(st.frames.reduce((n, f) => n + f[k], 0));
+  figures.longFrames = {
+    count: st.frames.length,
+    totalMs: sum('duration'),
+    scriptMs: sum('script'),
+    renderMs: sum('render'),
+    styleLayoutMs: sum('styleLayout'),
+    longest: [...st.frames].sort((x, y) => y.duration - x.duration).slice(0, 5).map((f) => ({ ms: Math.round(f.duration), script: Math.round(f.script), render: Math.round(f.render), styleLayout: Math.round(f.styleLayout), invokers: f.invokers.slice(0, 4) })),
+  };
   figures.page = { status: finalStatus, succeededButton: succeeded, errors: pageErrors };
   figures.targetMet = figures.updateMs.p99 <= TARGET_MS;
   ok = st.events >= stored - atOpen && finalStatus === 'completed' && pageErrors.length === 0;

@@ -93,7 +93,14 @@ interface LiveStats {
   batches: number;
   longTasks: number;
   longTaskMs: number;
+  /** Long animation frames (> 50 ms): where their time went, ms. */
+  frames: Array<{ duration: number; script: number; styleLayout: number; render: number; invokers: string[] }>;
   reset(): void;
+}
+interface AnimationFrameTiming extends PerformanceEntry {
+  renderStart: number;
+  styleAndLayoutStart: number;
+  scripts: Array<{ duration: number; invoker: string; invokerType: string }>;
 }
 declare global {
   interface Window {
@@ -108,12 +115,14 @@ function stats(): LiveStats {
       batches: 0,
       longTasks: 0,
       longTaskMs: 0,
+      frames: [],
       reset() {
         s.samples = [];
         s.events = 0;
         s.batches = 0;
         s.longTasks = 0;
         s.longTaskMs = 0;
+        s.frames = [];
       },
     };
     window.__patchbayLiveStats = s;
@@ -126,6 +135,23 @@ function stats(): LiveStats {
       }).observe({ type: 'longtask', buffered: false });
     } catch {
       // no long-task timing in this browser
+    }
+    try {
+      new PerformanceObserver((list) => {
+        for (const e of list.getEntries() as AnimationFrameTiming[]) {
+          if (s.frames.length >= 5000) break;
+          const end = e.startTime + e.duration;
+          s.frames.push({
+            duration: e.duration,
+            script: e.scripts.reduce((n, x) => n + x.duration, 0),
+            styleLayout: e.styleAndLayoutStart ? end - e.styleAndLayoutStart : 0,
+            render: e.renderStart ? end - e.renderStart : 0,
+            invokers: e.scripts.filter((x) => x.duration > 5).map((x) => `${x.invokerType}:${x.invoker}:${Math.round(x.duration)}`),
+          });
+        }
+      }).observe({ type: 'long-animation-frame', buffered: false });
+    } catch {
+      // no long-animation-frame timing in this browser
     }
   }
   return window.__patchbayLiveStats;
