@@ -233,6 +233,7 @@ describe('web console in chromium: sign in, workflow editor, live cycle, approva
     const cycleId = decodeURIComponent(new URL(lead.url()).pathname.split('/').pop()!);
     await lead.locator('.live-summary .badge').filter({ hasText: 'awaiting-approval' }).waitFor();
     assert.equal(await lead.getByRole('button', { name: 'Approve cycle' }).count(), 0, 'the requester, an approver too, sees no approve button');
+    await lead.getByText('You requested this cycle: another approver must approve it.').waitFor();
     await shot(lead, 'cycle-awaiting-approval-requester');
     await checkA11y(lead, 'gated cycle (requester)');
 

@@ -422,11 +422,12 @@ function CycleActions({ cycleId, status, requestedBy, me, can, onDone }: { cycle
   const canPause = can('Mutation.pauseCycle') && (status === 'running' || status === 'approved');
   const canResume = can('Mutation.resumeCycle') && status === 'paused';
   const canAbort = can('Mutation.abortCycle') && !TERMINAL.has(status);
-  if (!canApprove && !canPause && !canResume && !canAbort) {
-    return status === 'awaiting-approval' && me === requestedBy ? <p className="muted">You requested this cycle: another approver must approve it.</p> : null;
-  }
+  // The requester sees why there is no approve button, whatever else they may do with the cycle.
+  const requesterNote = status === 'awaiting-approval' && me === requestedBy ? <p className="muted requester-note">You requested this cycle: another approver must approve it.</p> : null;
+  if (!canApprove && !canPause && !canResume && !canAbort) return requesterNote;
   return (
     <div className="cycle-actions">
+      {requesterNote}
       {canApprove ? (
         <form
           className="action"
