@@ -138,7 +138,8 @@ describe(`patchbay run: the live view of a cycle on ${HOSTS} real lab hosts`, { 
       .split(/^---$/m)
       .map((f) => f.trim())
       .filter((f) => f.startsWith(`cycle ${cycleId}`));
-    assert.ok(frames.length >= 10, `one frame per event (${frames.length})`);
+    // Frames come at most every 250 ms (a burst of events ends with a trailing frame).
+    assert.ok(frames.length >= 6, `frames while the cycle runs (${frames.length})`);
 
     const last = frames.at(-1)!;
     assert.match(last, new RegExp(`^cycle ${cycleId}  status: completed  policy: run-lab`));
@@ -158,7 +159,10 @@ describe(`patchbay run: the live view of a cycle on ${HOSTS} real lab hosts`, { 
     for (const w of waves) {
       const at = frames.findIndex((f) => new RegExp(`^ {2}wave ${w.index} ${w.name}: released {2}\\d+/${w.size} ok, [1-9]\\d* running`, 'm').test(f) && waves.filter((x) => x.index > w.index).every((x) => new RegExp(`^ {2}wave ${x.index} ${x.name}: planned`, 'm').test(f)));
       assert.ok(at > previous, `wave ${w.index} (${w.name}) shown running after the waves before it (frame ${at})`);
-      assert.match(frames[at]!, /^ {2}running \(\d+\)\n {4}\S+ \[wave \d+\] {2}step: \S+/m, 'the running host with its current step');
+      // The first frame of a wave may come between a run's start and its first step: the host is shown
+      // running, and a later frame of the same wave shows it with its current step.
+      const stepFrame = frames.findIndex((f, i) => i >= at && new RegExp(`^ {2}wave ${w.index} ${w.name}: released`, 'm').test(f) && /^ {2}running \(\d+\)\n {4}\S+ \[wave \d+\] {2}step: \S+/m.test(f));
+      assert.ok(stepFrame >= at, `wave ${w.index}: the running host shown with its current step:\n${frames.slice(at, at + 3).join('\n---\n')}`);
       previous = at;
     }
     t.diagnostic(`${frames.length} frames; final:\n${last}`);

@@ -191,11 +191,22 @@ async function follow(client: GatewayClient, cycleId: string, opts: GlobalOption
   let buffered: ProgressEvent[] | undefined = [];
   const abort = new AbortController();
   let lastRender = 0;
+  let trailing: NodeJS.Timeout | undefined;
   const ended = (): boolean => TERMINAL_STATUSES.has(view.cycle.status);
+  // At most one frame per 250 ms; a burst of events inside that time is shown by a trailing frame,
+  // so the screen is never left on a state older than 250 ms.
   const render = (force = false): void => {
     if (opts.json) return;
     const now = Date.now();
-    if (!force && now - lastRender < 250) return;
+    if (!force && now - lastRender < 250) {
+      trailing ??= setTimeout(() => {
+        trailing = undefined;
+        render();
+      }, 250 - (now - lastRender));
+      return;
+    }
+    if (trailing) clearTimeout(trailing);
+    trailing = undefined;
     lastRender = now;
     const text = renderProgress(view);
     if (process.stdout.isTTY) process.stdout.write(`\x1b[H\x1b[2J${text}\n`);
@@ -220,6 +231,7 @@ async function follow(client: GatewayClient, cycleId: string, opts: GlobalOption
   const open = new Promise<'open'>((r) => (opened = () => r('open')));
   const sub = client.subscribe<{ cycleProgress: ProgressEvent }>(`subscription($id: ID!) { cycleProgress(cycleId: $id) { ${PATCH_EVENT} } }`, { id: cycleId }, (d) => onEvent(d.cycleProgress), abort.signal, opened);
   const stop = async (): Promise<void> => {
+    if (trailing) clearTimeout(trailing);
     abort.abort();
     await sub.catch(() => undefined);
   };
@@ -254,6 +266,7 @@ async function follow(client: GatewayClient, cycleId: string, opts: GlobalOption
   render(true);
   if (ended()) abort.abort();
   await sub;
+  if (trailing) clearTimeout(trailing);
   return view.cycle.status;
 }
 
