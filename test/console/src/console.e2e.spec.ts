@@ -362,7 +362,7 @@ describe('web console in chromium: sign in, workflow editor, live cycle, approva
 /** Run on a lab host after its reboot: the application answers on /health. */
 const HEALTH_CHECK = "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:8080/health', timeout=5).status)";
 
-/** Buttons only an operator or an approver can use (the page engineers' accessible names). */
+/** Buttons only an operator or an approver can use (the accessible names listed in gateway/console/README.md). */
 const OPERATOR_OR_APPROVER_BUTTONS = [/approve/i, /request cycle/i, /launch/i, /save new version/i, /pause/i, /resume/i, /abort/i, /import/i, /preview/i, /add step/i, /gather facts/i];
 
 /** The rollout policy of the harness's bundle, as a definition. */
