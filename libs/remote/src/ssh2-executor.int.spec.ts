@@ -171,7 +171,9 @@ describe('Ssh2RemoteExecutor against the simulated fleet', () => {
     const ex = executor();
     const t = target(4);
     const boot = await ex.readBootId(t);
-    const e = await rejectsWith(ex.waitForNewBootId(t, boot, { timeoutMs: 500, pollIntervalMs: 50 }), 'REBOOT_TIMEOUT');
+    // Long enough for polls to answer on a loaded machine; the last poll, cut short by the deadline,
+    // must not hide what the earlier ones found.
+    const e = await rejectsWith(ex.waitForNewBootId(t, boot, { timeoutMs: 2000, pollIntervalMs: 50 }), 'REBOOT_TIMEOUT');
     assert.equal(e.details['lastErrorCode'], 'SAME_BOOT_ID');
   });
 

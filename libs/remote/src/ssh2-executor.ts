@@ -167,6 +167,7 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
       'ssh.wait_for_boot',
       async (span: Span) => {
         let attempts = 0;
+        let cutByDeadline = false;
         for (;;) {
           throwIfAborted(options.signal, target.endpointId, undefined);
           const remaining = deadline - Date.now();
@@ -175,6 +176,8 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
           try {
             // Short per-attempt limits: a host that is going down must not hold the poll for long.
             const attemptMs = Math.max(1, Math.min(remaining, 3_000));
+            // A last attempt the overall deadline cut short says nothing about the host.
+            cutByDeadline = remaining < 3_000;
             const id = await this.readBootIdWithin(target, attemptMs, options.signal);
             if (id !== previousBootId) {
               span.setAttribute('patchbay.remote.attempts', attempts);
@@ -186,7 +189,7 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
             // A host back with another key, or a key we cannot load, will not fix itself by waiting.
             if (e.code === 'HOST_KEY_REJECTED' || e.code === 'SECRET_UNAVAILABLE' || e.code === 'CANCELLED') throw e;
             if (e.code === 'REMOTE_TIMEOUT') await this.close(target.endpointId);
-            lastCode = e.code;
+            if (!(e.code === 'REMOTE_TIMEOUT' && cutByDeadline && lastCode !== undefined)) lastCode = e.code;
           }
           const pause = Math.min(pollIntervalMs, deadline - Date.now());
           if (pause > 0) {
