@@ -17,29 +17,21 @@ const project = opt('--project');
 const roots = project ? [project] : ['libs', 'services', 'gateway', 'test'].flatMap((r) => (r === 'gateway' ? [r] : existsSync(r) ? readdirSync(r).map((d) => join(r, d)) : []));
 
 const files = [];
-const walk = (dir) => {
+/** Collects `*.spec.<ext>` files below `dir` (only `*.<tier>.spec.<ext>` with --tier). */
+const walk = (dir, ext) => {
   for (const name of readdirSync(dir)) {
     const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p);
-    else if (/\.spec\.js$/.test(name) && (!tier || name.endsWith(`.${tier}.spec.js`))) files.push(p);
+    if (statSync(p).isDirectory()) walk(p, ext);
+    else if (name.endsWith(`.spec.${ext}`) && (!tier || name.endsWith(`.${tier}.spec.${ext}`))) files.push(p);
   }
 };
 for (const root of roots) {
   const dist = join(root, 'dist');
-  if (existsSync(dist)) walk(dist);
+  if (existsSync(dist)) walk(dist, 'js');
 }
 // The web console is bundled by Vite, not compiled by tsc: its plain-JS unit specs live beside its sources.
 const consoleSrc = join('gateway', 'console', 'src');
-if ((!project || project === 'gateway' || project.startsWith(join('gateway', 'console'))) && existsSync(consoleSrc)) {
-  const walkConsole = (dir) => {
-    for (const name of readdirSync(dir)) {
-      const p = join(dir, name);
-      if (statSync(p).isDirectory()) walkConsole(p);
-      else if (/\.spec\.mjs$/.test(name) && (!tier || name.endsWith(`.${tier}.spec.mjs`))) files.push(p);
-    }
-  };
-  walkConsole(consoleSrc);
-}
+if ((!project || project === 'gateway' || project.startsWith(join('gateway', 'console'))) && existsSync(consoleSrc)) walk(consoleSrc, 'mjs');
 files.sort();
 if (files.length === 0) {
   console.error('no test files found: run `npm run build` first');

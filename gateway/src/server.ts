@@ -137,12 +137,11 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
       return refuse(res, 413, 'PAYLOAD_TOO_LARGE', `request body over ${settings.maxBodyBytes} bytes (GATEWAY_MAX_BODY_BYTES)`);
     }
     if (req.method === 'POST' && length === undefined) return refuse(res, 411, 'LENGTH_REQUIRED', 'a POST needs a Content-Length header');
-    const path = (req.url ?? '/').split('?')[0]!;
-    if (isAuditDownload(path)) return handleAuditHttp(req, res, path, principal, services);
+    if (isAuditDownload(requestPath)) return handleAuditHttp(req, res, requestPath, principal, services);
     // One span per API request, continuing the caller's trace (`traceparent` from an ITSM system or the
     // CLI): commands sent while it is active carry it on, so a cycle requested here is one trace.
     const parent = extractTraceContext({ traceparent: header(req, 'traceparent'), tracestate: header(req, 'tracestate') });
-    await withSpan(`HTTP ${req.method ?? 'GET'} ${path}`, () => yoga(req, res, { principal }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': path } });
+    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
   };
 
   const server: Server = createServer((req, res) => {
