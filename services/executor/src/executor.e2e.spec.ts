@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { copyFile, readdir } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { DEFAULT_SCENARIO, Lab, REPO_SUITES, scenarioSchema, type LabHost } from '@patchbay/fleet-lab';
@@ -184,10 +186,7 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
     assert.equal(audit.stdout.trim(), '', 'dpkg is consistent after the rollback');
   });
 
-  // Passes alone and as part of this file, but in the whole CI suite (after every other test file)
-  // a kill phase never reaches its fault point; until that is understood it does not run under CI.
-  const crashSkip = process.env['CI'] ? 'stalls only inside the full CI suite (open: the executor crash test, see the executor README)' : false;
-  it('kill -9 of the executor mid-patch, right after RebootIssued and mid-reboot wait: resumed, nothing repeated, one reboot per boot', { skip: crashSkip }, async () => {
+  it('kill -9 of the executor mid-patch, right after RebootIssued and mid-reboot wait: resumed, nothing repeated, one reboot per boot', async () => {
     if (executor) await bed.stopExecutor(executor);
     executor = undefined;
     await lab.publish({ ...SCENARIO.packages.find((p) => p.name === 'pb-tools')!, available: '2.5.0-1' });
@@ -212,6 +211,14 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
       let timer: NodeJS.Timeout | undefined;
       const code = await Promise.race([p.exited, new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 200_000)))]);
       clearTimeout(timer);
+      if (code === 'timeout') {
+        // Stuck before its fault point: say where each run stands and what the machine was doing.
+        p.child.kill('SIGKILL');
+        await p.exited;
+        const where = await Promise.all(streams.map(async (s) => `${s}: ${(await bed.runEvents(s)).slice(-6).map((e) => `${e.type}(${(e.data as { stepKey?: string }).stepKey ?? ''})`).join(' ')}`));
+        const ps = spawnSync('ps', ['-eo', 'pid,pcpu,rss,etime,args', '--sort=-pcpu'], { encoding: 'utf8' }).stdout.split('\n').slice(0, 12).join('\n');
+        assert.fail(`phase ${fault} never reached its fault point in 200 s (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n${where.join('\n')}\n${ps}\noutput: ${p.output().slice(-3000)}`);
+      }
       assert.equal(code, null, `killed at ${fault}; output: ${p.output().slice(-3000)}`);
       kills.push(fault);
     }
