@@ -3,7 +3,6 @@ import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { GraphQLError, type ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
-import { useServer } from 'graphql-ws/use/ws';
 import { PatchbayError } from '@patchbay/contracts';
 import { extractTraceContext, SpanKind, withSpan } from '@patchbay/telemetry';
 import { guardResolvers, type Principal } from './auth/roles.js';
@@ -13,6 +12,9 @@ import { RateLimitedError, toGraphQLError } from './errors.js';
 import { armorPlugin, batchingPlugin, introspectionPlugin, RateLimiter } from './http/limits.js';
 import { handleAuditHttp } from './http/audit-routes.js';
 import { consoleHandler } from './http/console.js';
+import { batchedSsePlugin } from './http/sse.js';
+import { serveGraphqlWs } from './http/ws.js';
+import { SharedSubscriptions, sharedSubscriptionsPlugin } from './events/shared-subscriptions.js';
 import { scalarResolvers } from './modules/scalars.js';
 import { GATEWAY_TYPE_DEFS } from './schema.js';
 import { healthResolvers, type HealthModuleOptions } from './modules/health/resolvers.js';
@@ -98,6 +100,8 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     readResolvers(services),
     commandResolvers(services),
   ] as unknown as Array<Record<string, Record<string, unknown>>>);
+  // Equal subscriptions are executed once per event for all their subscribers (see SharedSubscriptions).
+  const shared = new SharedSubscriptions(() => services.fanout.pubsub.maxBacklog);
   const yoga = createYoga<{ principal?: Principal }, GatewayContext>({
     schema: createSchema({
       typeDefs: [...GATEWAY_TYPE_DEFS],
@@ -110,7 +114,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     // Batches are admitted to the parser and refused (or capped) by batchingPlugin with its own codes.
     batching: { limit: Math.max(settings.batchingLimit, 1) },
     maskedErrors: { maskError: (error) => toGraphQLError(error) },
-    plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin],
+    plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin, sharedSubscriptionsPlugin(shared), batchedSsePlugin()],
   });
   const limiter = new RateLimiter(settings.rateLimitPerMinute);
   const webConsole = consoleHandler(settings.consoleDir);
@@ -153,7 +157,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: settings.maxBodyBytes });
   const wsTokens = new WeakMap<object, string>();
-  useServer(
+  serveGraphqlWs(
     {
       onConnect: async (ctx) => {
         const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;

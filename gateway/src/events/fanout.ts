@@ -20,21 +20,23 @@ export class SubscriberTooSlowError extends PatchbayError {
 }
 
 /**
- * One subscriber's events, in order: an unbounded-by-count-of-pushes FIFO (up to `maxBacklog`
- * events, then the iterator fails with {@link SubscriberTooSlowError}). Pushing is O(1) and
- * allocates nothing while the consumer keeps up; `return()` unregisters it.
+ * One subscriber's items (events, or results of a shared subscription), in order: a FIFO of up to
+ * `maxBacklog` items, then the iterator fails with {@link SubscriberTooSlowError}. Pushing is O(1)
+ * and allocates nothing while the consumer keeps up; `return()` unregisters it; `end()` finishes
+ * it after what is queued.
  */
-class SubscriberQueue implements AsyncIterableIterator<RecordedEvent> {
-  private queue: RecordedEvent[] = [];
+export class SubscriberQueue<T = RecordedEvent> implements AsyncIterableIterator<T> {
+  private queue: T[] = [];
   private head = 0;
-  private waiting: ((r: IteratorResult<RecordedEvent>) => void) | undefined;
+  private waiting: ((r: IteratorResult<T>) => void) | undefined;
+  private ending = false;
   private failure: SubscriberTooSlowError | undefined;
   private closed = false;
 
   constructor(private readonly maxBacklog: number, private readonly unregister: () => void) {}
 
-  push(event: RecordedEvent): void {
-    if (this.closed || this.failure) return;
+  push(event: T): void {
+    if (this.closed || this.failure || this.ending) return;
     // A read is waiting only when nothing is queued: hand the event over directly.
     const waiting = this.waiting;
     if (waiting) {
@@ -52,7 +54,22 @@ class SubscriberQueue implements AsyncIterableIterator<RecordedEvent> {
     this.queue.push(event);
   }
 
-  next(): Promise<IteratorResult<RecordedEvent>> {
+  /** No more items: the iterator is done once what is queued has been taken. */
+  end(): void {
+    if (this.closed || this.ending) return;
+    this.ending = true;
+    if (this.waiting) this.close();
+  }
+
+  /** Every item queued now, taken at once (for a transport that writes what is ready in one go). */
+  takeAll(): T[] {
+    const out = this.head === 0 ? this.queue : this.queue.slice(this.head);
+    this.queue = [];
+    this.head = 0;
+    return out;
+  }
+
+  next(): Promise<IteratorResult<T>> {
     if (this.head < this.queue.length) {
       const value = this.queue[this.head++]!;
       // Drop the consumed front now and then, so a long-lived queue does not keep every event.
@@ -70,20 +87,24 @@ class SubscriberQueue implements AsyncIterableIterator<RecordedEvent> {
       return Promise.reject(err);
     }
     if (this.closed) return Promise.resolve({ value: undefined, done: true });
+    if (this.ending) {
+      this.close();
+      return Promise.resolve({ value: undefined, done: true });
+    }
     return new Promise((resolve) => (this.waiting = resolve));
   }
 
-  return(): Promise<IteratorResult<RecordedEvent>> {
+  return(): Promise<IteratorResult<T>> {
     this.close();
     return Promise.resolve({ value: undefined, done: true });
   }
 
-  throw(err?: unknown): Promise<IteratorResult<RecordedEvent>> {
+  throw(err?: unknown): Promise<IteratorResult<T>> {
     this.close();
     return Promise.reject(err);
   }
 
-  [Symbol.asyncIterator](): AsyncIterableIterator<RecordedEvent> {
+  [Symbol.asyncIterator](): AsyncIterableIterator<T> {
     return this;
   }
 
@@ -113,7 +134,7 @@ class SubscriberQueue implements AsyncIterableIterator<RecordedEvent> {
 export class FanoutPubSub {
   private readonly topics = new Map<string, Set<SubscriberQueue>>();
 
-  constructor(private readonly maxBacklog: number = DEFAULT_MAX_SUBSCRIBER_BACKLOG) {}
+  constructor(readonly maxBacklog: number = DEFAULT_MAX_SUBSCRIBER_BACKLOG) {}
 
   publish(topic: 'patch-event', event: RecordedEvent): void;
   publish(topic: 'cycle', cycleId: string, event: RecordedEvent): void;

@@ -75,7 +75,8 @@ describe('a subscriber that falls too far behind (real gateway, graphql-ws and S
     const sent: string[] = [];
     let allSent = false;
     const sseIds: string[] = [];
-    const res = await fetch(gw.url, { method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${stack.adminToken}` }, body: JSON.stringify({ query: 'subscription { cycleProgress(cycleId: "c-slow") { eventId } }' }) });
+    // The same document as the WebSocket client's: both share one execution, and the slow one must not hold the other back.
+    const res = await fetch(gw.url, { method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${stack.adminToken}` }, body: JSON.stringify({ query: 'subscription { cycleProgress(cycleId: "c-slow") { eventId data } }' }) });
     const sseDone = (async () => {
       const decoder = new TextDecoder();
       let buffer = '';
