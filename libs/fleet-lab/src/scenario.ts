@@ -18,6 +18,8 @@ export const packageSpecSchema = z.object({
   rebootRequired: z.boolean().default(false),
   /** postinst exits non-zero. */
   postinstFails: z.boolean().default(false),
+  /** postinst takes this long (a slow configure step, like a real package rebuilding an initramfs). */
+  postinstSeconds: z.number().int().min(0).max(600).default(0),
   /** Payload size in MiB (to fill a small disk quota). */
   sizeMb: z.number().nonnegative().default(0),
   /** The update depends on this package at this minimum version (a dependency upgrade). */

@@ -189,7 +189,10 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
   it('kill -9 of the executor mid-patch, right after RebootIssued and mid-reboot wait: resumed, nothing repeated, one reboot per boot', async () => {
     if (executor) await bed.stopExecutor(executor);
     executor = undefined;
-    await lab.publish({ ...SCENARIO.packages.find((p) => p.name === 'pb-tools')!, available: '2.5.0-1' });
+    // A postinst that takes 3 s: the first kill (600 ms after the patch step starts) always lands
+    // while dpkg runs, and never after the patch has finished and the first reboot been issued
+    // (with a quick install it once did, and the next phase then had no RebootIssued to die at).
+    await lab.publish({ ...SCENARIO.packages.find((p) => p.name === 'pb-tools')!, available: '2.5.0-1', postinstSeconds: 3 });
     const ids = [0, 1];
     const bootsBefore = ids.map((i) => host(i).state.boots);
     const twoReboots = (i: number): WorkflowInput => {
@@ -215,7 +218,7 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
         // Stuck before its fault point: say where each run stands and what the machine was doing.
         p.child.kill('SIGKILL');
         await p.exited;
-        const where = await Promise.all(streams.map(async (s) => `${s}: ${(await bed.runEvents(s)).slice(-6).map((e) => `${e.type}(${(e.data as { stepKey?: string }).stepKey ?? ''})`).join(' ')}`));
+        const where = await Promise.all(streams.map(async (s) => `${s}: ${(await bed.runEvents(s)).map((e) => `${e.type}(${(e.data as { stepKey?: string }).stepKey ?? ''}${e.type === 'StepFailed' ? ` ${JSON.stringify(e.data).slice(0, 1500)}` : ''})`).join(' ')}`));
         const ps = spawnSync('ps', ['-eo', 'pid,pcpu,rss,etime,args', '--sort=-pcpu'], { encoding: 'utf8' }).stdout.split('\n').slice(0, 12).join('\n');
         assert.fail(`phase ${fault} never reached its fault point in 200 s (load ${loadavg().map((l) => l.toFixed(1)).join(' ')})\n${where.join('\n')}\n${ps}\noutput: ${p.output().slice(-3000)}`);
       }
@@ -246,7 +249,9 @@ describe('executor on the real lab', { skip: !isRoot && 'needs root for the lab'
       assert.equal((await host(i).exec(['dpkg', '--audit'], { allowFailure: true })).stdout.trim(), '');
       await host(i).waitForApp(5000);
     }
-    console.log(`# real lab kill -9 at ${kills.join(', ')}: both runs succeeded, each host booted exactly twice`);
+    const resumedPatch = streams.filter((s) => runs.get(s)!.some((e) => e.type === 'StepStarted' && (e.data as { stepKey?: string; attempt?: number }).stepKey === 'patch' && (e.data as { attempt: number }).attempt > 1));
+    assert.ok(resumedPatch.length >= 1, 'the first kill interrupted a patch, which was started again as a resumed attempt');
+    console.log(`# real lab kill -9 at ${kills.join(', ')}: both runs succeeded, each host booted exactly twice; patch resumed on ${resumedPatch.length} host(s)`);
   });
 
   it('resumes a patch that a crash left with dpkg interrupted: dpkg --audit finds it, dpkg --configure -a finishes it, the install runs again', async () => {

@@ -26,12 +26,13 @@ export function controlFile(spec: PackageSpec, version: string, opts: { installe
   return `${lines.join('\n')}\n`;
 }
 
-/** postinst of the published version: requests a reboot and/or fails as the scenario says. */
+/** postinst of the published version: requests a reboot, takes its time and/or fails as the scenario says. */
 export function postinstScript(spec: PackageSpec): string {
   const lines = ['#!/bin/sh', 'set -e', 'if [ "$1" = configure ]; then', `  echo "${spec.name} configured" >/dev/null`];
   if (spec.rebootRequired) {
     lines.push('  touch /run/reboot-required', `  echo ${spec.name} >> /run/reboot-required.pkgs`);
   }
+  if (spec.postinstSeconds > 0) lines.push(`  sleep ${spec.postinstSeconds}`);
   if (spec.postinstFails) {
     lines.push(`  echo "${spec.name}: post-installation script failure requested by the lab scenario" >&2`, '  exit 1');
   }

@@ -189,7 +189,7 @@ export interface PatchOutcome {
 /** Reads a package command's result. */
 export function interpretPackageResult(pm: PackageManager, exitCode: number | null, stdout: string, stderr: string): PatchOutcome {
   const text = `${stdout}\n${stderr}`;
-  const lockBusy = /Could not get lock|Unable to acquire the dpkg frontend lock|dpkg status database is locked|another process (?:is using|has locked)|Waiting for process with pid|System management is locked by the application/i.test(text);
+  const lockBusy = /Could not get lock|Unable to acquire the dpkg frontend lock|dpkg status database is locked|dpkg frontend lock (?:was|is) locked by another process|another process (?:is using|has locked)|Waiting for process with pid|System management is locked by the application/i.test(text);
   const interrupted = /dpkg was interrupted, you must manually run/.test(text);
   let rebootNeeded = false;
   let ok = exitCode === 0;

@@ -153,6 +153,11 @@ describe('output parsers', () => {
     assert.equal(locked.lockBusy, true);
     const interrupted = interpretPackageResult('apt', 100, '', APT_INTERRUPTED);
     assert.equal(interrupted.interrupted, true);
+    // dpkg itself (the repair after a crash) does not wait for the lock an interrupted apt still holds.
+    const dpkgLocked = 'dpkg: error: dpkg frontend lock was locked by another process with pid 87\nNote: removing the lock file is always wrong, can damage the locked area\nand the entire system. See <https://wiki.debian.org/Teams/Dpkg/FAQ#db-lock>.\n';
+    assert.equal(interpretPackageResult('apt', 2, '', dpkgLocked).lockBusy, true);
+    assert.equal(interpretPackageResult('apt', 2, '', 'dpkg: error: dpkg frontend lock is locked by another process\n').lockBusy, true);
+    assert.equal(interpretPackageResult('apt', 1, '', 'dpkg: error processing package pb-x (--configure):\n').lockBusy, false);
   });
 
   it('zypper exit codes: 102 is success with a reboot needed, 104 a failure', () => {
