@@ -15,6 +15,7 @@ import {
 } from './dialect.js';
 import { DuplicateKeyError, InvalidQueryError, ReadStoreUnavailableError } from './errors.js';
 import { decodeValue, encodeValue } from './json-codec.js';
+import { applySimpleUpdate, compileSimpleFilter } from './fast-path.js';
 import type {
   BulkOperation,
   BulkResult,
@@ -312,8 +313,12 @@ class CollectionState {
     const candidates = this.candidates(filter);
     if (Object.keys(filter).length === 0) return candidates;
     try {
-      const q = new Query(filter, {});
-      return candidates.filter((d) => q.test(d));
+      // Decided here where the filter is simple (fast-path.ts), by mingo otherwise; an invalid
+      // filter is still refused by mingo even when nothing could match.
+      const simple = compileSimpleFilter(filter);
+      let q: Query | undefined;
+      if (!simple || candidates.length === 0) q = new Query(filter, {});
+      return candidates.filter((d) => simple?.(d) ?? (q ??= new Query(filter, {})).test(d));
     } catch (error) {
       return translateMingo(error);
     }
@@ -384,6 +389,13 @@ class CollectionState {
     const existing = this.firstMatch(filter);
     if (existing) {
       if (Object.keys(rest).length === 0) return { matchedCount: 1, modifiedCount: 0 };
+      const fast = applySimpleUpdate(existing, rest);
+      if (fast) {
+        if (fast.next._id !== existing._id) throw new InvalidQueryError('an update cannot change _id', { collection: this.name });
+        if (!fast.changed) return { matchedCount: 1, modifiedCount: 0 };
+        this.put(fast.next, existing);
+        return { matchedCount: 1, modifiedCount: 1 };
+      }
       const next = structuredClone(existing);
       let changed: string[];
       try {
@@ -397,13 +409,17 @@ class CollectionState {
       return { matchedCount: 1, modifiedCount: 1 };
     }
     if (!upsert) return { matchedCount: 0, modifiedCount: 0 };
-    const doc = upsertBase(filter);
+    let doc = upsertBase(filter);
     const modifier: Record<string, unknown> = { ...structuredClone(rest) };
     if ($setOnInsert) modifier['$set'] = { ...(modifier['$set'] as object | undefined), ...structuredClone($setOnInsert) };
-    try {
-      if (Object.keys(modifier).length > 0) applyUpdate(doc, modifier as never, undefined, undefined, { cloneMode: 'deep' });
-    } catch (error) {
-      return translateMingo(error);
+    const fast = Object.keys(modifier).length > 0 ? applySimpleUpdate(doc, modifier) : undefined;
+    if (fast) doc = fast.next;
+    else {
+      try {
+        if (Object.keys(modifier).length > 0) applyUpdate(doc, modifier as never, undefined, undefined, { cloneMode: 'deep' });
+      } catch (error) {
+        return translateMingo(error);
+      }
     }
     if (doc._id === undefined) {
       throw new InvalidQueryError('an upsert needs an _id from the filter or the update (generated ids would differ between rebuilds)', {
