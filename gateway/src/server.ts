@@ -1,20 +1,20 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createSchema, createYoga, isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { GraphQLError, type ExecutionResult } from 'graphql';
+import { getOperationAST, GraphQLError, type DocumentNode, type ExecutionResult } from 'graphql';
 import { WebSocketServer } from 'ws';
 import { PatchbayError } from '@patchbay/contracts';
 import { extractTraceContext, SpanKind, withSpan } from '@patchbay/telemetry';
 import { guardResolvers, type Principal } from './auth/roles.js';
 import { bearerToken } from './auth/tokens.js';
 import type { GatewayContext, GatewayServices } from './context.js';
-import { RateLimitedError, toGraphQLError } from './errors.js';
+import { codedError, RateLimitedError, toGraphQLError } from './errors.js';
 import { armorPlugin, batchingPlugin, introspectionPlugin, RateLimiter } from './http/limits.js';
 import { handleAuditHttp } from './http/audit-routes.js';
 import { consoleHandler } from './http/console.js';
-import { batchedSsePlugin } from './http/sse.js';
+import { batchedSsePlugin, SSE_SINK, SseSink } from './http/sse.js';
 import { serveGraphqlWs } from './http/ws.js';
-import { SharedSubscriptions, sharedSubscriptionsPlugin } from './events/shared-subscriptions.js';
+import { SharedSubscriptions, sharedSubscriptionsPlugin, SUBSCRIPTION_SINK } from './events/shared-subscriptions.js';
 import { scalarResolvers } from './modules/scalars.js';
 import { GATEWAY_TYPE_DEFS } from './schema.js';
 import { healthResolvers, type HealthModuleOptions } from './modules/health/resolvers.js';
@@ -102,7 +102,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   ] as unknown as Array<Record<string, Record<string, unknown>>>);
   // Equal subscriptions are executed once per event for all their subscribers (see SharedSubscriptions).
   const shared = new SharedSubscriptions(() => services.fanout.pubsub.maxBacklog);
-  const yoga = createYoga<{ principal?: Principal }, GatewayContext>({
+  const yoga = createYoga<{ principal?: Principal; [SSE_SINK]?: SseSink }, GatewayContext>({
     schema: createSchema({
       typeDefs: [...GATEWAY_TYPE_DEFS],
       resolvers: [scalarResolvers, ...resolvers] as never,
@@ -114,7 +114,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     // Batches are admitted to the parser and refused (or capped) by batchingPlugin with its own codes.
     batching: { limit: Math.max(settings.batchingLimit, 1) },
     maskedErrors: { maskError: (error) => toGraphQLError(error) },
-    plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin, sharedSubscriptionsPlugin(shared), batchedSsePlugin()],
+    plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin, sharedSubscriptionsPlugin(shared), batchedSsePlugin(SUBSCRIPTION_SINK)],
   });
   const limiter = new RateLimiter(settings.rateLimitPerMinute);
   const webConsole = consoleHandler(settings.consoleDir);
@@ -145,7 +145,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     // One span per API request, continuing the caller's trace (`traceparent` from an ITSM system or the
     // CLI): commands sent while it is active carry it on, so a cycle requested here is one trace.
     const parent = extractTraceContext({ traceparent: header(req, 'traceparent'), tracestate: header(req, 'tracestate') });
-    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
+    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal, [SSE_SINK]: new SseSink() }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
   };
 
   const server: Server = createServer((req, res) => {
@@ -156,46 +156,49 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
   });
 
   const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: settings.maxBodyBytes });
-  const wsTokens = new WeakMap<object, string>();
-  serveGraphqlWs(
-    {
-      onConnect: async (ctx) => {
-        const params = (ctx.connectionParams ?? {}) as Record<string, unknown>;
-        const header = typeof params['authorization'] === 'string' ? params['authorization'] : typeof params['token'] === 'string' ? params['token'] : undefined;
-        try {
-          const principal = await principalOf(services, header);
-          if (!principal) return false; // closes with 4403 Forbidden: subscriptions need a token
-          if (limiter.take(`token:${principal.tokenId}`) > 0) return false;
-          wsTokens.set(ctx, header!);
-          return true;
-        } catch {
-          return false;
-        }
-      },
-      execute: ((args: { rootValue: { execute: (a: unknown) => unknown } }) => args.rootValue.execute(args)) as never,
-      subscribe: ((args: { rootValue: { subscribe: (a: unknown) => unknown } }) => args.rootValue.subscribe(args)) as never,
-      onSubscribe: async (ctx, _id, params) => {
-        // Checked again per subscription, so a token revoked after connecting starts nothing new.
-        let principal: Principal | undefined;
-        try {
-          principal = await principalOf(services, wsTokens.get(ctx));
-        } catch (err) {
-          return [toGraphQLError(err)];
-        }
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ ...ctx, req: ctx.extra.request, socket: ctx.extra.socket, params, principal });
-        let document;
-        try {
-          document = parse(params.query);
-        } catch (err) {
-          return [toGraphQLError(err)];
-        }
-        const errors = validate(schema, document);
-        if (errors.length) return errors.map((e: GraphQLError) => (typeof e.extensions?.['code'] === 'string' ? e : toGraphQLError(e)));
-        return { schema, operationName: params.operationName, document, variableValues: params.variables, contextValue: { ...(await contextFactory()), principal }, rootValue: { execute, subscribe } } as never;
-      },
+  serveGraphqlWs<{ token: string }>(wss, {
+    onConnect: async (params) => {
+      const header = typeof params['authorization'] === 'string' ? params['authorization'] : typeof params['token'] === 'string' ? params['token'] : undefined;
+      try {
+        const principal = await principalOf(services, header);
+        if (!principal) return false; // closes with 4403 Forbidden: subscriptions need a token
+        if (limiter.take(`token:${principal.tokenId}`) > 0) return false;
+        return { token: header! };
+      } catch {
+        return false;
+      }
     },
-    wss,
-  );
+    onOperation: async (connection, payload, sink, request) => {
+      // Checked again per operation, so a token revoked after connecting starts nothing new.
+      let principal: Principal | undefined;
+      try {
+        principal = await principalOf(services, connection.token);
+      } catch (err) {
+        return { kind: 'refused', errors: [toGraphQLError(err)] };
+      }
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({ req: request, params: payload, principal });
+      let document: DocumentNode;
+      try {
+        document = parse(payload.query);
+      } catch (err) {
+        return { kind: 'refused', errors: [toGraphQLError(err)] };
+      }
+      const errors = validate(schema, document);
+      if (errors.length) return { kind: 'refused', errors: errors.map((e: GraphQLError) => (typeof e.extensions?.['code'] === 'string' ? e : toGraphQLError(e))) };
+      const operation = getOperationAST(document, payload.operationName);
+      if (!operation) return { kind: 'refused', errors: [codedError('GRAPHQL_VALIDATION_FAILED', 'Unable to identify the operation to run.')] };
+      // A subscription's results go straight to the socket through the sink (see SharedSubscriptions).
+      const args = { schema, operationName: payload.operationName, document, variableValues: payload.variables, contextValue: { ...(await contextFactory()), principal, [SUBSCRIPTION_SINK]: sink } };
+      const result = (await (operation.operation === 'subscription' ? subscribe(args) : execute(args))) as ExecutionResult | AsyncIterableIterator<ExecutionResult>;
+      if (isAsyncIterable(result)) {
+        if (operation.operation === 'subscription') return { kind: 'stream', stop: () => void result.return?.()?.catch(() => undefined) };
+        void result.return?.()?.catch(() => undefined);
+        return { kind: 'refused', errors: [codedError('BAD_REQUEST', 'incremental delivery is not supported over WebSocket')] };
+      }
+      return { kind: 'result', result };
+    },
+    onError: () => undefined,
+  });
 
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

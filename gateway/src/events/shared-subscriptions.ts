@@ -1,9 +1,29 @@
 import { print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { SubscriberQueue } from './fanout.js';
+import { toGraphQLError } from '../errors.js';
+import { errorsJson, resultJson } from '../http/sse.js';
+import { SubscriberQueue, SubscriberTooSlowError } from './fanout.js';
 
 type SubscribeResult = AsyncIterable<ExecutionResult> | ExecutionResult;
 type SubscribeFn = (args: ExecutionArgs) => SubscribeResult | Promise<SubscribeResult>;
+
+/**
+ * Where a transport takes a subscription's results directly (no iterator, no promise per result):
+ * each result's JSON, made once for every subscriber of the same subscription.
+ */
+export interface SubscriptionSink {
+  /** One result, as JSON text (`{"data":…}` or `{"errors":…}`). */
+  next(json: string): void;
+  /** The subscription is over: normally, or with these errors (a JSON array). */
+  end(errorsJson?: string): void;
+  /** Results handed over and not yet taken by the peer; past the limit the subscription ends with SUBSCRIPTION_TOO_SLOW. */
+  readonly backlog: number;
+}
+
+/** The context key under which a transport offers its sink for a subscription. */
+export const SUBSCRIPTION_SINK = Symbol.for('patchbay.subscriptionSink');
+
+const sinkOf = (context: unknown): SubscriptionSink | undefined => (context as Record<symbol, SubscriptionSink | undefined> | undefined)?.[SUBSCRIPTION_SINK];
 
 /** Roles of the caller, as far as a subscription's context says (a result may one day depend on them). */
 const rolesOf = (context: unknown): string => {
@@ -11,14 +31,49 @@ const rolesOf = (context: unknown): string => {
   return roles ? [...roles].sort().join(',') : '';
 };
 
+/** A result as clients may see it: every error with a stable code and nothing internal. */
+const masked = (r: ExecutionResult): ExecutionResult => (r.errors?.length ? { ...r, errors: r.errors.map((e) => toGraphQLError(e)) } : r);
+
+/** The JSON array of the errors a too-slow subscriber gets. */
+export const tooSlowErrorsJson = (backlog: number): string => errorsJson([toGraphQLError(new SubscriberTooSlowError(backlog))]);
+
+/** An iterator with no results that finishes when `stop` is called (what a sink member's subscribe returns). */
+class Membership implements AsyncIterableIterator<ExecutionResult> {
+  private finish: ((r: IteratorResult<ExecutionResult>) => void) | undefined;
+  private done = false;
+
+  constructor(private readonly leave: () => void) {}
+
+  stop(): void {
+    this.done = true;
+    this.finish?.({ value: undefined, done: true });
+  }
+
+  next(): Promise<IteratorResult<ExecutionResult>> {
+    if (this.done) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve) => (this.finish = resolve));
+  }
+
+  return(): Promise<IteratorResult<ExecutionResult>> {
+    this.leave();
+    this.stop();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterableIterator<ExecutionResult> {
+    return this;
+  }
+}
+
 /**
  * One running subscription shared by every subscriber that asked the same thing: its source (the
- * executor's event stream mapped through the selection) is executed once per event, and each
- * result object goes to every member's own queue. Members come and go; the last one to leave
- * stops the source.
+ * executor's event stream mapped through the selection) is executed once per event, each result
+ * is serialised once, and goes to every member — as a result object into an iterator's queue, or
+ * as the JSON text to a transport's sink. Members come and go; the last one to leave stops the source.
  */
 class SharedSubscription {
   private readonly members = new Set<SubscriberQueue<ExecutionResult>>();
+  private readonly sinks = new Map<SubscriptionSink, Membership>();
   private iterator: AsyncIterator<ExecutionResult> | undefined;
   private stopped = false;
 
@@ -31,31 +86,70 @@ class SharedSubscription {
   join(): AsyncIterableIterator<ExecutionResult> {
     const member: SubscriberQueue<ExecutionResult> = new SubscriberQueue<ExecutionResult>(this.maxBacklog(), () => {
       this.members.delete(member);
-      if (this.members.size === 0) this.stop();
+      this.leftOne();
     });
     this.members.add(member);
-    if (!this.iterator) void this.run();
+    this.start();
     return member;
   }
 
+  attach(sink: SubscriptionSink): AsyncIterableIterator<ExecutionResult> {
+    const membership = new Membership(() => {
+      if (this.sinks.delete(sink)) this.leftOne();
+    });
+    this.sinks.set(sink, membership);
+    this.start();
+    return membership;
+  }
+
   get size(): number {
-    return this.members.size;
+    return this.members.size + this.sinks.size;
+  }
+
+  private start(): void {
+    if (!this.iterator) void this.run();
+  }
+
+  private leftOne(): void {
+    if (this.size === 0) this.stop();
   }
 
   private async run(): Promise<void> {
     const iterator = (this.iterator = this.source[Symbol.asyncIterator]());
+    let ending: string | undefined;
     try {
       for (;;) {
         const r = await iterator.next();
         if (r.done || this.stopped) break;
-        for (const m of this.members) m.push(r.value);
+        const result = masked(r.value);
+        for (const m of this.members) m.push(result);
+        if (this.sinks.size === 0) continue;
+        const json = resultJson(result);
+        const limit = this.maxBacklog();
+        for (const [sink, membership] of this.sinks) {
+          if (sink.backlog >= limit) {
+            this.sinks.delete(sink);
+            sink.end(tooSlowErrorsJson(limit));
+            membership.stop();
+            continue;
+          }
+          sink.next(json);
+        }
+        if (this.size === 0) break;
       }
     } catch (err) {
       // The source failed (e.g. it fell too far behind the events): every member gets that error.
-      for (const m of this.members) m.push({ errors: [err as never] });
+      const failed: ExecutionResult = { errors: [toGraphQLError(err)] };
+      for (const m of this.members) m.push(failed);
+      ending = errorsJson(failed.errors!);
     } finally {
       this.stop();
       for (const m of [...this.members]) m.end();
+      for (const [sink, membership] of [...this.sinks]) {
+        sink.end(ending);
+        membership.stop();
+      }
+      this.sinks.clear();
     }
   }
 
@@ -69,10 +163,13 @@ class SharedSubscription {
 
 /**
  * Subscriptions shared by document: every subscriber whose operation has the same document,
- * operation name, variables and roles receives the same results, executed once per event for all
- * of them (with 100 subscribers on four distinct documents, 25 times less GraphQL execution than
- * one execution per subscriber). Authorisation and argument checks still run for each subscriber
- * (its own subscribe call runs first; its source is dropped once it has joined a shared one).
+ * operation name, variables and roles receives the same results, executed and serialised once per
+ * event for all of them (with 100 subscribers on four distinct documents, 25 times less GraphQL
+ * execution than one execution per subscriber). Authorisation and argument checks still run for
+ * each subscriber (its own subscribe call runs first; its source is dropped once it has joined a
+ * shared one). A transport that puts a {@link SubscriptionSink} in the context under
+ * {@link SUBSCRIPTION_SINK} gets the results' JSON there; the iterator it gets back then only
+ * says when the subscription ends (its `return()` leaves it).
  */
 export class SharedSubscriptions {
   private readonly running = new Map<string, SharedSubscription>();
@@ -87,16 +184,17 @@ export class SharedSubscriptions {
       const own = await subscribe(args);
       if (!isAsyncIterable(own)) return own;
       const key = this.keyOf(args);
-      const shared = this.running.get(key);
-      if (shared) {
-        void (own as AsyncIterableIterator<ExecutionResult>).return?.()?.catch(() => undefined);
-        return shared.join();
+      let shared = this.running.get(key);
+      if (shared) void (own as AsyncIterableIterator<ExecutionResult>).return?.()?.catch(() => undefined);
+      else {
+        const created: SharedSubscription = new SharedSubscription(own, this.maxBacklog, () => {
+          if (this.running.get(key) === created) this.running.delete(key);
+        });
+        this.running.set(key, created);
+        shared = created;
       }
-      const created: SharedSubscription = new SharedSubscription(own, this.maxBacklog, () => {
-        if (this.running.get(key) === created) this.running.delete(key);
-      });
-      this.running.set(key, created);
-      return created.join();
+      const sink = sinkOf(args.contextValue);
+      return sink ? shared.attach(sink) : shared.join();
     };
   }
 

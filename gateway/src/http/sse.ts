@@ -1,5 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import { getSSEProcessor, isAsyncIterable, type Plugin } from 'graphql-yoga';
+import type { SubscriptionSink } from '../events/shared-subscriptions.js';
 
 type FetchApi = { TextEncoder: typeof TextEncoder; ReadableStream: typeof ReadableStream; Response: typeof Response };
 type ResultProcessor = (result: unknown, fetchAPI: FetchApi, acceptedMediaType: string) => unknown;
@@ -20,6 +21,9 @@ function publicError(e: unknown): unknown {
   return { ...(json as object), extensions: Object.keys(rest).length ? rest : undefined };
 }
 
+/** A list of errors as JSON text (what graphql-ws's `error` message and a result's `errors` carry). */
+export const errorsJson = (errors: readonly unknown[]): string => JSON.stringify(errors.map(publicError));
+
 /** The JSON of one result (cached per result object when it has no errors). */
 export function resultJson(result: ExecutionResult): string {
   if (result.errors?.length) return JSON.stringify({ ...result, errors: result.errors.map(publicError) });
@@ -30,86 +34,150 @@ export function resultJson(result: ExecutionResult): string {
 
 /** Frames larger than this end a batch early (the rest goes in the next write). */
 const MAX_BATCH_CHARS = 1 << 20;
+const HEADERS = { 'Content-Type': 'text/event-stream', Connection: 'keep-alive', 'Cache-Control': 'no-cache', 'Content-Encoding': 'none' };
+const frame = (json: string): string => `event: next\ndata: ${json}\n\n`;
+const COMPLETE = 'event: complete\ndata:\n\n';
 
 /**
- * Server-sent events for subscriptions, writing every result that is ready in one turn of the
- * event loop as one chunk (one socket write instead of three per event), with each result's JSON
- * made once however many subscribers receive it. Same wire format as graphql-yoga's own SSE
- * transport (`event: next` / `event: complete`, a comment line first and every 12 s); single
- * results (queries sent with `accept: text/event-stream`) still go through yoga's processor.
+ * The SSE side of a shared subscription: results' JSON arrives here synchronously (no promise per
+ * result) and waits as text until the response stream pulls it, all of it in one chunk.
  */
-export function batchedSseProcessor(pingIntervalMs = 12_000): ResultProcessor {
+export class SseSink implements SubscriptionSink {
+  private frames: string[] = [];
+  private ended = false;
+  private wake: (() => void) | undefined;
+  /** Set when a shared subscription attached this sink (the response then reads from it). */
+  attached = false;
+
+  next(json: string): void {
+    if (this.ended) return;
+    this.frames.push(frame(json));
+    this.notify();
+  }
+
+  end(errors?: string): void {
+    if (this.ended) return;
+    if (errors) this.frames.push(frame(`{"errors":${errors}}`));
+    this.frames.push(COMPLETE);
+    this.ended = true;
+    this.notify();
+  }
+
+  get backlog(): number {
+    return this.frames.length;
+  }
+
+  /** Everything queued (waits for something when nothing is); `done` once the end has been taken. */
+  async take(): Promise<{ text: string; done: boolean }> {
+    while (this.frames.length === 0 && !this.ended) await new Promise<void>((r) => (this.wake = r));
+    const text = this.frames.length === 1 ? this.frames[0]! : this.frames.join('');
+    this.frames = [];
+    return { text, done: this.ended };
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+}
+
+function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Promise<{ text: string; done: boolean }>, cancel: () => void): Response {
+  const encoder = new fetchAPI.TextEncoder();
+  let ping: NodeJS.Timeout | undefined;
+  const stream = new fetchAPI.ReadableStream<Uint8Array>({
+    start(controller) {
+      // A comment first: some clients wait for a first byte before they report the response.
+      controller.enqueue(encoder.encode(':\n\n'));
+      ping = setInterval(() => {
+        if (controller.desiredSize === null) clearInterval(ping);
+        else if (controller.desiredSize > 0) controller.enqueue(encoder.encode(':\n\n'));
+      }, pingIntervalMs);
+    },
+    async pull(controller) {
+      let r: { text: string; done: boolean };
+      try {
+        r = await pull();
+      } catch (err) {
+        clearInterval(ping);
+        controller.error(err);
+        return;
+      }
+      if (r.text) controller.enqueue(encoder.encode(r.text));
+      if (r.done) {
+        clearInterval(ping);
+        controller.close();
+      }
+    },
+    cancel() {
+      clearInterval(ping);
+      cancel();
+    },
+  });
+  return new fetchAPI.Response(stream, { status: 200, headers: HEADERS });
+}
+
+/**
+ * Server-sent events for subscriptions: every result that is ready in one turn of the event loop
+ * goes out as one chunk (one socket write instead of three per event), each result's JSON made
+ * once however many subscribers receive it. With `sink` (a shared subscription writing into it)
+ * the stream reads the sink; otherwise it reads the result iterator. Same wire format as
+ * graphql-yoga's own SSE transport (`event: next` / `event: complete`, a comment line first and
+ * every 12 s); single results (queries sent with `accept: text/event-stream`) still go through
+ * yoga's processor.
+ */
+export function batchedSseProcessor(pingIntervalMs = 12_000, sink?: SseSink): ResultProcessor {
   const single = getSSEProcessor() as unknown as ResultProcessor;
   return (result, fetchAPI, acceptedMediaType) => {
     if (!isAsyncIterable(result)) return single(result, fetchAPI, acceptedMediaType);
     const iterator = (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
-    const encoder = new fetchAPI.TextEncoder();
+    const stop = () => void iterator.return?.()?.catch(() => undefined);
+    if (sink?.attached) return sseResponse(fetchAPI, pingIntervalMs, () => sink.take(), stop);
     let pending: Promise<IteratorResult<ExecutionResult>> | undefined;
-    let ping: NodeJS.Timeout | undefined;
-    const stream = new fetchAPI.ReadableStream<Uint8Array>({
-      start(controller) {
-        // A comment first: some clients wait for a first byte before they report the response.
-        controller.enqueue(encoder.encode(':\n\n'));
-        ping = setInterval(() => {
-          if (controller.desiredSize === null) clearInterval(ping);
-          else if (controller.desiredSize > 0) controller.enqueue(encoder.encode(':\n\n'));
-        }, pingIntervalMs);
-      },
-      async pull(controller) {
-        let text = '';
-        let done = false;
-        try {
-          let r = await (pending ?? iterator.next());
-          pending = undefined;
-          for (;;) {
-            if (r.done) {
-              done = true;
-              break;
-            }
-            text += `event: next\ndata: ${resultJson(r.value)}\n\n`;
-            if (text.length >= MAX_BATCH_CHARS) break;
-            // Whatever else is ready within this turn goes into the same write.
-            const next = iterator.next();
-            const ready = await Promise.race([next, nextTurn()]);
-            if (ready === TURN) {
-              pending = next;
-              break;
-            }
-            r = ready;
-          }
-        } catch (err) {
-          clearInterval(ping);
-          if (text) controller.enqueue(encoder.encode(text));
-          controller.error(err);
-          return;
+    const pull = async (): Promise<{ text: string; done: boolean }> => {
+      let text = '';
+      let r = await (pending ?? iterator.next());
+      pending = undefined;
+      for (;;) {
+        if (r.done) return { text: text + COMPLETE, done: true };
+        text += frame(resultJson(r.value));
+        if (text.length >= MAX_BATCH_CHARS) return { text, done: false };
+        // Whatever else is ready within this turn goes into the same write.
+        const next = iterator.next();
+        const ready = await Promise.race([next, nextTurn()]);
+        if (ready === TURN) {
+          pending = next;
+          return { text, done: false };
         }
-        if (done) text += 'event: complete\ndata:\n\n';
-        if (text) controller.enqueue(encoder.encode(text));
-        if (done) {
-          clearInterval(ping);
-          controller.close();
-        }
-      },
-      cancel() {
-        clearInterval(ping);
-        void iterator.return?.()?.catch(() => undefined);
-      },
-    });
-    return new fetchAPI.Response(stream, {
-      status: 200,
-      headers: { 'Content-Type': 'text/event-stream', Connection: 'keep-alive', 'Cache-Control': 'no-cache', 'Content-Encoding': 'none' },
-    });
+        r = ready;
+      }
+    };
+    return sseResponse(fetchAPI, pingIntervalMs, pull, stop);
   };
 }
 
-/** Puts {@link batchedSseProcessor} in place of yoga's SSE transport for subscriptions. */
-export function batchedSsePlugin(): Plugin {
-  const processor = batchedSseProcessor();
+/** The key under which the HTTP handler gives each request's SSE sink to yoga's server context. */
+export const SSE_SINK = 'sseSink';
+
+/**
+ * Puts {@link batchedSseProcessor} in place of yoga's SSE transport for subscriptions, and offers
+ * the request's {@link SseSink} (from the server context) to shared subscriptions.
+ */
+export function batchedSsePlugin(sinkKey: symbol): Plugin {
+  const plain = batchedSseProcessor();
+  const wantsSse = (request: Request) => /\btext\/event-stream\b/.test(request.headers.get('accept') ?? '');
   return {
-    onResultProcess({ request, result, setResultProcessor }) {
-      if (!isAsyncIterable(result)) return;
-      if (!/\btext\/event-stream\b/.test(request.headers.get('accept') ?? '')) return;
-      setResultProcessor(processor as never, 'text/event-stream');
+    onSubscribe({ args, extendContext }) {
+      const ctx = args.contextValue as { request?: Request; [SSE_SINK]?: SseSink };
+      if (ctx[SSE_SINK] && ctx.request && wantsSse(ctx.request)) {
+        ctx[SSE_SINK].attached = true;
+        extendContext({ [sinkKey]: ctx[SSE_SINK] } as never);
+      }
+    },
+    onResultProcess({ request, result, setResultProcessor, serverContext }) {
+      if (!isAsyncIterable(result) || !wantsSse(request)) return;
+      const sink = (serverContext as { [SSE_SINK]?: SseSink } | undefined)?.[SSE_SINK];
+      setResultProcessor((sink?.attached ? batchedSseProcessor(12_000, sink) : plain) as never, 'text/event-stream');
     },
   };
 }

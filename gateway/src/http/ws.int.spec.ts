@@ -2,24 +2,49 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { buildSchema, execute, subscribe } from 'graphql';
+import { buildSchema, execute, parse, subscribe, type ExecutionResult } from 'graphql';
+import { isAsyncIterable } from 'graphql-yoga';
 import { createClient } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { serveGraphqlWs } from './ws.js';
 
 const COUNT = 2_000;
 const schema = buildSchema('type Query { ok: Boolean } type Subscription { counter(to: Int!): Int! }');
+const queryRoot = { ok: true };
 const rootValue = {
   counter: async function* ({ to }: { to: number }) {
-    for (let i = 1; i <= to; i++) yield { counter: i };
+    for (let i = 1; i <= to; i++) {
+      // Now and then a turn of the event loop, as a real event source has (it waits for I/O).
+      if (i % 200 === 0) await new Promise((r) => setImmediate(r));
+      yield { counter: i };
+    }
   },
 };
 
-/** A real `ws` server on a free port with serveGraphqlWs on it (keep-alive `keepAliveMs`). */
+/** A real `ws` server on a free port with serveGraphqlWs on it (keep-alive `keepAliveMs`), running plain graphql-js. */
 async function start(keepAliveMs: number): Promise<{ url: string; close(): Promise<void> }> {
   const server: Server = createServer();
   const wss = new WebSocketServer({ server });
-  const served = serveGraphqlWs({ schema, roots: { subscription: rootValue }, execute, subscribe }, wss, { keepAliveMs });
+  const served = serveGraphqlWs(wss, {
+    keepAliveMs,
+    onConnect: async () => ({}),
+    onOperation: async (_context, payload, sink) => {
+      const document = parse(payload.query);
+      const args = { schema, document, rootValue, variableValues: payload.variables ?? {} };
+      if (!payload.query.trim().startsWith('subscription')) return { kind: 'result', result: (await execute({ ...args, rootValue: queryRoot })) as ExecutionResult };
+      const r = await subscribe(args);
+      if (!isAsyncIterable(r)) return { kind: 'result', result: r as ExecutionResult };
+      let stopped = false;
+      void (async () => {
+        for await (const x of r) {
+          if (stopped) break;
+          sink.next(JSON.stringify(x));
+        }
+        sink.end();
+      })();
+      return { kind: 'stream', stop: () => (stopped = true) };
+    },
+  });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`,
@@ -80,5 +105,58 @@ describe('graphql-ws transport (batched sends, keep-alive)', () => {
     assert.equal(answering.ws.readyState, WebSocket.OPEN, 'the answering peer is still connected');
     answering.ws.close();
     await answering.closed;
+  });
+
+  /** A raw protocol client: the messages it receives and how its socket closed. */
+  const raw = async (init = true) => {
+    const ws = new WebSocket(gw.url, 'graphql-transport-ws');
+    const messages: Array<Record<string, unknown>> = [];
+    const closed = new Promise<{ code: number; reason: string }>((r) => ws.once('close', (code: number, reason: Buffer) => r({ code, reason: String(reason) })));
+    ws.on('message', (d: Buffer) => messages.push(JSON.parse(String(d))));
+    await new Promise((r) => ws.once('open', r));
+    if (init) ws.send(JSON.stringify({ type: 'connection_init' }));
+    const waitFor = async (pred: (m: Record<string, unknown>) => boolean) => {
+      for (let i = 0; i < 200 && !messages.some(pred); i++) await new Promise((r) => setTimeout(r, 10));
+      return messages.find(pred);
+    };
+    return { ws, messages, closed, waitFor };
+  };
+
+  it('speaks graphql-transport-ws: ack, ping/pong, a query as next + complete, a client complete stops a subscription', async () => {
+    const c = await raw();
+    assert.ok(await c.waitFor((m) => m['type'] === 'connection_ack'));
+    c.ws.send(JSON.stringify({ type: 'ping', payload: { t: 1 } }));
+    assert.deepEqual(await c.waitFor((m) => m['type'] === 'pong'), { type: 'pong', payload: { t: 1 } });
+    c.ws.send(JSON.stringify({ type: 'subscribe', id: 'q1', payload: { query: '{ ok }' } }));
+    assert.deepEqual(await c.waitFor((m) => m['id'] === 'q1' && m['type'] === 'next'), { id: 'q1', type: 'next', payload: { data: { ok: true } } });
+    assert.ok(await c.waitFor((m) => m['id'] === 'q1' && m['type'] === 'complete'));
+    c.ws.send(JSON.stringify({ type: 'subscribe', id: 's1', payload: { query: 'subscription { counter(to: 100000000) }' } }));
+    assert.ok(await c.waitFor((m) => m['id'] === 's1' && m['type'] === 'next'));
+    c.ws.send(JSON.stringify({ type: 'complete', id: 's1' }));
+    await new Promise((r) => setTimeout(r, 100));
+    const count = c.messages.length;
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(c.messages.length - count <= 1, 'nothing more after the client completed it');
+    c.ws.close();
+    await c.closed;
+  });
+
+  it('closes with the protocol\'s codes: 4401 subscribe before ack, 4409 duplicate id, 4400 bad message, 4429 second init, 4408 no init', async () => {
+    const early = await raw(false);
+    early.ws.send(JSON.stringify({ type: 'subscribe', id: 'x', payload: { query: '{ ok }' } }));
+    assert.equal((await early.closed).code, 4401);
+    const dup = await raw();
+    await dup.waitFor((m) => m['type'] === 'connection_ack');
+    dup.ws.send(JSON.stringify({ type: 'subscribe', id: 'same', payload: { query: 'subscription { counter(to: 100000000) }' } }));
+    dup.ws.send(JSON.stringify({ type: 'subscribe', id: 'same', payload: { query: 'subscription { counter(to: 1) }' } }));
+    assert.equal((await dup.closed).code, 4409);
+    const bad = await raw();
+    bad.ws.send('{"type":"subscribe"}');
+    assert.equal((await bad.closed).code, 4400);
+    const twice = await raw();
+    twice.ws.send(JSON.stringify({ type: 'connection_init' }));
+    assert.equal((await twice.closed).code, 4429);
+    const silent = await raw(false);
+    assert.equal((await silent.closed).code, 4408, 'no connection_init within 3 s');
   });
 });

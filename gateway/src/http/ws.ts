@@ -1,47 +1,92 @@
 import type { IncomingMessage } from 'node:http';
-import { CloseCode, handleProtocols, makeServer, type ServerOptions } from 'graphql-ws';
+import type { ExecutionResult, GraphQLError } from 'graphql';
+import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, handleProtocols, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
 import type { WebSocket as WsSocket, WebSocketServer as WsServer } from 'ws';
+import type { SubscriptionSink } from '../events/shared-subscriptions.js';
+import { errorsJson, resultJson } from './sse.js';
 
 type WebSocket = InstanceType<typeof WsSocket>;
 type WebSocketServer = InstanceType<typeof WsServer>;
 
-/** Bytes queued on one socket beyond which a send waits until the peer has taken them. */
+/** Bytes queued on one socket beyond which a single result waits until the peer has taken them. */
 export const WS_SEND_HIGH_WATER_BYTES = 1 << 20;
 
-export interface GraphqlWsOptions {
-  /** Ping interval; a socket that sends nothing back for this long after a ping is closed. */
+/** What one operation of a connection turned into. */
+export type OperationOutcome =
+  /** Refused before it ran (bad token, parse or validation errors): an `error` message. */
+  | { kind: 'refused'; errors: readonly GraphQLError[] }
+  /** One result (a query, a mutation, or a subscription that failed to start): `next` then `complete`. */
+  | { kind: 'result'; result: ExecutionResult }
+  /** A running subscription writing into the sink it was given; `stop()` ends it (client `complete`, socket closed). */
+  | { kind: 'stream'; stop(): void };
+
+export interface GraphqlWsHandlers<C> {
+  /** `connection_init`: the connection's context, or false to close it with 4403 Forbidden. */
+  onConnect(params: Record<string, unknown>, request: IncomingMessage): Promise<C | false>;
+  /** A `subscribe` message: run it; results of a stream go to `sink`. */
+  onOperation(context: C, payload: SubscribePayload, sink: SubscriptionSink, request: IncomingMessage): Promise<OperationOutcome>;
+  /** Ping interval; a socket that sends nothing back for this long after a ping is closed. Default 12 s. */
   keepAliveMs?: number;
-  /** Internal errors (a failing message handler); the socket is closed with 1011 either way. */
+  /** How long a socket may stay open without `connection_init`. Default 3 s. */
+  connectionInitWaitTimeoutMs?: number;
+  /** Internal errors (a failing handler); the socket is closed with 1011 either way. */
   onError?: (err: unknown) => void;
 }
 
 /**
- * graphql-ws (`graphql-transport-ws`) on a `ws` server, as graphql-ws's own `useServer` but:
- * - messages sent within one turn of the event loop leave in one socket write (the socket is
- *   corked at the first and uncorked on the next turn), and a send does not wait for the write to
- *   finish unless more than {@link WS_SEND_HIGH_WATER_BYTES} are queued — so a subscription's
- *   results flow at the rate the peer reads them, not one write round trip at a time;
- * - keep-alive counts any pong or message from the peer as alive, and a socket whose outgoing
- *   queue is still draining is never closed for a late pong (a busy gateway answers pings late;
- *   a dead peer shows as a send error instead). A peer that reads too slowly ends up with
- *   SUBSCRIPTION_TOO_SLOW from the subscription queue, never with a silent close.
+ * The `graphql-transport-ws` protocol (graphql-ws's, the same close codes and messages) on a `ws`
+ * server, built for many subscribers of few distinct subscriptions:
+ * - a subscription's results arrive as JSON text made once for all its subscribers and leave as
+ *   `{"id":…,"type":"next","payload":…}` without another serialisation or a promise per result;
+ * - messages sent within one turn of the event loop leave in one socket write (corked);
+ * - a subscriber whose results are not being taken (counted per subscription until the socket has
+ *   written them) past the limit gets SUBSCRIPTION_TOO_SLOW, never a silent gap;
+ * - keep-alive counts any pong or message as alive, and never closes a socket whose outgoing
+ *   queue is still draining (a busy gateway answers pings late; a dead peer shows as a send error).
  */
-export function serveGraphqlWs<E extends Record<PropertyKey, unknown>>(options: ServerOptions<Record<string, unknown>, E & { socket: WebSocket; request: IncomingMessage }>, wss: WebSocketServer, opts: GraphqlWsOptions = {}): { dispose(): Promise<void> } {
-  const keepAliveMs = opts.keepAliveMs ?? 12_000;
-  const server = makeServer(options as ServerOptions<Record<string, unknown>, never>);
+export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandlers<C>): { dispose(): Promise<void> } {
+  const keepAliveMs = handlers.keepAliveMs ?? 12_000;
+  const initWaitMs = handlers.connectionInitWaitTimeoutMs ?? 3_000;
   wss.options.handleProtocols = handleProtocols;
+
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     let corked = false;
     let alive = true;
+    let initReceived = false;
+    let context: C | undefined;
+    const operations = new Map<string, { stop(): void } | undefined>();
     const uncork = () => {
       corked = false;
       raw?.uncork();
     };
-    socket.once('error', (err: Error) => {
-      opts.onError?.(err);
-      socket.close(CloseCode.InternalServerError, 'Internal server error');
-    });
+    const send = (data: string, written?: (err?: Error) => void): void => {
+      if (socket.readyState !== socket.OPEN) {
+        written?.(new Error('socket closed'));
+        return;
+      }
+      if (raw && !corked) {
+        corked = true;
+        raw.cork();
+        setImmediate(uncork);
+      }
+      socket.send(data, written);
+    };
+    const close = (code: number, reason: string) => {
+      if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
+    };
+    const internal = (err: unknown) => {
+      handlers.onError?.(err);
+      close(CloseCode.InternalServerError, 'Internal server error');
+    };
+
+    if (socket.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
+      close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable');
+      return;
+    }
+    const initTimer = setTimeout(() => {
+      if (!initReceived) close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+    }, initWaitMs);
     socket.on('pong', () => (alive = true));
     const pinger =
       keepAliveMs > 0 && Number.isFinite(keepAliveMs)
@@ -55,42 +100,112 @@ export function serveGraphqlWs<E extends Record<PropertyKey, unknown>>(options: 
             socket.ping();
           }, keepAliveMs)
         : undefined;
-    const closed = server.opened(
-      {
-        protocol: socket.protocol,
-        send: (data) => {
-          if (socket.readyState !== socket.OPEN) return Promise.resolve();
-          if (raw && !corked) {
-            corked = true;
-            raw.cork();
-            setImmediate(uncork);
-          }
-          if (socket.bufferedAmount < WS_SEND_HIGH_WATER_BYTES) {
-            socket.send(data);
-            return Promise.resolve();
-          }
-          return new Promise<void>((resolve, reject) => socket.send(data, (err?: Error) => (err ? reject(err) : resolve())));
+
+    const subscribe = async (id: string, payload: SubscribePayload): Promise<void> => {
+      if (operations.has(id)) {
+        close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+        return;
+      }
+      operations.set(id, undefined);
+      const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+      let unwritten = 0;
+      let finished = false;
+      const written = () => void unwritten--;
+      const finish = (message: string) => {
+        if (finished) return;
+        finished = true;
+        operations.delete(id);
+        send(message);
+      };
+      const sink: SubscriptionSink = {
+        next: (json) => {
+          if (finished) return;
+          unwritten++;
+          send(prefix + json + '}', written);
         },
-        close: (code, reason) => socket.close(code, reason),
-        onMessage: (cb) =>
-          socket.on('message', async (message: Buffer) => {
-            alive = true;
-            try {
-              await cb(String(message));
-            } catch (err) {
-              opts.onError?.(err);
-              socket.close(CloseCode.InternalServerError, 'Internal server error');
+        end: (errors) => finish(errors ? `{"id":${JSON.stringify(id)},"type":"error","payload":${errors}}` : stringifyMessage({ id, type: MessageType.Complete })),
+        get backlog() {
+          return unwritten;
+        },
+      };
+      const outcome = await handlers.onOperation(context as C, payload, sink, request);
+      // The client completed the operation (or the socket closed) while it was starting.
+      const cancelled = !operations.has(id);
+      if (outcome.kind === 'stream') {
+        if (cancelled || finished) outcome.stop();
+        else operations.set(id, outcome);
+        return;
+      }
+      if (cancelled) return;
+      if (outcome.kind === 'refused') {
+        finish(`{"id":${JSON.stringify(id)},"type":"error","payload":${errorsJson(outcome.errors)}}`);
+        return;
+      }
+      // A single result waits for the socket when a lot is queued (a large query over a slow link).
+      if (socket.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) await new Promise<void>((r) => send(prefix + resultJson(outcome.result) + '}', () => r()));
+      else send(prefix + resultJson(outcome.result) + '}');
+      finish(stringifyMessage({ id, type: MessageType.Complete }));
+    };
+
+    socket.on('message', (data: Buffer) => {
+      alive = true;
+      let message;
+      try {
+        message = parseMessage(String(data));
+      } catch (err) {
+        close(CloseCode.BadRequest, `Invalid message received: ${(err as Error).message}`.slice(0, 120));
+        return;
+      }
+      switch (message.type) {
+        case MessageType.ConnectionInit: {
+          if (initReceived) {
+            close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests');
+            return;
+          }
+          initReceived = true;
+          clearTimeout(initTimer);
+          handlers.onConnect((message.payload ?? {}) as Record<string, unknown>, request).then((c) => {
+            if (c === false) close(CloseCode.Forbidden, 'Forbidden');
+            else {
+              context = c;
+              send(stringifyMessage({ type: MessageType.ConnectionAck }));
             }
-          }),
-      },
-      { socket, request } as never,
-    );
-    socket.once('close', (code: number, reason: Buffer) => {
+          }, internal);
+          return;
+        }
+        case MessageType.Ping:
+          send(stringifyMessage(message.payload ? { type: MessageType.Pong, payload: message.payload } : { type: MessageType.Pong }));
+          return;
+        case MessageType.Pong:
+          return;
+        case MessageType.Subscribe:
+          if (context === undefined) {
+            close(CloseCode.Unauthorized, 'Unauthorized');
+            return;
+          }
+          subscribe(message.id, message.payload).catch(internal);
+          return;
+        case MessageType.Complete: {
+          const op = operations.get(message.id);
+          operations.delete(message.id);
+          op?.stop();
+          return;
+        }
+        default:
+          close(CloseCode.BadRequest, `Unexpected message of type ${message.type} received`);
+      }
+    });
+
+    socket.once('error', (err: Error) => internal(err));
+    socket.once('close', () => {
+      clearTimeout(initTimer);
       if (pinger) clearInterval(pinger);
       if (corked) uncork();
-      void closed(code, String(reason));
+      for (const op of operations.values()) op?.stop();
+      operations.clear();
     });
   });
+
   return {
     dispose: async () => {
       for (const c of wss.clients) c.close(1001, 'Going away');
