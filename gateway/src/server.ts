@@ -145,7 +145,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     // One span per API request, continuing the caller's trace (`traceparent` from an ITSM system or the
     // CLI): commands sent while it is active carry it on, so a cycle requested here is one trace.
     const parent = extractTraceContext({ traceparent: header(req, 'traceparent'), tracestate: header(req, 'tracestate') });
-    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal, [SSE_SINK]: new SseSink() }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
+    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal, [SSE_SINK]: new SseSink(settings.subscriptionFlushMs) }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
   };
 
   const server: Server = createServer((req, res) => {
@@ -198,6 +198,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
       return { kind: 'result', result };
     },
     onError: () => undefined,
+    flushMs: settings.subscriptionFlushMs,
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -23,6 +23,7 @@ const envSchema = z.object({
   MONGODB_DATABASE: z.string().min(1).max(64).optional(),
   READ_STORE_PATH: z.string().min(1).optional(),
   GATEWAY_CONSOLE_DIR: z.string().min(1).optional(),
+  GATEWAY_SUBSCRIPTION_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(10),
 });
 
 /** Gateway-only settings (on top of `PatchbayConfig`); every one has a documented default. */
@@ -49,6 +50,8 @@ export interface GatewaySettings {
   printBootstrapToken: boolean;
   /** Where the read models live (`openReadStore`): MongoDB with `MONGODB_URL`, else the embedded store, snapshot `READ_STORE_PATH` (default `<data dir>/read-store.jsonl`, `:memory:` for none). */
   readStore: { MONGODB_URL?: string; MONGODB_DATABASE?: string; READ_STORE_PATH?: string };
+  /** Subscription results are written to each connection at most this often (ms; 0: every turn of the event loop). */
+  subscriptionFlushMs: number;
   /** The built web console served at `/`: undefined for `gateway/console/dist`, false when `GATEWAY_CONSOLE_DIR=off`. */
   consoleDir?: string | false;
 }
@@ -78,6 +81,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env): Gatew
     webhookTimeoutMs: c.GATEWAY_WEBHOOK_TIMEOUT_MS,
     printBootstrapToken: true,
     consoleDir: c.GATEWAY_CONSOLE_DIR === 'off' ? false : c.GATEWAY_CONSOLE_DIR,
+    subscriptionFlushMs: c.GATEWAY_SUBSCRIPTION_FLUSH_MS,
     readStore: Object.fromEntries(Object.entries({ MONGODB_URL: c.MONGODB_URL, MONGODB_DATABASE: c.MONGODB_DATABASE, READ_STORE_PATH: c.READ_STORE_PATH }).filter(([, v]) => v !== undefined)),
   };
 }

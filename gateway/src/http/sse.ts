@@ -46,8 +46,12 @@ export class SseSink implements SubscriptionSink {
   private frames: string[] = [];
   private ended = false;
   private wake: (() => void) | undefined;
+  private timer: NodeJS.Timeout | undefined;
   /** Set when a shared subscription attached this sink (the response then reads from it). */
   attached = false;
+
+  /** `flushMs`: results are handed to the response at most this often (0: as they come). */
+  constructor(private readonly flushMs = 0) {}
 
   next(json: string): void {
     if (this.ended) return;
@@ -63,8 +67,9 @@ export class SseSink implements SubscriptionSink {
     this.notify();
   }
 
+  /** Results the response has not taken: none while it is waiting for more (held for the flush interval only). */
   get backlog(): number {
-    return this.frames.length;
+    return this.wake ? 0 : this.frames.length;
   }
 
   /** Everything queued (waits for something when nothing is); `done` once the end has been taken. */
@@ -76,6 +81,19 @@ export class SseSink implements SubscriptionSink {
   }
 
   private notify(): void {
+    if (this.flushMs > 0 && !this.ended) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined;
+        this.wakeUp();
+      }, this.flushMs);
+      return;
+    }
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.wakeUp();
+  }
+
+  private wakeUp(): void {
     const wake = this.wake;
     this.wake = undefined;
     wake?.();

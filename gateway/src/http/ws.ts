@@ -31,6 +31,8 @@ export interface GraphqlWsHandlers<C> {
   connectionInitWaitTimeoutMs?: number;
   /** Internal errors (a failing handler); the socket is closed with 1011 either way. */
   onError?: (err: unknown) => void;
+  /** Messages are written at most this often per socket (ms); 0: at the end of each turn of the event loop. Default 0. */
+  flushMs?: number;
 }
 
 /**
@@ -38,7 +40,8 @@ export interface GraphqlWsHandlers<C> {
  * server, built for many subscribers of few distinct subscriptions:
  * - a subscription's results arrive as JSON text made once for all its subscribers and leave as
  *   `{"id":…,"type":"next","payload":…}` without another serialisation or a promise per result;
- * - messages sent within one turn of the event loop leave in one socket write (corked);
+ * - messages sent within one turn of the event loop (or within `flushMs`) leave in one socket
+ *   write (corked);
  * - a subscriber whose results are not being taken (counted per subscription until the socket has
  *   written them) past the limit gets SUBSCRIPTION_TOO_SLOW, never a silent gap;
  * - keep-alive counts any pong or message as alive, and never closes a socket whose outgoing
@@ -47,17 +50,21 @@ export interface GraphqlWsHandlers<C> {
 export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandlers<C>): { dispose(): Promise<void> } {
   const keepAliveMs = handlers.keepAliveMs ?? 12_000;
   const initWaitMs = handlers.connectionInitWaitTimeoutMs ?? 3_000;
+  const flushMs = handlers.flushMs ?? 0;
   wss.options.handleProtocols = handleProtocols;
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
     let corked = false;
+    /** Messages sent since the socket was corked: held by us for the flush, not behind at the peer. */
+    let heldByFlush = 0;
     let alive = true;
     let initReceived = false;
     let context: C | undefined;
     const operations = new Map<string, { stop(): void } | undefined>();
     const uncork = () => {
       corked = false;
+      heldByFlush = 0;
       raw?.uncork();
     };
     const send = (data: string, written?: (err?: Error) => void): void => {
@@ -68,8 +75,10 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
       if (raw && !corked) {
         corked = true;
         raw.cork();
-        setImmediate(uncork);
+        if (flushMs > 0) setTimeout(uncork, flushMs);
+        else setImmediate(uncork);
       }
+      if (corked) heldByFlush++;
       socket.send(data, written);
     };
     const close = (code: number, reason: string) => {
@@ -125,7 +134,7 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
         },
         end: (errors) => finish(errors ? `{"id":${JSON.stringify(id)},"type":"error","payload":${errors}}` : stringifyMessage({ id, type: MessageType.Complete })),
         get backlog() {
-          return unwritten;
+          return Math.max(0, unwritten - heldByFlush);
         },
       };
       const outcome = await handlers.onOperation(context as C, payload, sink, request);

@@ -80,6 +80,7 @@ export class WebhookRegistry {
       .prepare('INSERT INTO webhook_subscriptions (id, url, secret, event_types, groups, tiers, created_at, created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?)')
       .run(id, url.toString(), secret, JSON.stringify(types), JSON.stringify(input.groups ?? []), JSON.stringify(input.tiers ?? []), new Date().toISOString(), createdBy);
     const { secret: _s, ...subscription } = this.getWithSecret(id)!;
+    this.activeCache = undefined;
     return { subscription, secret };
   }
 
@@ -88,9 +89,19 @@ export class WebhookRegistry {
     return r ? toSub(r) : undefined;
   }
 
-  /** Active subscriptions (with secrets: for the dispatcher only). */
+  private activeCache: { at: number; subs: Array<WebhookSubscription & { secret: string }> } | undefined;
+
+  /**
+   * Active subscriptions (with secrets: for the dispatcher only). Asked for every event, so kept
+   * for up to a second (another process writing the same database is seen within that); this
+   * registry's own creates and deletes are seen at once.
+   */
   active(): Array<WebhookSubscription & { secret: string }> {
-    return (this.db.prepare('SELECT * FROM webhook_subscriptions WHERE deleted_at IS NULL ORDER BY created_at').all() as unknown as SubRow[]).map(toSub);
+    const now = Date.now();
+    if (this.activeCache && now - this.activeCache.at < 1000) return this.activeCache.subs;
+    const subs = (this.db.prepare('SELECT * FROM webhook_subscriptions WHERE deleted_at IS NULL ORDER BY created_at').all() as unknown as SubRow[]).map(toSub);
+    this.activeCache = { at: now, subs };
+    return subs;
   }
 
   list(): WebhookSubscription[] {
@@ -101,6 +112,7 @@ export class WebhookRegistry {
   delete(id: string): WebhookSubscription {
     const r = this.db.prepare('UPDATE webhook_subscriptions SET deleted_at = COALESCE(deleted_at, ?) WHERE id = ?').run(new Date().toISOString(), id);
     if (Number(r.changes) === 0) throw new NotFoundError('webhook subscription', id);
+    this.activeCache = undefined;
     this.db.prepare("UPDATE webhook_deliveries SET status = 'dead', last_error = COALESCE(last_error, 'subscription deleted'), finished_at = ? WHERE subscription_id = ? AND status = 'pending'").run(new Date().toISOString(), id);
     const { secret: _s, ...rest } = this.getWithSecret(id)!;
     return rest;

@@ -17,6 +17,8 @@ export interface EventRelayOptions {
   checkpoints?: CheckpointStore;
   /** Events read per page. Default 256. */
   batchSize?: number;
+  /** Publishes in flight at once (their acks are awaited in order). Default 64; 1 publishes one at a time. */
+  pipeline?: number;
   /** Idle wait before looking for new events again. Default 20 ms. */
   pollIntervalMs?: number;
   /** Retry delays for a failing publish / read / checkpoint save: doubles from min up to max. Default 100..5000 ms. */
@@ -125,12 +127,28 @@ export class EventRelay {
       }
       let acked: bigint | undefined;
       try {
-        for (const event of page) {
-          const result = await this.retrying(`publish ${event.metadata.eventId}`, signal, () => this.opts.bus.publishEvent(event));
-          this.stats.published++;
-          if (result.duplicate) this.stats.duplicates++;
-          acked = event.position;
-          this.opts.afterPublishAck?.(event, result);
+        // Up to `pipeline` publishes in flight on the one connection: JetStream stores them in the
+        // order sent, and their acks are taken in that order, so the checkpoint never passes an
+        // event that was not acknowledged. A failed publish is retried on its own (the ones behind
+        // it in the window may be stored before it then; consumers take events in any order).
+        const window = Math.max(1, this.opts.pipeline ?? 64);
+        for (let i = 0; i < page.length && !signal.aborted; i += window) {
+          const chunk = page.slice(i, i + window);
+          const sent = chunk.map((event) => this.opts.bus.publishEvent(event).then((r) => ({ r }), (err: unknown) => ({ err })));
+          for (const [j, event] of chunk.entries()) {
+            const first = await sent[j]!;
+            let result: PublishResult;
+            if ('r' in first) result = first.r;
+            else {
+              this.stats.retries++;
+              this.opts.log?.('warn', `relay: publish ${event.metadata.eventId} failed; retrying`, { error: (first.err as Error)?.message });
+              result = await this.retrying(`publish ${event.metadata.eventId}`, signal, () => this.opts.bus.publishEvent(event));
+            }
+            this.stats.published++;
+            if (result.duplicate) this.stats.duplicates++;
+            acked = event.position;
+            this.opts.afterPublishAck?.(event, result);
+          }
         }
       } finally {
         // Saved on the way out too, so a stop never republishes more than it must.
