@@ -289,6 +289,7 @@ try {
 
   const summary = (xs) => {
     const a = Float64Array.from(xs).sort();
+    if (a.length === 0) return { samples: 0 };
     return { samples: a.length, p50: +pct(a, 0.5).toFixed(1), p90: +pct(a, 0.9).toFixed(1), p99: +pct(a, 0.99).toFixed(1), max: +a[a.length - 1].toFixed(1) };
   };
   figures.latencyMs = { all: summary(subs.flatMap((x) => x.latencies)) };

@@ -56,6 +56,32 @@ describe('EmbeddedReadStore persistence', () => {
     }
   });
 
+  it('a background snapshot holds the documents as of its start while writes go on; close() writes the rest', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-snap-'));
+    try {
+      const file = join(dir, 'read.jsonl');
+      const a = EmbeddedReadStore.open({ file, snapshotIntervalMs: 0 });
+      const c = a.collection('runs');
+      for (let i = 0; i < 5000; i++) await c.upsertOne({ _id: `r${i}` }, { v: 1, steps: Array.from({ length: 10 }, (_, k) => ({ k, state: 'done' })) });
+      const writing = a.snapshotInBackground();
+      // Writes while it runs: not in this snapshot (taken before them), and the store stays usable.
+      for (let i = 0; i < 50; i++) await c.updateOne({ _id: `r${i}` }, { $set: { v: 2 } });
+      await c.upsertOne({ _id: 'late' }, { v: 1 });
+      await writing;
+      const b = EmbeddedReadStore.open({ file, snapshotIntervalMs: 0 });
+      assert.equal(await b.collection('runs').count(), 5000, 'the documents as of the start');
+      assert.deepEqual((await b.collection('runs').findOne({ _id: 'r0' }))!['v'], 1);
+      await b.close();
+      await a.close(); // the final snapshot has everything
+      const d = EmbeddedReadStore.open({ file, snapshotIntervalMs: 0 });
+      assert.equal(await d.collection('runs').count(), 5001);
+      assert.deepEqual((await d.collection('runs').findOne({ _id: 'r0' }))!['v'], 2);
+      await d.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('refuses a file that is not a snapshot with READ_STORE_UNAVAILABLE', () => {
     const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-snap-'));
     try {

@@ -1,4 +1,5 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync, rmSync } from 'node:fs';
+import { rename, rm, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Aggregator, Query, update as applyUpdate } from 'mingo';
 import {
@@ -471,6 +472,7 @@ export class EmbeddedReadStore implements ReadStore {
   private dirty = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  private writing: Promise<void> | undefined;
 
   private constructor(private readonly options: EmbeddedReadStoreOptions) {}
 
@@ -482,13 +484,8 @@ export class EmbeddedReadStore implements ReadStore {
       const every = options.snapshotIntervalMs ?? 5_000;
       if (every > 0) {
         store.timer = setInterval(() => {
-          if (store.dirty) {
-            try {
-              store.snapshot();
-            } catch {
-              // The next interval or close() retries; the store itself stays usable.
-            }
-          }
+          // The next interval or close() retries a failed write; the store itself stays usable.
+          if (store.dirty && !store.writing) store.writing = store.snapshotInBackground().catch(() => undefined).finally(() => (store.writing = undefined));
         }, every);
         store.timer.unref();
       }
@@ -552,6 +549,43 @@ export class EmbeddedReadStore implements ReadStore {
     this.dirty = false;
   }
 
+  /**
+   * The periodic snapshot, without holding the event loop: the documents are taken as of now (they
+   * are never changed in place, so later writes do not show through), encoded a thousand at a time
+   * between turns of the event loop, and written asynchronously (temp file + rename). Queries and
+   * projections go on meanwhile; what they change is in the next snapshot.
+   */
+  async snapshotInBackground(): Promise<void> {
+    const file = this.options.file;
+    if (!file) return;
+    const taken = [...this.collections.values()].map((st) => ({ name: st.name, indexes: [...st.indexes.values()].map((i) => ({ name: i.name, spec: i.spec, unique: i.unique })), docs: [...st.docs.values()] }));
+    this.dirty = false;
+    const lines: string[] = [JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, writtenAt: new Date().toISOString() })];
+    let since = 0;
+    for (const c of taken) {
+      lines.push(JSON.stringify({ collection: c.name, indexes: c.indexes }));
+      const name = JSON.stringify(c.name);
+      for (const doc of c.docs) {
+        lines.push(`{"c":${name},"d":${encodeValue(doc)}}`);
+        if (++since >= 1000) {
+          since = 0;
+          await new Promise((r) => setImmediate(r));
+        }
+      }
+    }
+    const tmp = `${file}.${process.pid}.bg.tmp`;
+    try {
+      mkdirSync(dirname(file), { recursive: true });
+      await writeFile(tmp, lines.join('\n') + '\n');
+      if (this.closed) throw new ReadStoreUnavailableError('closed while writing a snapshot');
+      await rename(tmp, file);
+    } catch (error) {
+      this.dirty = true;
+      await rm(tmp, { force: true });
+      throw error instanceof ReadStoreUnavailableError ? error : new ReadStoreUnavailableError(`cannot write read-store snapshot ${file}: ${(error as Error).message}`, error);
+    }
+  }
+
   private load(file: string): void {
     if (!existsSync(file)) return;
     let text: string;
@@ -593,6 +627,7 @@ export class EmbeddedReadStore implements ReadStore {
   async close(): Promise<void> {
     if (this.closed) return;
     if (this.timer) clearInterval(this.timer);
+    await this.writing;
     this.snapshot();
     this.closed = true;
   }
