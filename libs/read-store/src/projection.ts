@@ -108,6 +108,23 @@ export async function rebuildProjection(options: { readStore: ReadStore; name: s
 
 const isDuplicate = (error: unknown): boolean => error instanceof DuplicateKeyError;
 
+/** Longest stretch (ms) projections work before letting the event loop run other work. */
+const YIELD_AFTER_MS = 4;
+let workingSince = performance.now();
+
+/**
+ * Lets I/O and timers run between events once projections have had the event loop for a few
+ * milliseconds: the read-store calls resolve at once, so a page of events would otherwise be one
+ * unbroken run of microtasks (hundreds of milliseconds during a large cycle) with every socket of
+ * the process waiting.
+ */
+async function yieldNowAndThen(): Promise<void> {
+  const now = performance.now();
+  if (now - workingSince < YIELD_AFTER_MS) return;
+  await new Promise((r) => setImmediate(r));
+  workingSince = performance.now();
+}
+
 /** Makes the document's `_v` guard part of an update. */
 async function applyOnceTo(coll: ReadCollection, id: string | number, version: string, update: UpdateSpec): Promise<boolean> {
   const guarded: UpdateSpec = { ...update, $set: { ...(update.$set ?? {}), _v: version } };
@@ -155,6 +172,7 @@ export async function runProjection(options: RunProjectionOptions): Promise<Runn
 
   const handler = async (event: RecordedEvent): Promise<void> => {
     if (applied !== undefined && event.position <= applied) return;
+    await yieldNowAndThen();
     const version = positionKey(event.position);
     const fresh: string[] = [];
     const own = (c: string): void => {
