@@ -11,12 +11,12 @@
 // this process; optionally the bare ssh2 driver on the same kind of fleet as the floor.
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
-//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--keep]
+//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { childrenOf, commOf, eventsAppended as storePosition, eventTypes as storeEventTypes, inventoryIni as iniOf, processWatch, ROOT, simBundle, simulatedFleetEnv, startFleet as startSimFleet } from './lib/sim-fleet.mjs';
 
@@ -25,6 +25,7 @@ const opt = (name, dflt) => {
   const i = args.indexOf(name);
   return i < 0 ? dflt : args[i + 1];
 };
+const PROFILE_DIR = opt('--profile', undefined);
 const N = Number(opt('--endpoints', '1000'));
 const CONC = Number(opt('--concurrency', '200'));
 const APT_MS = Number(opt('--apt-latency-ms', '200'));
@@ -91,7 +92,15 @@ try {
   let onReady;
   const readyP = new Promise((r) => (onReady = r));
   const t0 = performance.now();
+  // --profile <dir>: every stack process writes a V8 CPU profile there when it stops (summarise with
+  // bench/cycle/profile-window.mjs <dir> 0 1e18).
+  const saved = process.env['NODE_OPTIONS'];
+  if (PROFILE_DIR) process.env['NODE_OPTIONS'] = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${resolve(PROFILE_DIR)}`.trim();
   stackDone = up({ dataDir, port: 0, until, onReady, log: (l) => stackLog.push(l) });
+  if (PROFILE_DIR) {
+    if (saved === undefined) delete process.env['NODE_OPTIONS'];
+    else process.env['NODE_OPTIONS'] = saved;
+  }
   const failed = stackDone.then(() => Promise.reject(new Error('the stack stopped early')));
   failed.catch(() => undefined);
   const info = await Promise.race([readyP, failed]);
@@ -102,12 +111,17 @@ try {
 
   bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name: 'patchbay-bench-sim', requestTimeoutMs: 900_000 });
   const events = [];
+  // The cycle's final event, noticed as it arrives (scanning every event received, every 20 ms,
+  // cost this process 81 CPU-s at 10,000 endpoints: CPU the stack under test then lacked).
+  const watch = { cycleId: undefined, end: undefined };
   const sub = bus.connection.subscribe('patchbay.evt.>');
   void (async () => {
     for await (const msg of sub) {
       const at = performance.now();
       try {
-        events.push({ at, e: decodeEvent(msg.data) });
+        const x = { at, e: decodeEvent(msg.data) };
+        events.push(x);
+        if (!watch.end && watch.cycleId && x.e.data?.cycleId === watch.cycleId && ['CycleCompleted', 'CycleHalted', 'CycleAborted'].includes(x.e.type)) watch.end = x;
       } catch {
         /* not an event */
       }
@@ -153,17 +167,19 @@ try {
   const tReq = performance.now();
   const requested = await send('planner', 'cycle.request', { policyId: 'sim' });
   const cycleId = requested.cycleId;
+  watch.cycleId = cycleId;
+  watch.end = events.slice(from).find((x) => x.e.data?.cycleId === cycleId && ['CycleCompleted', 'CycleHalted', 'CycleAborted'].includes(x.e.type));
   figures.requestReplyS = +s(performance.now() - tReq);
   say(`cycle ${cycleId} requested (${requested.status}, reply in ${figures.requestReplyS} s)`);
   let end;
   let lastReport = performance.now();
   const deadline = tReq + CYCLE_TIMEOUT_S * 1000;
   while (!end) {
-    const mine = events.slice(from);
-    end = mine.find((x) => x.e.data?.cycleId === cycleId && ['CycleCompleted', 'CycleHalted', 'CycleAborted'].includes(x.e.type));
+    end = watch.end;
     if (end) break;
     if (performance.now() - lastReport > 10_000) {
       lastReport = performance.now();
+      const mine = events.slice(from);
       const count = (type) => mine.filter((x) => x.e.type === type).length;
       say(`  +${s(performance.now() - tReq)} s: released ${count('EndpointReleased')}, runs started ${count('RunStarted')}, succeeded ${count('RunSucceeded')}, failed ${count('RunFailed')}, reboots ${count('RebootIssued')}/${count('RebootConfirmed')}, events on bus ${mine.length}`);
     }

@@ -101,6 +101,9 @@ export class EndpointRun {
     this.traceCarrier = { traceparent: events[0]?.metadata.traceparent, tracestate: events[0]?.metadata.tracestate };
   }
 
+  get endpointId(): string | undefined {
+    return this.state.endpointId;
+  }
   get cycleId(): string | undefined {
     return this.state.cycleId;
   }

@@ -107,6 +107,10 @@ describe('executor on the simulated fleet', () => {
     assert.equal(statsA.claimed + statsB.claimed, 24, 'each endpoint claimed once');
     assert.ok(statsA.claimed > 0 && statsB.claimed > 0, `both replicas worked (a ${statsA.claimed}, b ${statsB.claimed})`);
     assert.equal(statsA.lostClaims + statsB.lostClaims, 8, 'every duplicate release lost its claim');
+    // A finished run does not keep its SSH connection open until the next cycle.
+    const deadline = Date.now() + 5_000;
+    while (Date.now() < deadline && Array.from({ length: 24 }, (_, i) => ep(i).sockets.size).some((n) => n > 0)) await new Promise((r) => setTimeout(r, 50));
+    assert.deepEqual(Array.from({ length: 24 }, (_, i) => ep(i).sockets.size), new Array(24).fill(0), 'no connection left open to a finished endpoint');
     console.log(`# 24 simulated endpoints, two executors: ${wallMs} ms wall; claims a=${statsA.claimed} b=${statsB.claimed}`);
   });
 
