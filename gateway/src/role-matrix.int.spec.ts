@@ -5,6 +5,7 @@ import type { NewEvent } from '@patchbay/contracts';
 import { OPERATION_ROLES, PUBLIC, ROLES, type Role } from './auth/roles.js';
 import type { RunningGateway } from './gateway.js';
 import { codeOf, gql, seedCycle, startTestStack, type GqlResult, type TestStack } from './spec-fixtures.js';
+import { sseData } from '@patchbay/testing';
 
 /**
  * The role matrix, generated: every root field of the schema the gateway serves (read by
@@ -147,22 +148,7 @@ function sse(url: string, document: string, token: string | undefined, signal: A
     const res = await fetch(url, { method: 'POST', signal, headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query: document }) });
     opened(res.status);
     if (!(res.headers.get('content-type') ?? '').includes('text/event-stream')) return { status: res.status, payloads: [(await res.json()) as SseOutcome['payloads'][number]] };
-    const decoder = new TextDecoder();
-    let buffer = '';
-    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-      buffer += decoder.decode(chunk, { stream: true });
-      let i;
-      while ((i = buffer.indexOf('\n\n')) >= 0) {
-        const frame = buffer.slice(0, i);
-        buffer = buffer.slice(i + 2);
-        const data = frame
-          .split('\n')
-          .filter((l) => l.startsWith('data:'))
-          .map((l) => l.slice(5).trim())
-          .join('');
-        if (data) return { status: res.status, payloads: [JSON.parse(data) as SseOutcome['payloads'][number]] };
-      }
-    }
+    for await (const payload of sseData<SseOutcome['payloads'][number]>(res.body)) return { status: res.status, payloads: [payload] };
     return { status: res.status, payloads: [] };
   })();
   result.catch(() => opened(0));

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { createClient, type Client } from 'graphql-ws';
 import { gql, seedCycle, startTestStack, type TestStack } from './spec-fixtures.js';
 import type { RunningGateway } from './gateway.js';
+import { sseData } from '@patchbay/testing';
 
 interface Ev {
   eventId: string;
@@ -15,18 +16,9 @@ async function sse(url: string, query: string, token: string | undefined, count:
   const res = await fetch(url, { method: 'POST', signal, headers: { 'content-type': 'application/json', accept: 'text/event-stream', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify({ query }) });
   opened?.();
   const out: Array<{ data?: Record<string, Ev> }> = [];
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let i;
-    while ((i = buffer.indexOf('\n\n')) >= 0) {
-      const frame = buffer.slice(0, i);
-      buffer = buffer.slice(i + 2);
-      const data = frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-      if (data) out.push(JSON.parse(data));
-      if (out.length >= count || out.some((o) => (o as { errors?: unknown }).errors)) return out;
-    }
+  for await (const payload of sseData<{ data?: Record<string, Ev> }>(res.body)) {
+    out.push(payload);
+    if (out.length >= count || out.some((o) => (o as { errors?: unknown }).errors)) return out;
   }
   return out;
 }

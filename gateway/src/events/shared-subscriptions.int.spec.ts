@@ -6,6 +6,7 @@ import type { NewEvent } from '@patchbay/contracts';
 import type { RunningGateway } from '../gateway.js';
 import type { GatewayServices } from '../context.js';
 import { startTestStack, type TestStack } from '../spec-fixtures.js';
+import { sseData } from '@patchbay/testing';
 
 const EVENTS = 300;
 const A = 'subscription { cycleProgress(cycleId: "c-share") { eventId type } }';
@@ -58,18 +59,7 @@ describe('shared subscriptions (real gateway, graphql-ws and SSE)', () => {
     const ids: string[] = [];
     void (async () => {
       const res = await fetch(gw.url, { method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${stack.adminToken}` }, body: JSON.stringify({ query }) });
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let i;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const data = frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-          if (data) ids.push(Object.values(JSON.parse(data).data as Record<string, { eventId: string }>)[0]!.eventId);
-        }
-      }
+      for await (const payload of sseData<{ data: Record<string, { eventId: string }> }>(res.body)) ids.push(Object.values(payload.data)[0]!.eventId);
     })().catch(() => undefined);
     return { ids, stop: () => abort.abort() };
   };

@@ -1,3 +1,4 @@
 export * from './free-port.js';
 export * from './nats-server.js';
 export * from './otlp-receiver.js';
+export * from './sse.js';

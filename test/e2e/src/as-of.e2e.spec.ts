@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { up } from '@patchbay/cli';
 import { DEFAULT_SCENARIO, generateSshKeyPair, scenarioSchema, SimulatedFleet } from '@patchbay/fleet-lab';
+import { sseData } from '@patchbay/testing';
 
 /**
  * As-of fidelity: while a real cycle runs (embedded stack as separate processes, simulated fleet),
@@ -166,27 +167,13 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
     const res = await fetch(url, { method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: `subscription { cycleProgress(cycleId: "${cycleId}") { eventId type stream } }` }) });
     assert.equal(res.status, 200);
     const reading = (async () => {
-      const decoder = new TextDecoder();
-      let buffer = '';
-      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-        buffer += decoder.decode(chunk, { stream: true });
-        let i;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const data = frame
-            .split('\n')
-            .filter((l) => l.startsWith('data:'))
-            .map((l) => l.slice(5).trim())
-            .join('');
-          if (!data) continue;
-          const e = (JSON.parse(data) as { data?: { cycleProgress: { eventId: string; type: string; stream: string } } }).data?.cycleProgress;
-          if (!e) continue;
-          lastEventId = e.eventId;
-          lastAt = Date.now();
-          seen++;
-          if (e.stream === `cycle-${cycleId}` && ['CycleCompleted', 'CycleHalted', 'CycleAborted'].includes(e.type)) ended = e.type;
-        }
+      for await (const payload of sseData<{ data?: { cycleProgress: { eventId: string; type: string; stream: string } } }>(res.body)) {
+        const e = payload.data?.cycleProgress;
+        if (!e) continue;
+        lastEventId = e.eventId;
+        lastAt = Date.now();
+        seen++;
+        if (e.stream === `cycle-${cycleId}` && ['CycleCompleted', 'CycleHalted', 'CycleAborted'].includes(e.type)) ended = e.type;
       }
     })().catch((err: Error) => {
       if (!abort.signal.aborted) throw err;
