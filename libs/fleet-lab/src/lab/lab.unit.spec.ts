@@ -65,7 +65,7 @@ describe('lab packages', () => {
     assert.match(p, /exit 1/);
     const plain = postinstScript(packageSpecSchema.parse({ name: 'pb-z', available: '1' }));
     assert.doesNotMatch(plain, /reboot-required|exit 1|sleep/);
-    assert.match(postinstScript(packageSpecSchema.parse({ name: 'pb-s', available: '1', postinstSeconds: 3 })), /^  sleep 3$/m);
+    assert.match(postinstScript(packageSpecSchema.parse({ name: 'pb-s', available: '1', postinstSeconds: 3 })), /^ {2}sleep 3$/m);
     assert.throws(() => packageSpecSchema.parse({ name: 'pb-s', available: '1', postinstSeconds: 'rm -rf /' }));
   });
 });
