@@ -97,13 +97,14 @@ try {
   const saved = process.env['NODE_OPTIONS'];
   if (PROFILE_DIR) process.env['NODE_OPTIONS'] = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${resolve(PROFILE_DIR)}`.trim();
   stackDone = up({ dataDir, port: 0, until, onReady, log: (l) => stackLog.push(l) });
+  const failed = stackDone.then(() => Promise.reject(new Error('the stack stopped early')));
+  failed.catch(() => undefined);
+  const info = await Promise.race([readyP, failed]);
+  // Restored once every stack process has started (they are spawned as the stack comes up).
   if (PROFILE_DIR) {
     if (saved === undefined) delete process.env['NODE_OPTIONS'];
     else process.env['NODE_OPTIONS'] = saved;
   }
-  const failed = stackDone.then(() => Promise.reject(new Error('the stack stopped early')));
-  failed.catch(() => undefined);
-  const info = await Promise.race([readyP, failed]);
   figures.stackUpS = +s(performance.now() - t0);
   for (const [name, pid] of Object.entries(info.pids)) if (pid) watched.set(name, pid);
   for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set(`nats-server`, pid);
