@@ -166,6 +166,25 @@ describe('BuiltinSecretResolver', () => {
     assert.equal(await r.resolve('env:PB_KEY'), material);
   });
 
+  it('reuses a key file read within its cache time, reads a replaced key after it, never remembers a failed read', async () => {
+    const file = join(dir, 'rotating');
+    writeFileSync(file, material, { mode: 0o600 });
+    const r = new BuiltinSecretResolver({}, 150);
+    assert.equal((await r.resolve(`file:${file}`)).toString(), material);
+    writeFileSync(file, 'ROTATED', { mode: 0o600 });
+    assert.equal((await r.resolve(`file:${file}`)).toString(), material, 'within the cache time: the content read before');
+    await new Promise((res) => setTimeout(res, 200));
+    assert.equal((await r.resolve(`file:${file}`)).toString(), 'ROTATED', 'after it: read again');
+    const late = join(dir, 'late');
+    await assert.rejects(r.resolve(`file:${late}`), SecretUnavailableError);
+    writeFileSync(late, material, { mode: 0o600 });
+    assert.equal((await r.resolve(`file:${late}`)).toString(), material, 'a missing file is looked for again at once');
+    const uncached = new BuiltinSecretResolver({}, 0);
+    assert.equal((await uncached.resolve(`file:${file}`)).toString(), 'ROTATED');
+    writeFileSync(file, material, { mode: 0o600 });
+    assert.equal((await uncached.resolve(`file:${file}`)).toString(), material, 'no cache: every read sees the file');
+  });
+
   it('fails with SECRET_UNAVAILABLE naming the reference, never the material', async () => {
     const empty = join(dir, 'empty');
     writeFileSync(empty, '');

@@ -15,7 +15,32 @@ export interface SecretResolver {
  * (a vault, a KMS) are other `SecretResolver`s.
  */
 export class BuiltinSecretResolver implements SecretResolver {
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  /** Key files read in the last `fileCacheMs` (a cycle opens thousands of connections with the same key). */
+  private readonly files = new Map<string, { at: number; data: Promise<Buffer> }>();
+
+  /**
+   * `fileCacheMs`: how long a key file's content is reused before it is read again (a replaced key
+   * is used from then on). 0 reads the file for every connection.
+   */
+  constructor(
+    private readonly env: NodeJS.ProcessEnv = process.env,
+    private readonly fileCacheMs = 5_000,
+  ) {}
+
+  private readKeyFile(path: string): Promise<Buffer> {
+    const now = Date.now();
+    const cached = this.files.get(path);
+    if (cached && now - cached.at < this.fileCacheMs) return cached.data;
+    const data = readFile(path);
+    if (this.fileCacheMs > 0) {
+      this.files.set(path, { at: now, data });
+      // A failed read is not remembered: the next connection tries again.
+      data.catch(() => {
+        if (this.files.get(path)?.data === data) this.files.delete(path);
+      });
+    }
+    return data;
+  }
 
   /** @throws SecretUnavailableError for an unknown scheme, a missing file or variable, or an empty secret. */
   async resolve(keyRef: string): Promise<string | Buffer> {
@@ -26,7 +51,7 @@ export class BuiltinSecretResolver implements SecretResolver {
       if (locator.length === 0) throw new SecretUnavailableError(keyRef, 'file: needs a path');
       let data: Buffer;
       try {
-        data = await readFile(locator);
+        data = await this.readKeyFile(locator);
       } catch (e) {
         // Only the errno code: the message is safe too, but codes are what operators act on.
         throw new SecretUnavailableError(keyRef, `cannot read the key file (${(e as NodeJS.ErrnoException).code ?? 'error'})`);

@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Span } from '@opentelemetry/api';
 import { PatchbayError, ValidationError } from '@patchbay/contracts';
@@ -119,7 +119,8 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
     return withSpan(
       'ssh.exec',
       async (span) => {
-        const runId = randomBytes(16).toString('hex');
+        // randomUUID draws on a cached entropy pool (randomBytes(16) was a synchronous fill per command).
+        const runId = randomUUID().replaceAll('-', '');
         const stopVia = this.opts.remoteProcessControl ? { runId, sudo: command.sudo } : undefined;
         const result = await this.runOnce(target, command.build(timeoutMs, runId), stopVia, argv0, timeoutMs, options);
         span.setAttributes({
