@@ -146,6 +146,15 @@ describe('cycle fold', () => {
     assert.equal(s0.status, 'unknown');
     // Malformed data is ignored field by field.
     assert.doesNotThrow(() => foldCycle('c1', [ev('CyclePlanned', { header: 'nope' }), ev('RunSucceeded', { endpointId: 42 }), { ...ev('WaveCompleted', {}), data: null }]));
+    // The fold (one state changed in place) gives what event-by-event pure application gives.
+    const many = [...events.slice(0, 9)];
+    for (let i = 0; i < 300; i++) {
+      const id = `e${i % 60}`;
+      const kinds = ['EndpointReleased', 'RunStarted', 'StepStarted', 'StepSucceeded', 'RunSucceeded', 'RunFailed', 'EndpointRunFinished'];
+      const type = kinds[(i * 7 + Math.floor(i / 60)) % kinds.length]!;
+      many.push(ev(type, { endpointId: id, wave: 0, stepId: `s${i % 5}`, code: type === 'RunFailed' ? 'X' : undefined, outcome: 'succeeded' }, `run-c1.${id}`));
+    }
+    assert.deepEqual(foldCycle('c1', many), many.reduce(applyCycleEvent, initialCycleState('c1')));
   });
 
   it('as of a time or an event id', () => {

@@ -75,6 +75,12 @@ const NEUTRAL = new Set(['CyclePlanPartRecorded']);
  */
 export function applyCycleEvent(state: CycleState, event: RecordedEvent): CycleState {
   const s: CycleState = { ...state, waves: state.waves.map((w) => ({ ...w })), endpoints: state.endpoints.map((e) => ({ ...e })), unknownEventTypes: [...state.unknownEventTypes] };
+  applyInPlace(s, event, new Map(s.endpoints.map((e) => [e.endpointId, e])));
+  return s;
+}
+
+/** Applies one event to `s` itself; `index` finds the endpoints of `s` by id (and learns new ones). */
+function applyInPlace(s: CycleState, event: RecordedEvent, index: Map<string, EndpointAsOf>): void {
   const d = (event.data ?? {}) as Record<string, unknown>;
   s.eventCount += 1;
   s.lastEventId = event.metadata.eventId;
@@ -82,10 +88,11 @@ export function applyCycleEvent(state: CycleState, event: RecordedEvent): CycleS
   s.lastRecordedAt = event.metadata.recordedAt;
   const endpoint = (id: unknown): EndpointAsOf | undefined => {
     if (typeof id !== 'string') return undefined;
-    let e = s.endpoints.find((x) => x.endpointId === id);
+    let e = index.get(id);
     if (!e) {
       e = { endpointId: id, wave: null, groupId: null, tier: null, state: 'planned', step: null, code: null };
       s.endpoints.push(e);
+      index.set(id, e);
     }
     return e;
   };
@@ -183,12 +190,16 @@ export function applyCycleEvent(state: CycleState, event: RecordedEvent): CycleS
         s.unknownEventTypes.push(event.type);
       }
   }
-  return s;
 }
 
 /** Folds events (already in global order) into the cycle's state. */
 export function foldCycle(cycleId: string, events: readonly RecordedEvent[]): CycleState {
-  return events.reduce(applyCycleEvent, initialCycleState(cycleId));
+  // One state changed in place (applyCycleEvent copies the state per event: at 1,000 endpoints and
+  // 20,000 events that was 20 million endpoint copies and 0.4 s).
+  const s = initialCycleState(cycleId);
+  const index = new Map<string, EndpointAsOf>();
+  for (const e of events) applyInPlace(s, e, index);
+  return s;
 }
 
 /**
