@@ -39,10 +39,11 @@ class GatewayHttp implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(@Inject(GATEWAY_DEPS) private readonly deps: GatewayDeps) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { bus, config, store, settings, services } = this.deps;
+    const { bus, config, store, settings, services, logger } = this.deps;
     this.server = await startGatewayServer({
       settings,
       ports: services,
+      onInternalError: (err) => logger.error({ error: (err as Error)?.message }, 'WebSocket connection closed on an internal error'),
       host: config.gatewayHost,
       port: config.gatewayPort,
       services: SERVICE_NAMES,

@@ -12,7 +12,7 @@ import { codedError, RateLimitedError, toGraphQLError } from './errors.js';
 import { armorPlugin, batchingPlugin, introspectionPlugin, RateLimiter } from './http/limits.js';
 import { handleAuditHttp } from './http/audit-routes.js';
 import { consoleHandler } from './http/console.js';
-import { batchedSsePlugin, SSE_SINK, SseSink } from './http/sse.js';
+import { batchedSsePlugin, SSE_SINK, SseSink, wantsSse } from './http/sse.js';
 import { serveGraphqlWs } from './http/ws.js';
 import { SharedSubscriptions, sharedSubscriptionsPlugin, SUBSCRIPTION_SINK } from './events/shared-subscriptions.js';
 import { scalarResolvers } from './modules/scalars.js';
@@ -32,6 +32,8 @@ export interface GatewayServerOptions extends HealthModuleOptions {
   port?: number;
   settings: GatewaySettings;
   ports: GatewayServices;
+  /** An internal error on a WebSocket connection (the connection is closed with 1011 either way). */
+  onInternalError?: (err: unknown) => void;
 }
 
 export interface GatewayServer {
@@ -114,7 +116,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     // Batches are admitted to the parser and refused (or capped) by batchingPlugin with its own codes.
     batching: { limit: Math.max(settings.batchingLimit, 1) },
     maskedErrors: { maskError: (error) => toGraphQLError(error) },
-    plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin, sharedSubscriptionsPlugin(shared), batchedSsePlugin(SUBSCRIPTION_SINK)],
+    plugins: [batchingPlugin(settings.batchingLimit), armorPlugin(settings), introspectionPlugin(settings.introspection), errorCodesPlugin, sharedSubscriptionsPlugin(shared), batchedSsePlugin()],
   });
   const limiter = new RateLimiter(settings.rateLimitPerMinute);
   const webConsole = consoleHandler(settings.consoleDir);
@@ -145,7 +147,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     // One span per API request, continuing the caller's trace (`traceparent` from an ITSM system or the
     // CLI): commands sent while it is active carry it on, so a cycle requested here is one trace.
     const parent = extractTraceContext({ traceparent: header(req, 'traceparent'), tracestate: header(req, 'tracestate') });
-    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal, [SSE_SINK]: new SseSink(settings.subscriptionFlushMs) }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
+    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal, ...(wantsSse(header(req, 'accept')) ? { [SSE_SINK]: new SseSink(settings.subscriptionFlushMs) } : {}) }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
   };
 
   const server: Server = createServer((req, res) => {
@@ -197,7 +199,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
       }
       return { kind: 'result', result };
     },
-    onError: () => undefined,
+    ...(options.onInternalError ? { onError: options.onInternalError } : {}),
     flushMs: settings.subscriptionFlushMs,
   });
 

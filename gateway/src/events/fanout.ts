@@ -61,14 +61,6 @@ export class SubscriberQueue<T = RecordedEvent> implements AsyncIterableIterator
     if (this.waiting) this.close();
   }
 
-  /** Every item queued now, taken at once (for a transport that writes what is ready in one go). */
-  takeAll(): T[] {
-    const out = this.head === 0 ? this.queue : this.queue.slice(this.head);
-    this.queue = [];
-    this.head = 0;
-    return out;
-  }
-
   next(): Promise<IteratorResult<T>> {
     if (this.head < this.queue.length) {
       const value = this.queue[this.head++]!;

@@ -1,7 +1,7 @@
 import { print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { toGraphQLError } from '../errors.js';
-import { errorsJson, resultJson } from '../http/sse.js';
+import { errorsJson, resultJson } from './result-json.js';
 import { SubscriberQueue, SubscriberTooSlowError } from './fanout.js';
 
 type SubscribeResult = AsyncIterable<ExecutionResult> | ExecutionResult;

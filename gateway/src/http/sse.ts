@@ -1,6 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import { getSSEProcessor, isAsyncIterable, type Plugin } from 'graphql-yoga';
-import type { SubscriptionSink } from '../events/shared-subscriptions.js';
+import { resultJson } from '../events/result-json.js';
+import { SUBSCRIPTION_SINK, type SubscriptionSink } from '../events/shared-subscriptions.js';
 
 type FetchApi = { TextEncoder: typeof TextEncoder; ReadableStream: typeof ReadableStream; Response: typeof Response };
 type ResultProcessor = (result: unknown, fetchAPI: FetchApi, acceptedMediaType: string) => unknown;
@@ -8,29 +9,6 @@ type ResultProcessor = (result: unknown, fetchAPI: FetchApi, acceptedMediaType: 
 const TURN = Symbol('turn');
 /** Resolves after the current turn of the event loop (I/O and timers included). */
 const nextTurn = (): Promise<typeof TURN> => new Promise((r) => setImmediate(r, TURN));
-
-/** One SSE frame's data text per result object: results shared by many subscribers are serialised once. */
-const serialised = new WeakMap<object, string>();
-
-/** An error as the client sees it: message, locations, path and extensions without the server's internals. */
-function publicError(e: unknown): unknown {
-  const json = (e as { toJSON?: () => unknown }).toJSON?.() ?? { message: (e as Error).message };
-  const ext = (json as { extensions?: Record<string, unknown> }).extensions;
-  if (!ext) return json;
-  const { http: _http, unexpected: _unexpected, ...rest } = ext;
-  return { ...(json as object), extensions: Object.keys(rest).length ? rest : undefined };
-}
-
-/** A list of errors as JSON text (what graphql-ws's `error` message and a result's `errors` carry). */
-export const errorsJson = (errors: readonly unknown[]): string => JSON.stringify(errors.map(publicError));
-
-/** The JSON of one result (cached per result object when it has no errors). */
-export function resultJson(result: ExecutionResult): string {
-  if (result.errors?.length) return JSON.stringify({ ...result, errors: result.errors.map(publicError) });
-  let text = serialised.get(result);
-  if (text === undefined) serialised.set(result, (text = JSON.stringify(result)));
-  return text;
-}
 
 /** Frames larger than this end a batch early (the rest goes in the next write). */
 const MAX_BATCH_CHARS = 1 << 20;
@@ -174,26 +152,28 @@ export function batchedSseProcessor(pingIntervalMs = 12_000, sink?: SseSink): Re
   };
 }
 
-/** The key under which the HTTP handler gives each request's SSE sink to yoga's server context. */
+/** The key under which the HTTP handler gives each SSE request's sink to yoga's server context. */
 export const SSE_SINK = 'sseSink';
+
+/** Whether a request's `accept` header asks for server-sent events. */
+export const wantsSse = (accept: string | null | undefined): boolean => /\btext\/event-stream\b/.test(accept ?? '');
 
 /**
  * Puts {@link batchedSseProcessor} in place of yoga's SSE transport for subscriptions, and offers
  * the request's {@link SseSink} (from the server context) to shared subscriptions.
  */
-export function batchedSsePlugin(sinkKey: symbol): Plugin {
+export function batchedSsePlugin(): Plugin {
   const plain = batchedSseProcessor();
-  const wantsSse = (request: Request) => /\btext\/event-stream\b/.test(request.headers.get('accept') ?? '');
   return {
     onSubscribe({ args, extendContext }) {
       const ctx = args.contextValue as { request?: Request; [SSE_SINK]?: SseSink };
-      if (ctx[SSE_SINK] && ctx.request && wantsSse(ctx.request)) {
+      if (ctx[SSE_SINK] && ctx.request && wantsSse(ctx.request.headers.get('accept'))) {
         ctx[SSE_SINK].attached = true;
-        extendContext({ [sinkKey]: ctx[SSE_SINK] } as never);
+        extendContext({ [SUBSCRIPTION_SINK]: ctx[SSE_SINK] } as never);
       }
     },
     onResultProcess({ request, result, setResultProcessor, serverContext }) {
-      if (!isAsyncIterable(result) || !wantsSse(request)) return;
+      if (!isAsyncIterable(result) || !wantsSse(request.headers.get('accept'))) return;
       const sink = (serverContext as { [SSE_SINK]?: SseSink } | undefined)?.[SSE_SINK];
       setResultProcessor((sink?.attached ? batchedSseProcessor(12_000, sink) : plain) as never, 'text/event-stream');
     },

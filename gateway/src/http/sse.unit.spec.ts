@@ -1,7 +1,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { GraphQLError, type ExecutionResult } from 'graphql';
-import { batchedSseProcessor, resultJson } from './sse.js';
+import { resultJson } from '../events/result-json.js';
+import { batchedSseProcessor } from './sse.js';
 
 const fetchAPI = { TextEncoder, ReadableStream, Response };
 type Processor = (r: unknown, f: typeof fetchAPI, m: string) => Response;

@@ -3,7 +3,7 @@ import type { ExecutionResult, GraphQLError } from 'graphql';
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, handleProtocols, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
 import type { WebSocket as WsSocket, WebSocketServer as WsServer } from 'ws';
 import type { SubscriptionSink } from '../events/shared-subscriptions.js';
-import { errorsJson, resultJson } from './sse.js';
+import { errorsJson, resultJson } from '../events/result-json.js';
 
 type WebSocket = InstanceType<typeof WsSocket>;
 type WebSocketServer = InstanceType<typeof WsServer>;
@@ -116,7 +116,10 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
         return;
       }
       operations.set(id, undefined);
-      const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+      const idJson = JSON.stringify(id);
+      const nextMessage = (json: string) => `{"id":${idJson},"type":"next","payload":${json}}`;
+      const errorMessage = (errors: string) => `{"id":${idJson},"type":"error","payload":${errors}}`;
+      const completeMessage = () => stringifyMessage({ id, type: MessageType.Complete });
       let unwritten = 0;
       let finished = false;
       const written = () => void unwritten--;
@@ -130,9 +133,9 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
         next: (json) => {
           if (finished) return;
           unwritten++;
-          send(prefix + json + '}', written);
+          send(nextMessage(json), written);
         },
-        end: (errors) => finish(errors ? `{"id":${JSON.stringify(id)},"type":"error","payload":${errors}}` : stringifyMessage({ id, type: MessageType.Complete })),
+        end: (errors) => finish(errors ? errorMessage(errors) : completeMessage()),
         get backlog() {
           return Math.max(0, unwritten - heldByFlush);
         },
@@ -147,13 +150,14 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
       }
       if (cancelled) return;
       if (outcome.kind === 'refused') {
-        finish(`{"id":${JSON.stringify(id)},"type":"error","payload":${errorsJson(outcome.errors)}}`);
+        finish(errorMessage(errorsJson(outcome.errors)));
         return;
       }
+      const message = nextMessage(resultJson(outcome.result));
       // A single result waits for the socket when a lot is queued (a large query over a slow link).
-      if (socket.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) await new Promise<void>((r) => send(prefix + resultJson(outcome.result) + '}', () => r()));
-      else send(prefix + resultJson(outcome.result) + '}');
-      finish(stringifyMessage({ id, type: MessageType.Complete }));
+      if (socket.bufferedAmount >= WS_SEND_HIGH_WATER_BYTES) await new Promise<void>((r) => send(message, () => r()));
+      else send(message);
+      finish(completeMessage());
     };
 
     socket.on('message', (data: Buffer) => {
