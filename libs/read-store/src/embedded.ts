@@ -50,6 +50,22 @@ export interface EmbeddedReadStoreOptions {
 const SNAPSHOT_FORMAT = 'patchbay-read-store';
 const SNAPSHOT_VERSION = 1;
 
+interface SnapshotCollection {
+  name: string;
+  indexes: Array<{ name: string; spec: unknown; unique: boolean }>;
+  docs: readonly Doc[];
+}
+
+/** The snapshot file's lines: a header, then per collection its indexes and one line per document. */
+function* snapshotLines(collections: readonly SnapshotCollection[]): Generator<string> {
+  yield JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, writtenAt: new Date().toISOString() });
+  for (const c of collections) {
+    yield JSON.stringify({ collection: c.name, indexes: c.indexes });
+    const name = JSON.stringify(c.name);
+    for (const doc of c.docs) yield `{"c":${name},"d":${encodeValue(doc)}}`;
+  }
+}
+
 /** Index key of one value; type-tagged so `1` and `"1"` never collide. */
 function keyPart(v: unknown): string {
   if (v === null || v === undefined) return 'z';
@@ -413,13 +429,15 @@ class CollectionState {
     let doc = upsertBase(filter);
     const modifier: Record<string, unknown> = { ...structuredClone(rest) };
     if ($setOnInsert) modifier['$set'] = { ...(modifier['$set'] as object | undefined), ...structuredClone($setOnInsert) };
-    const fast = Object.keys(modifier).length > 0 ? applySimpleUpdate(doc, modifier) : undefined;
-    if (fast) doc = fast.next;
-    else {
-      try {
-        if (Object.keys(modifier).length > 0) applyUpdate(doc, modifier as never, undefined, undefined, { cloneMode: 'deep' });
-      } catch (error) {
-        return translateMingo(error);
+    if (Object.keys(modifier).length > 0) {
+      const fast = applySimpleUpdate(doc, modifier);
+      if (fast) doc = fast.next;
+      else {
+        try {
+          applyUpdate(doc, modifier as never, undefined, undefined, { cloneMode: 'deep' });
+        } catch (error) {
+          return translateMingo(error);
+        }
       }
     }
     if (doc._id === undefined) {
@@ -532,11 +550,7 @@ export class EmbeddedReadStore implements ReadStore {
   snapshot(): void {
     const file = this.options.file;
     if (!file) return;
-    const lines: string[] = [JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, writtenAt: new Date().toISOString() })];
-    for (const st of this.collections.values()) {
-      lines.push(JSON.stringify({ collection: st.name, indexes: [...st.indexes.values()].map((i) => ({ name: i.name, spec: i.spec, unique: i.unique })) }));
-      for (const doc of st.docs.values()) lines.push(`{"c":${JSON.stringify(st.name)},"d":${encodeValue(doc)}}`);
-    }
+    const lines = [...snapshotLines(this.takeSnapshot())];
     mkdirSync(dirname(file), { recursive: true });
     const tmp = `${file}.${process.pid}.tmp`;
     try {
@@ -551,27 +565,18 @@ export class EmbeddedReadStore implements ReadStore {
 
   /**
    * The periodic snapshot, without holding the event loop: the documents are taken as of now (they
-   * are never changed in place, so later writes do not show through), encoded a thousand at a time
-   * between turns of the event loop, and written asynchronously (temp file + rename). Queries and
-   * projections go on meanwhile; what they change is in the next snapshot.
+   * are never changed in place, so later writes do not show through), encoded a thousand lines at a
+   * time between turns of the event loop, and written asynchronously (temp file + rename). Queries
+   * and projections go on meanwhile; what they change is in the next snapshot.
    */
   async snapshotInBackground(): Promise<void> {
     const file = this.options.file;
     if (!file) return;
-    const taken = [...this.collections.values()].map((st) => ({ name: st.name, indexes: [...st.indexes.values()].map((i) => ({ name: i.name, spec: i.spec, unique: i.unique })), docs: [...st.docs.values()] }));
+    const taken = this.takeSnapshot();
     this.dirty = false;
-    const lines: string[] = [JSON.stringify({ format: SNAPSHOT_FORMAT, version: SNAPSHOT_VERSION, writtenAt: new Date().toISOString() })];
-    let since = 0;
-    for (const c of taken) {
-      lines.push(JSON.stringify({ collection: c.name, indexes: c.indexes }));
-      const name = JSON.stringify(c.name);
-      for (const doc of c.docs) {
-        lines.push(`{"c":${name},"d":${encodeValue(doc)}}`);
-        if (++since >= 1000) {
-          since = 0;
-          await new Promise((r) => setImmediate(r));
-        }
-      }
+    const lines: string[] = [];
+    for (const line of snapshotLines(taken)) {
+      if (lines.push(line) % 1000 === 0) await new Promise((r) => setImmediate(r));
     }
     const tmp = `${file}.${process.pid}.bg.tmp`;
     try {
@@ -584,6 +589,11 @@ export class EmbeddedReadStore implements ReadStore {
       await rm(tmp, { force: true });
       throw error instanceof ReadStoreUnavailableError ? error : new ReadStoreUnavailableError(`cannot write read-store snapshot ${file}: ${(error as Error).message}`, error);
     }
+  }
+
+  /** Every collection as of now: its indexes and its documents (references: documents are never changed in place). */
+  private takeSnapshot(): SnapshotCollection[] {
+    return [...this.collections.values()].map((st) => ({ name: st.name, indexes: [...st.indexes.values()].map((i) => ({ name: i.name, spec: i.spec, unique: i.unique })), docs: [...st.docs.values()] }));
   }
 
   private load(file: string): void {

@@ -17,29 +17,24 @@ const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 /** A value whose matching has array or document semantics (multikey, embedded equality): mingo's. */
 const isComposite = (v: unknown): boolean => typeof v === 'object' && v !== null;
 
-function all(parts: readonly SimpleMatcher[]): SimpleMatcher {
-  return (doc) => {
+/**
+ * Several tests as one: the first part that answers `decisive` decides (false for an and, true for
+ * an or); otherwise the answer is the opposite, unless a part could not decide (then mingo must).
+ */
+const combine =
+  (decisive: boolean) =>
+  (parts: readonly SimpleMatcher[]): SimpleMatcher =>
+  (doc) => {
     let unknown = false;
     for (const p of parts) {
       const r = p(doc);
-      if (r === false) return false;
+      if (r === decisive) return decisive;
       if (r === undefined) unknown = true;
     }
-    return unknown ? undefined : true;
+    return unknown ? undefined : !decisive;
   };
-}
-
-function any(parts: readonly SimpleMatcher[]): SimpleMatcher {
-  return (doc) => {
-    let unknown = false;
-    for (const p of parts) {
-      const r = p(doc);
-      if (r === true) return true;
-      if (r === undefined) unknown = true;
-    }
-    return unknown ? undefined : false;
-  };
-}
+const all = combine(false);
+const any = combine(true);
 
 function compare(op: string, operand: unknown): ((x: unknown) => boolean | undefined) | undefined {
   switch (op) {
