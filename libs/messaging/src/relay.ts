@@ -134,16 +134,19 @@ export class EventRelay {
         const window = Math.max(1, this.opts.pipeline ?? 64);
         for (let i = 0; i < page.length && !signal.aborted; i += window) {
           const chunk = page.slice(i, i + window);
+          // Settled at once so that a failure behind the one being awaited is not an unhandled rejection.
           const sent = chunk.map((event) => this.opts.bus.publishEvent(event).then((r) => ({ r }), (err: unknown) => ({ err })));
           for (const [j, event] of chunk.entries()) {
-            const first = await sent[j]!;
-            let result: PublishResult;
-            if ('r' in first) result = first.r;
-            else {
-              this.stats.retries++;
-              this.opts.log?.('warn', `relay: publish ${event.metadata.eventId} failed; retrying`, { error: (first.err as Error)?.message });
-              result = await this.retrying(`publish ${event.metadata.eventId}`, signal, () => this.opts.bus.publishEvent(event));
-            }
+            // The first attempt is the publish already in flight; `retrying` counts, logs and backs off as for any failure.
+            let inFlight: (typeof sent)[number] | undefined = sent[j];
+            const result = await this.retrying(`publish ${event.metadata.eventId}`, signal, async () => {
+              const first = inFlight;
+              inFlight = undefined;
+              if (!first) return this.opts.bus.publishEvent(event);
+              const settled = await first;
+              if ('err' in settled) throw settled.err;
+              return settled.r;
+            });
             this.stats.published++;
             if (result.duplicate) this.stats.duplicates++;
             acked = event.position;
