@@ -116,6 +116,12 @@ export interface EventStore {
   subscribe(options: SubscribeOptions): Subscription;
   /** The store's own durable checkpoint store. */
   readonly checkpoints: CheckpointStore;
+  /**
+   * Optional: resolves at the next commit to the store by any writer, or after `ms` at the
+   * latest, for readers that tail the global order (the relay). Adapters that cannot tell leave
+   * it out and their readers poll.
+   */
+  waitForAppend?(ms: number): Promise<void>;
   close(): Promise<void>;
 }
 

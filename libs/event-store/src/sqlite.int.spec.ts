@@ -174,6 +174,34 @@ describe('SqliteEventStore on a shared file', () => {
     }
   });
 
+
+  it('waitForAppend wakes at a commit by another process, and times out when nothing is written', async (t) => {
+    const path = file('wake.db');
+    const store = SqliteEventStore.open(path);
+    try {
+      // Nothing written: the wait lasts its full time.
+      let started = performance.now();
+      await store.waitForAppend(150);
+      assert.ok(performance.now() - started >= 140, 'an idle wait lasts its timeout');
+      // Another process commits 5 events 300 ms apart: each wait of 10 s ends at a commit.
+      const w = spawnWorker(['append', path, 'wake-1', '5', '300']);
+      const woken: number[] = [];
+      while (woken.length < 5) {
+        started = performance.now();
+        await store.waitForAppend(10_000);
+        woken.push(performance.now() - started);
+        const stored = (await store.readAll()).length;
+        if (stored >= 5) break;
+      }
+      assert.equal(await w.exited, 0);
+      t.diagnostic(`waits ended after ${woken.map((ms) => ms.toFixed(0)).join(', ')} ms`);
+      assert.ok(woken.every((ms) => ms < 5_000), `every wait ended at a commit, not at its 10 s timeout: ${woken.join(', ')}`);
+      assert.equal((await store.readAll()).length, 5);
+    } finally {
+      await store.close();
+    }
+    await rejectsWithCode(store.waitForAppend(10), 'EVENT_STORE_UNAVAILABLE');
+  });
   it('keeps subscription checkpoints across closing and reopening the file', async () => {
     const path = file('restart.db');
     let store = SqliteEventStore.open(path);

@@ -1,5 +1,5 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { type FSWatcher, mkdirSync, watch } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { categoryOf, GENESIS_HASH, ValidationError } from '@patchbay/contracts';
@@ -144,6 +144,10 @@ export class SqliteEventStore implements EventStore {
   /** `appendMany` is one transaction: all streams or none. */
   readonly capabilities: EventStoreCapabilities = Object.freeze({ atomicMultiStreamAppend: true });
   private readonly signal = new AppendSignal();
+  /** Commits by any process, seen as changes of the WAL file (started by the first `waitForAppend`). */
+  private readonly commits = new AppendSignal();
+  private walWatcher: FSWatcher | undefined;
+  private walWatchFailed = false;
   private readonly subscriptions = new Set<Subscription>();
   private readonly stmt: {
     begin: StatementSync;
@@ -562,8 +566,37 @@ export class SqliteEventStore implements EventStore {
   }
 
   /** Stops every subscription (saving their checkpoints) and closes the file. */
+  /**
+   * Resolves at the next commit to this file by any process or after `ms`. Every commit writes
+   * the WAL file (`<path>-wal`), so a watch on the file's directory sees the commits of other
+   * processes too; where the watch cannot be set up this is a plain wait of `ms`.
+   */
+  async waitForAppend(ms: number): Promise<void> {
+    this.ensureOpen();
+    if (this.path === ':memory:') return this.signal.wait(ms);
+    if (!this.walWatcher && !this.walWatchFailed) {
+      const wal = `${basename(this.path)}-wal`;
+      try {
+        this.walWatcher = watch(dirname(this.path), { persistent: false }, (_type, name) => {
+          if (name === wal) this.commits.notify();
+        });
+        this.walWatcher.on('error', () => {
+          this.walWatcher?.close();
+          this.walWatcher = undefined;
+          this.walWatchFailed = true;
+        });
+      } catch {
+        this.walWatchFailed = true;
+      }
+    }
+    return this.commits.wait(ms);
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
+    this.walWatcher?.close();
+    this.walWatcher = undefined;
+    this.commits.notify();
     // Appends already accepted are committed (or refused) before the connection goes.
     while (this.flushing) await this.flushing;
     await Promise.all([...this.subscriptions].map((s) => s.stop()));

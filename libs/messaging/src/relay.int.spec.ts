@@ -2,6 +2,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
+import { SqliteEventStore } from '@patchbay/event-store';
 import { NatsServer } from '@patchbay/testing';
 import type { RecordedEvent } from '@patchbay/contracts';
 import { EVENTS_STREAM, NatsBus, type EventConsumer } from './bus.js';
@@ -94,6 +95,29 @@ describe('EventRelay', () => {
     cleanups.push(() => c.stop());
     await eventually('50 consumed', () => consumed.length === 50);
     assert.deepEqual(consumed, (await fixture.store.readAll()).map((e) => e.position), 'JetStream order is the store order');
+  });
+
+  it('is woken by commits of another connection (no polling) and saves its checkpoint once caught up', async () => {
+    await appendSome(5);
+    // The relay reads through its own connection to the file, as the relay process does; its
+    // poll interval and checkpoint interval are a minute, so only the commit wake-up can be quick.
+    const relayStore = SqliteEventStore.open(fixture.path);
+    cleanups.push(() => relayStore.close());
+    const bus = await NatsBus.connect({ servers: server.url, name: 'relay' });
+    cleanups.push(() => bus.close());
+    const relay = new EventRelay({ store: relayStore, bus, pollIntervalMs: 60_000, checkpointIntervalMs: 60_000 });
+    relay.start();
+    cleanups.push(() => relay.stop());
+    await relay.waitFor((await fixture.store.readAll()).at(-1)!.position);
+    for (let round = 0; round < 3; round++) {
+      await appendSome(3);
+      const head = (await fixture.store.readAll()).at(-1)!.position;
+      const started = performance.now();
+      await Promise.race([relay.waitFor(head), new Promise((_, reject) => setTimeout(() => reject(new Error(`round ${round}: not relayed within 5 s`)), 5_000))]);
+      assert.ok(performance.now() - started < 5_000);
+      assert.equal(await fixture.store.checkpoints.load('relay-jetstream'), head, 'the checkpoint is saved once the relay has caught up');
+    }
+    assert.equal((await bus.streamInfo()).state.messages, 14);
   });
 
   it('survives a nats-server kill and restart mid-stream: nothing lost, nothing applied twice', async () => {

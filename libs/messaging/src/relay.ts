@@ -19,8 +19,17 @@ export interface EventRelayOptions {
   batchSize?: number;
   /** Publishes in flight at once (their acks are awaited in order). Default 64; 1 publishes one at a time. */
   pipeline?: number;
-  /** Idle wait before looking for new events again. Default 20 ms. */
+  /**
+   * Longest idle wait before looking for new events again. Default 20 ms. A store that can tell
+   * when a commit happens (`waitForAppend`: the embedded SQLite store, by any process) wakes the
+   * relay at once.
+   */
   pollIntervalMs?: number;
+  /**
+   * While events keep coming, the checkpoint is saved at most this often (ms); it is always saved
+   * when the relay catches up and when it stops. Default 200.
+   */
+  checkpointIntervalMs?: number;
   /** Retry delays for a failing publish / read / checkpoint save: doubles from min up to max. Default 100..5000 ms. */
   retryMinMs?: number;
   retryMaxMs?: number;
@@ -117,16 +126,29 @@ export class EventRelay {
     let checkpoint = await this.retrying('load checkpoint', signal, () => this.checkpoints.load(this.checkpointName));
     this.advanced(checkpoint);
     const batchSize = this.opts.batchSize ?? 256;
-    while (!signal.aborted) {
-      const after = checkpoint;
-      const page = await this.retrying('read events', signal, () => this.opts.store.readAll({ after, maxCount: batchSize }));
-      this.caughtUp = page.length === 0;
-      if (page.length === 0) {
-        await sleep(this.opts.pollIntervalMs ?? 20, signal);
-        continue;
-      }
-      let acked: bigint | undefined;
-      try {
+    const saveEveryMs = this.opts.checkpointIntervalMs ?? 200;
+    // Acknowledged by JetStream but not yet in the saved checkpoint.
+    let published = checkpoint;
+    let savedAt = performance.now();
+    const save = async (giveUp?: AbortSignal): Promise<void> => {
+      if (published === undefined || published === checkpoint) return;
+      const position = published;
+      await this.retrying('save checkpoint', giveUp ? undefined : signal, () => this.checkpoints.save(this.checkpointName, position), giveUp);
+      checkpoint = position;
+      savedAt = performance.now();
+      this.advanced(position);
+    };
+    try {
+      while (!signal.aborted) {
+        const after = published;
+        const page = await this.retrying('read events', signal, () => this.opts.store.readAll({ after, maxCount: batchSize }));
+        this.caughtUp = page.length === 0;
+        if (page.length === 0) {
+          // Caught up: what was published is saved now, then the relay waits for the next commit.
+          await save();
+          await this.idle(signal);
+          continue;
+        }
         // Up to `pipeline` publishes in flight on the one connection: JetStream stores them in the
         // order sent, and their acks are taken in that order, so the checkpoint never passes an
         // event that was not acknowledged. A failed publish is retried on its own (the ones behind
@@ -149,20 +171,34 @@ export class EventRelay {
             });
             this.stats.published++;
             if (result.duplicate) this.stats.duplicates++;
-            acked = event.position;
+            published = event.position;
             this.opts.afterPublishAck?.(event, result);
           }
         }
-      } finally {
-        // Saved on the way out too, so a stop never republishes more than it must.
-        if (acked !== undefined) {
-          const position = acked;
-          await this.retrying('save checkpoint', undefined, () => this.checkpoints.save(this.checkpointName, position), signal);
-          checkpoint = position;
-          this.advanced(position);
-        }
+        // Under a steady stream the checkpoint is saved at most every `checkpointIntervalMs`: each
+        // save is a durable commit (an fsync) that holds the relay's loop, and a crash before it
+        // only republishes events JetStream drops as duplicates.
+        if (performance.now() - savedAt >= saveEveryMs) await save();
       }
+    } finally {
+      // Saved on the way out too, so a stop never republishes more than it must.
+      await save(signal);
     }
+  }
+
+  /** Waits for the next commit to the store (where the store can tell) or the poll interval. */
+  private idle(signal: AbortSignal): Promise<void> {
+    const ms = this.opts.pollIntervalMs ?? 20;
+    const store = this.opts.store;
+    if (!store.waitForAppend || signal.aborted) return sleep(ms, signal);
+    return new Promise((resolve) => {
+      const done = (): void => {
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      signal.addEventListener('abort', done, { once: true });
+      store.waitForAppend!(ms).then(done, done);
+    });
   }
 
   private advanced(position: bigint | undefined): void {

@@ -401,7 +401,9 @@ export class Ssh2RemoteExecutor implements RemoteExecutor {
             finish();
           });
           if (options.stdin !== undefined) ch.end(typeof options.stdin === 'string' ? options.stdin : Buffer.from(options.stdin));
-          else ch.end();
+          // EOF on stdin without finishing the writable side: ssh2 ends that side itself when the
+          // channel closes, and a side ended twice builds (and drops) an error for every command.
+          else ch.eof();
           if (stopping) beginStop(ch);
         });
       } catch (e) {

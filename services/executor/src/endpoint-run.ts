@@ -264,7 +264,10 @@ export class EndpointRun {
       remote: this.deps.remote,
       target: this.target(),
       plan: this.state.plan!,
-      state: structuredClone(this.state),
+      // The run's state is immutable (`evolve` copies what it changes); a step may set its own
+      // view's top-level fields and `packages`, so those are copied, the rest is shared (a deep
+      // clone per step copied the package lists and the plan: 4 % of the executor's CPU).
+      state: { ...this.state, steps: { ...this.state.steps }, packages: { ...this.state.packages } },
       planned,
       attempt,
       resumed,
