@@ -51,7 +51,7 @@ const stackLog = [];
 const s = (ms) => (ms / 1000).toFixed(2);
 const mib = (kb) => (kb / 1024).toFixed(0);
 
-const { watched, peaks, poll: pollPeaks, cpuAll, stop: stopWatch } = processWatch();
+const { watched, peaks, windowPeaks, resetWindow: resetPeakWindow, poll: pollPeaks, cpuAll, stop: stopWatch } = processWatch();
 
 // ---------------------------------------------------------------- the simulated fleet (child process)
 const key = generateSshKeyPair();
@@ -163,6 +163,8 @@ try {
   say(`policy: ${applied.eventsAppended} events, group sim has ${members} members after ${figures.policyS} s`);
 
   const cpu0 = cpuAll();
+  // The cycle's own peak memory, apart from import and facts (see cyclePeakRssMiB).
+  resetPeakWindow();
   const pos0 = eventsAppended();
   const from = events.length;
   const tReq = performance.now();
@@ -238,6 +240,11 @@ try {
   pollPeaks();
   figures.peakRssMiB = Object.fromEntries([...peaks].map(([k, v]) => [k, +mib(v)]));
   figures.peakRssSumMiB = +mib([...peaks.values()].reduce((a, b) => a + b, 0));
+  // The stack: every Patchbay process and nats-server (not the fleet, not this process).
+  const stackSum = (m) => +mib([...m].filter(([k]) => k !== 'bench' && k !== 'fleet' && !k.startsWith('fleet')).reduce((a, [, v]) => a + v, 0));
+  figures.stackPeakRssSumMiB = stackSum(peaks);
+  figures.cyclePeakRssMiB = Object.fromEntries([...windowPeaks].map(([k, v]) => [k, +mib(v)]));
+  figures.stackCyclePeakRssSumMiB = stackSum(windowPeaks);
   await bus?.close().catch(() => undefined);
   stopStack?.();
   await stackDone?.catch(() => undefined);

@@ -3,7 +3,7 @@
 // the fleet child process, the workflow/group/policy bundle, the Ansible INI inventory, and
 // counts read from the SQLite event store.
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createInterface } from 'node:readline';
@@ -70,11 +70,36 @@ export function processWatch() {
       if (Number.isFinite(hwm)) peaks.set(name, Math.max(peaks.get(name) ?? 0, hwm));
     }
   };
-  const timer = setInterval(poll, 1000);
+  const timer = setInterval(() => pollWindow(), 1000);
+  // Peaks from `resetWindow()` on: the kernel's high-water mark is reset by writing 5 to
+  // /proc/<pid>/clear_refs, so a later phase (the cycle) gets its own peak, apart from facts.
+  const windowPeaks = new Map();
+  let windowOpen = false;
+  const pollWindow = () => {
+    poll();
+    if (!windowOpen) return;
+    for (const [name, pid] of watched) {
+      const hwm = statusKb(pid, 'VmHWM');
+      if (Number.isFinite(hwm)) windowPeaks.set(name, Math.max(windowPeaks.get(name) ?? 0, hwm));
+    }
+  };
   return {
     watched,
     peaks,
-    poll,
+    windowPeaks,
+    resetWindow: () => {
+      poll();
+      for (const pid of watched.values()) {
+        try {
+          writeFileSync(`/proc/${pid}/clear_refs`, '5');
+        } catch {
+          // not ours to reset (or gone): its whole-run peak stands
+        }
+      }
+      windowPeaks.clear();
+      windowOpen = true;
+    },
+    poll: pollWindow,
     cpuAll: () => Object.fromEntries([...watched].map(([k, pid]) => [k, cpuOf(pid)])),
     stop: () => clearInterval(timer),
   };

@@ -9,6 +9,8 @@ export interface StackProcessSpec {
   /** Entry script run with this Node (absolute path). */
   entry: string;
   args?: string[];
+  /** Options for Node itself (before the entry script), e.g. V8 heap sizes. */
+  execArgv?: string[];
   env: NodeJS.ProcessEnv;
 }
 
@@ -54,7 +56,7 @@ export class StackSupervisor {
 
   start(spec: StackProcessSpec): void {
     const log = this.running.get(spec.name)?.log ?? createWriteStream(join(this.logDir, `${spec.name}.log`), { flags: 'a' });
-    const child = spawn(process.execPath, [spec.entry, ...(spec.args ?? [])], { env: spec.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...(spec.execArgv ?? []), spec.entry, ...(spec.args ?? [])], { env: spec.env, stdio: ['ignore', 'pipe', 'pipe'] });
     child.stdout?.pipe(log, { end: false });
     child.stderr?.pipe(log, { end: false });
     const entry: Running = { spec, child, restarts: this.running.get(spec.name)?.restarts ?? 0, log };

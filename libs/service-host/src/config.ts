@@ -30,6 +30,7 @@ const envSchema = z.object({
   GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  PATCHBAY_NODE_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(256).default(4),
 });
 
 /** Everything a Patchbay process reads from its environment (see deploy/CONFIGURATION.md). */
@@ -43,6 +44,11 @@ export interface PatchbayConfig {
   gatewayHost: string;
   gatewayPort: number;
   logLevel: string;
+  /**
+   * V8 semi-space size (MB) of the processes `patchbay up` starts (`--max-semi-space-size`); 0
+   * leaves V8's default (up to 16-32 MB per semi-space, ~100 MB more per process under load).
+   */
+  nodeSemiSpaceMb: number;
 }
 
 /** Parses and validates the environment; throws `ConfigError` naming each bad variable. */
@@ -64,6 +70,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PatchbayConfig
     gatewayHost: c.GATEWAY_HOST,
     gatewayPort: c.GATEWAY_PORT,
     logLevel: c.LOG_LEVEL,
+    nodeSemiSpaceMb: c.PATCHBAY_NODE_SEMI_SPACE_MB,
   };
 }
 

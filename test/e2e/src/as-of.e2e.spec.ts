@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { up } from '@patchbay/cli';
@@ -95,6 +95,7 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
   let stop: (() => void) | undefined;
   let stack: Promise<void> | undefined;
   let url = '';
+  let stackPids: Record<string, number | undefined> = {};
 
   const gql = async <T>(query: string, variables?: Record<string, unknown>): Promise<T> => {
     const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify({ query, variables }) });
@@ -127,12 +128,14 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
     const scenario = scenarioSchema.parse({ ...DEFAULT_SCENARIO, defaults: { ...DEFAULT_SCENARIO.defaults, aptLatencyMs: APT_MS, rebootDelayMs: 2500 } });
     fleet = await SimulatedFleet.start({ endpoints: ENDPOINTS, scenario, clientPublicKey: key.public, basePort: 22_000 + Math.floor(Math.random() * 8_000) });
     const until = new Promise<void>((r) => (stop = r));
-    let ready!: (info: { url: string }) => void;
-    const readyP = new Promise<{ url: string }>((r) => (ready = r));
+    let ready!: (info: { url: string; pids: Record<string, number | undefined> }) => void;
+    const readyP = new Promise<{ url: string; pids: Record<string, number | undefined> }>((r) => (ready = r));
     stack = up({ dataDir: join(work, 'patchbay'), port: 0, until, onReady: ready, log: () => undefined });
     const failed = stack.then(() => Promise.reject(new Error('the stack stopped before it was ready')));
     failed.catch(() => undefined);
-    url = (await Promise.race([readyP, failed])).url;
+    const info = await Promise.race([readyP, failed]);
+    url = info.url;
+    stackPids = info.pids;
 
     const ini = ['[asof]', ...fleet.targets().map((t) => `${t.id} ansible_host=${t.host} ansible_port=${t.port} ansible_user=root`), '[asof:vars]', 'fleet=asof', `ansible_ssh_private_key_file=${keyPath}`, ''].join('\n');
     await gql('mutation($c: String!) { importInventory(format: ansible_ini, fileName: "asof.ini", content: $c, hostKeyPolicy: tofu) { commandId } }', { c: ini });
@@ -155,6 +158,15 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
       else process.env[k] = v;
     }
     rmSync(work, { recursive: true, force: true });
+  });
+
+  it('starts every stack process with the young-generation limit (PATCHBAY_NODE_SEMI_SPACE_MB, default 4)', () => {
+    const names = Object.keys(stackPids).sort();
+    assert.deepEqual(names, ['executor', 'gateway', 'inventory', 'planner', 'policy', 'relay']);
+    for (const name of names) {
+      const argv = readFileSync(`/proc/${stackPids[name]}/cmdline`, 'utf8').split('\0');
+      assert.ok(argv.includes('--max-semi-space-size=4'), `${name}: ${argv.join(' ')}`);
+    }
   });
 
   it('records the API at quiet moments of the cycle; cycleAsOf(eventId) of each moment shows the same', { timeout: 240_000 }, async (t) => {

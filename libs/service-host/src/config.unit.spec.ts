@@ -1,0 +1,21 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from './config.js';
+
+describe('loadConfig', () => {
+  it('defaults PATCHBAY_NODE_SEMI_SPACE_MB to 4 and takes 0 (V8 default) up to 256', () => {
+    assert.equal(loadConfig({}).nodeSemiSpaceMb, 4);
+    assert.equal(loadConfig({ PATCHBAY_NODE_SEMI_SPACE_MB: '0' }).nodeSemiSpaceMb, 0);
+    assert.equal(loadConfig({ PATCHBAY_NODE_SEMI_SPACE_MB: '64' }).nodeSemiSpaceMb, 64);
+  });
+
+  it('refuses a bad PATCHBAY_NODE_SEMI_SPACE_MB with CONFIG_INVALID naming the variable', () => {
+    for (const bad of ['-1', '2.5', 'lots', '257']) {
+      assert.throws(
+        () => loadConfig({ PATCHBAY_NODE_SEMI_SPACE_MB: bad }),
+        (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID' && /PATCHBAY_NODE_SEMI_SPACE_MB/.test(e.message),
+        bad,
+      );
+    }
+  });
+});
