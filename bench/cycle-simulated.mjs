@@ -11,7 +11,7 @@
 // this process; optionally the bare ssh2 driver on the same kind of fleet as the floor.
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
-//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep]
+//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep] [--hold-s 60]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -232,6 +232,12 @@ try {
   figures.eventTypes = Object.fromEntries(eventTypes(pos0).map((r) => [r.type, Number(r.n)]));
   ok = end.e.type === 'CycleCompleted' && summary.succeeded === N;
   pollPeaks();
+  // --hold-s N: keep the stack up N seconds after the cycle, for looking at its processes.
+  const holdS = Number(opt('--hold-s', '0'));
+  if (holdS > 0) {
+    say(`holding the stack ${holdS} s: ${[...watched].map(([k, pid]) => `${k}=${pid}`).join(' ')}`);
+    await new Promise((r) => setTimeout(r, holdS * 1000));
+  }
   sub.unsubscribe();
 } catch (e) {
   figures.error = e.message;

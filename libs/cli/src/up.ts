@@ -98,9 +98,9 @@ async function upAsProcesses(config: PatchbayConfig, log: (l: string) => void, o
 }
 
 /**
- * Node options of every process the stack starts: a small young generation. Each service
- * allocates fast but keeps little, and V8's default lets the young generation grow by up to
- * ~100 MB per process under load (measured in bench/RESULTS.md).
+ * Node options of every process the stack starts: a bounded young generation. Each service
+ * allocates fast but keeps little, and V8's default lets the young generation grow to 128 MB per
+ * process under load (measured in bench/RESULTS.md).
  */
 function nodeArgs(config: PatchbayConfig): string[] {
   return config.nodeSemiSpaceMb > 0 ? [`--max-semi-space-size=${config.nodeSemiSpaceMb}`] : [];

@@ -16,7 +16,7 @@ import {
 } from './dialect.js';
 import { DuplicateKeyError, InvalidQueryError, ReadStoreUnavailableError } from './errors.js';
 import { decodeValue, encodeValue } from './json-codec.js';
-import { applySimpleUpdate, compileSimpleFilter } from './fast-path.js';
+import { applySimpleUpdate, cloneValue, compileSimpleFilter } from './fast-path.js';
 import type {
   BulkOperation,
   BulkResult,
@@ -194,7 +194,7 @@ function upsertBase(filter: Filter): Doc {
         if (!isPlainObject(target[seg])) target[seg] = {};
         target = target[seg] as Record<string, unknown>;
       }
-      target[path[path.length - 1]!] = structuredClone(value);
+      target[path[path.length - 1]!] = cloneValue(value);
     }
   };
   take(filter);
@@ -239,7 +239,7 @@ class EmbeddedCollection<T extends ReadDocument> implements ReadCollection<T> {
     const st = this.peek();
     const docs = st ? [...st.docs.values()] : [];
     try {
-      return structuredClone(new Aggregator(pipeline as Record<string, unknown>[], {}).run(docs)) as R[];
+      return cloneValue(new Aggregator(pipeline as Record<string, unknown>[], {}).run(docs)) as R[];
     } catch (error) {
       return translateMingo(error);
     }
@@ -355,9 +355,9 @@ class CollectionState {
         return new Query({}, {})
           .find<Doc>(docs, options.projection)
           .all()
-          .map((d) => structuredClone(d));
+          .map((d) => cloneValue(d));
       }
-      return docs.map((d) => structuredClone(d));
+      return docs.map((d) => cloneValue(d));
     } catch (error) {
       return translateMingo(error);
     }
@@ -389,7 +389,7 @@ class CollectionState {
   upsertOne(filter: Filter, document: Record<string, unknown>): WriteResult {
     const id = requireKnownId(filter, document);
     const existing = this.firstMatch(filter);
-    const next = structuredClone({ ...document, _id: existing?._id ?? id }) as Doc;
+    const next = cloneValue({ ...document, _id: existing?._id ?? id }) as Doc;
     if (existing) {
       if (document['_id'] !== undefined && document['_id'] !== existing._id) {
         throw new InvalidQueryError('upsertOne cannot change the _id of the matched document', { collection: this.name });
@@ -413,10 +413,10 @@ class CollectionState {
         this.put(fast.next, existing);
         return { matchedCount: 1, modifiedCount: 1 };
       }
-      const next = structuredClone(existing);
+      const next = cloneValue(existing);
       let changed: string[];
       try {
-        changed = applyUpdate(next, structuredClone(rest) as never, undefined, undefined, { cloneMode: 'deep' });
+        changed = applyUpdate(next, cloneValue(rest) as never, undefined, undefined, { cloneMode: 'deep' });
       } catch (error) {
         return translateMingo(error);
       }
@@ -427,8 +427,8 @@ class CollectionState {
     }
     if (!upsert) return { matchedCount: 0, modifiedCount: 0 };
     let doc = upsertBase(filter);
-    const modifier: Record<string, unknown> = { ...structuredClone(rest) };
-    if ($setOnInsert) modifier['$set'] = { ...(modifier['$set'] as object | undefined), ...structuredClone($setOnInsert) };
+    const modifier: Record<string, unknown> = { ...cloneValue(rest) };
+    if ($setOnInsert) modifier['$set'] = { ...(modifier['$set'] as object | undefined), ...cloneValue($setOnInsert) };
     if (Object.keys(modifier).length > 0) {
       const fast = applySimpleUpdate(doc, modifier);
       if (fast) doc = fast.next;

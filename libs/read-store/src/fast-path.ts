@@ -171,7 +171,7 @@ export function applySimpleUpdate<D extends Record<string, unknown>>(doc: D, mod
     const current = container[leaf];
     if (op === '$set') {
       if (!sameValue(current, value)) changed = true;
-      container[leaf] = structuredClone(value);
+      container[leaf] = cloneValue(value);
     } else if (op === '$unset') {
       if (Object.prototype.hasOwnProperty.call(container, leaf)) {
         delete container[leaf];
@@ -185,4 +185,29 @@ export function applySimpleUpdate<D extends Record<string, unknown>>(doc: D, mod
     }
   }
   return { next: next as D, changed };
+}
+
+/**
+ * A deep copy of a document value (JSON values and Dates, what the dialect admits), several times
+ * quicker than `structuredClone` on the small documents projections read and write at every event.
+ * Anything else (a class instance) is left to `structuredClone`.
+ */
+export function cloneValue<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) {
+    const out = new Array<unknown>(value.length);
+    for (let i = 0; i < value.length; i++) out[i] = cloneValue(value[i]);
+    return out as T;
+  }
+  if (value instanceof Date) return new Date(value.getTime()) as T;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  if (proto !== Object.prototype && proto !== null) return structuredClone(value);
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const v = cloneValue((value as Record<string, unknown>)[key]);
+    // A `__proto__` field from parsed JSON is an own property, never the prototype.
+    if (key === '__proto__') Object.defineProperty(out, key, { value: v, enumerable: true, writable: true, configurable: true });
+    else out[key] = v;
+  }
+  return out as T;
 }

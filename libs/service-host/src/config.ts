@@ -30,7 +30,7 @@ const envSchema = z.object({
   GATEWAY_HOST: z.string().min(1).default('127.0.0.1'),
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  PATCHBAY_NODE_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(256).default(4),
+  PATCHBAY_NODE_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(256).default(16),
 });
 
 /** Everything a Patchbay process reads from its environment (see deploy/CONFIGURATION.md). */
@@ -46,7 +46,7 @@ export interface PatchbayConfig {
   logLevel: string;
   /**
    * V8 semi-space size (MB) of the processes `patchbay up` starts (`--max-semi-space-size`); 0
-   * leaves V8's default (up to 16-32 MB per semi-space, ~100 MB more per process under load).
+   * leaves V8's default, which grows the young generation to 128 MB per process under load.
    */
   nodeSemiSpaceMb: number;
 }

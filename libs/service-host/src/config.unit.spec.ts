@@ -3,8 +3,8 @@ import { describe, it } from 'node:test';
 import { ConfigError, loadConfig } from './config.js';
 
 describe('loadConfig', () => {
-  it('defaults PATCHBAY_NODE_SEMI_SPACE_MB to 4 and takes 0 (V8 default) up to 256', () => {
-    assert.equal(loadConfig({}).nodeSemiSpaceMb, 4);
+  it('defaults PATCHBAY_NODE_SEMI_SPACE_MB to 16 and takes 0 (V8 default) up to 256', () => {
+    assert.equal(loadConfig({}).nodeSemiSpaceMb, 16);
     assert.equal(loadConfig({ PATCHBAY_NODE_SEMI_SPACE_MB: '0' }).nodeSemiSpaceMb, 0);
     assert.equal(loadConfig({ PATCHBAY_NODE_SEMI_SPACE_MB: '64' }).nodeSemiSpaceMb, 64);
   });

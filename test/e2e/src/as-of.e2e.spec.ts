@@ -160,12 +160,12 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
     rmSync(work, { recursive: true, force: true });
   });
 
-  it('starts every stack process with the young-generation limit (PATCHBAY_NODE_SEMI_SPACE_MB, default 4)', () => {
+  it('starts every stack process with the young-generation limit (PATCHBAY_NODE_SEMI_SPACE_MB, default 16)', () => {
     const names = Object.keys(stackPids).sort();
     assert.deepEqual(names, ['executor', 'gateway', 'inventory', 'planner', 'policy', 'relay']);
     for (const name of names) {
       const argv = readFileSync(`/proc/${stackPids[name]}/cmdline`, 'utf8').split('\0');
-      assert.ok(argv.includes('--max-semi-space-size=4'), `${name}: ${argv.join(' ')}`);
+      assert.ok(argv.includes('--max-semi-space-size=16'), `${name}: ${argv.join(' ')}`);
     }
   });
 
