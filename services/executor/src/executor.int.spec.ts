@@ -173,6 +173,21 @@ describe('executor on the simulated fleet', () => {
     assert.equal(ep(30).machine.services.get(APP), 'active', 'nothing touched the endpoint');
   });
 
+  it('a step over its time limit is stopped at the limit with STEP_TIMEOUT, and compensations run', async (t) => {
+    const x = await bed.startExecutor({ ...simSettings, executorId: 'exec-step-timeout', concurrency: 2 });
+    t.after(() => bed.stopExecutor(x));
+    const slow: WorkflowStepInput = { id: 'slow', type: 'custom', timeoutSeconds: 1, params: { argv: ['sleep', '30'] } };
+    const stream = await bed.release({ cycleId: 'c-step-timeout', endpointId: ep(39).id, ssh: ssh(39), workflow: workflow([slow]), packages: PACKAGES });
+    const [events] = [...(await bed.waitForFinal([stream], 20_000)).values()];
+    assertRunInvariants(stream, events!);
+    const failedStep = events!.find((e) => e.type === 'StepFailed' && (e.data as { stepKey: string }).stepKey === 'slow')!.data as { code: string; durationMs: number };
+    assert.equal(failedStep.code, 'STEP_TIMEOUT');
+    assert.ok(failedStep.durationMs >= 950 && failedStep.durationMs < 5_000, `stopped after ${failedStep.durationMs} ms`);
+    assert.equal(events!.at(-1)!.type, 'RunFailed');
+    assert.ok(!stepKeysOf(events!, 'StepStarted').includes('patch'), 'nothing after the failed step ran');
+    assert.equal(ep(39).machine.installed.get('pb-tools'), '2.3.0-1', 'nothing was patched');
+  });
+
   it('a host that never comes back fails with REBOOT_TIMEOUT after its return timeout, and compensations run', async (t) => {
     const x = await bed.startExecutor({ ...simSettings, executorId: 'exec-never', concurrency: 2 });
     t.after(() => bed.stopExecutor(x));
