@@ -51,7 +51,7 @@ const stackLog = [];
 const s = (ms) => (ms / 1000).toFixed(2);
 const mib = (kb) => (kb / 1024).toFixed(0);
 
-const { watched, peaks, windowPeaks, resetWindow: resetPeakWindow, poll: pollPeaks, cpuAll, stop: stopWatch } = processWatch();
+const { watched, peaks, windowPeaks, pss, resetWindow: resetPeakWindow, poll: pollPeaks, cpuAll, stop: stopWatch } = processWatch();
 
 // ---------------------------------------------------------------- the simulated fleet (child process)
 const key = generateSshKeyPair();
@@ -251,6 +251,9 @@ try {
   figures.stackPeakRssSumMiB = stackSum(peaks);
   figures.cyclePeakRssMiB = Object.fromEntries([...windowPeaks].map(([k, v]) => [k, +mib(v)]));
   figures.stackCyclePeakRssSumMiB = stackSum(windowPeaks);
+  // Shared pages counted once (sampled every second): what the stack uses together.
+  figures.stackPeakPssSumMiB = +mib(pss.peak);
+  figures.stackCyclePeakPssSumMiB = +mib(pss.windowPeak);
   await bus?.close().catch(() => undefined);
   stopStack?.();
   await stackDone?.catch(() => undefined);

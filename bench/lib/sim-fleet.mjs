@@ -46,6 +46,16 @@ export const statusKb = (pid, field) => {
   }
 };
 
+/** A field of /proc/<pid>/smaps_rollup in kB (NaN when unreadable). */
+export const smapsRollupKb = (pid, field) => {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
+    return m ? Number(m[1]) : NaN;
+  } catch {
+    return NaN;
+  }
+};
+
 /** utime+stime of a process in seconds (clock ticks of /proc/<pid>/stat, 100 per second on Linux). */
 export const cpuOf = (pid) => {
   try {
@@ -75,9 +85,25 @@ export function processWatch() {
   // /proc/<pid>/clear_refs, so a later phase (the cycle) gets its own peak, apart from facts.
   const windowPeaks = new Map();
   let windowOpen = false;
+  // RSS counts pages shared between processes (the node binary's code, shared libraries) once in
+  // every process; PSS divides each shared page among its sharers, so the sum of PSS is what the
+  // processes use together. Sampled every second (the kernel keeps no PSS peak).
+  const pss = { peak: 0, windowPeak: 0 };
+  const stackPss = () => {
+    let sum = 0;
+    for (const [name, pid] of watched) {
+      if (name === 'bench' || name.startsWith('fleet')) continue;
+      const kb = smapsRollupKb(pid, 'Pss');
+      if (Number.isFinite(kb)) sum += kb;
+    }
+    return sum;
+  };
   const pollWindow = () => {
     poll();
+    const sum = stackPss();
+    pss.peak = Math.max(pss.peak, sum);
     if (!windowOpen) return;
+    pss.windowPeak = Math.max(pss.windowPeak, sum);
     for (const [name, pid] of watched) {
       const hwm = statusKb(pid, 'VmHWM');
       if (Number.isFinite(hwm)) windowPeaks.set(name, Math.max(windowPeaks.get(name) ?? 0, hwm));
@@ -87,6 +113,8 @@ export function processWatch() {
     watched,
     peaks,
     windowPeaks,
+    /** Peak of the summed PSS of the stack's processes (kB), whole run and since `resetWindow()`. */
+    pss,
     resetWindow: () => {
       poll();
       for (const pid of watched.values()) {

@@ -1,7 +1,9 @@
-import { diag, DiagLogLevel, metrics } from '@opentelemetry/api';
-import { NodeSDK } from '@opentelemetry/sdk-node';
+import { context, diag, DiagLogLevel, metrics, propagation, trace } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { IMetricReader } from '@opentelemetry/sdk-metrics';
-import { NoopSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace';
+import type { NodeSDK } from '@opentelemetry/sdk-node';
+import { NoopSpanProcessor, TracerProvider, type SpanProcessor } from '@opentelemetry/sdk-trace';
 
 export interface TelemetryOptions {
   serviceName: string;
@@ -30,7 +32,7 @@ export interface Telemetry {
   shutdown(): Promise<void>;
 }
 
-let active: { sdk: NodeSDK; service: string } | undefined;
+let active: { sdk: object; service: string } | undefined;
 
 /** Whether the standard OTEL_* variables ask for trace export. */
 export function tracesExportRequested(env: NodeJS.ProcessEnv = process.env): boolean {
@@ -62,7 +64,12 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
   const exporting = !options.spanProcessors && tracesExportRequested(env);
   const spanProcessors = options.spanProcessors ?? (exporting ? undefined : [new NoopSpanProcessor()]);
   const metricsExporting = options.metricReaders ? options.metricReaders.length > 0 : metricsExportRequested(env);
-  const sdk = new NodeSDK({
+  if (!exporting && !metricsExporting) return startWithoutExport(options.serviceName, spanProcessors ?? []);
+  // The full SDK (and its exporters: gRPC, protobuf, Zipkin, Prometheus, ~25 MB per process) is
+  // loaded only when something is exported.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { NodeSDK: Sdk } = require('@opentelemetry/sdk-node') as { NodeSDK: typeof NodeSDK };
+  const sdk = new Sdk({
     serviceName: options.serviceName,
     ...(spanProcessors ? { spanProcessors } : {}),
     // Without `metricReaders` the SDK builds the periodic OTLP reader from the environment.
@@ -82,6 +89,33 @@ export function startTelemetry(options: TelemetryOptions): Telemetry {
       // in the same process registers its own.
       await sdk.shutdown();
       if (ours && metricsExporting) metrics.disable();
+    },
+  };
+}
+
+/**
+ * Nothing is exported: what the SDK would register for traces (a tracer provider, so trace ids
+ * are real and propagate; the async-hooks context manager; W3C trace-context and baggage
+ * propagation) and nothing else. Metrics stay with the API's no-op meter.
+ */
+function startWithoutExport(serviceName: string, spanProcessors: SpanProcessor[]): Telemetry {
+  const provider = new TracerProvider({ spanProcessors });
+  const contextManager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(contextManager);
+  propagation.setGlobalPropagator(new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }));
+  trace.setGlobalTracerProvider(provider);
+  const mine = { sdk: provider, service: serviceName };
+  active = mine;
+  return {
+    exporting: false,
+    metricsExporting: false,
+    shutdown: async () => {
+      if (active !== mine) return;
+      active = undefined;
+      await provider.shutdown();
+      trace.disable();
+      propagation.disable();
+      context.disable();
     },
   };
 }

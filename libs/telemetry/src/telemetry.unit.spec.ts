@@ -1,5 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { context } from '@opentelemetry/api';
 import { InMemorySpanExporter, SimpleSpanProcessor } from '@opentelemetry/sdk-trace';
@@ -54,5 +56,27 @@ describe('telemetry', () => {
     assert.equal(line.traceId, traceId);
     assert.equal(line.service, 'svc');
     assert.equal(line.msg, 'hello');
+  });
+
+  it('without export the full SDK is never loaded, and trace context is still real; with export it is', () => {
+    const script = `
+      const t = require(${JSON.stringify(join(__dirname, 'index.js'))});
+      const tel = t.startTelemetry({ serviceName: 'probe' });
+      t.withSpan('probe', async () => t.currentTraceparent()).then(async (tp) => {
+        const sdkLoaded = Object.keys(require.cache).some((k) => k.includes('@opentelemetry/sdk-node'));
+        await tel.shutdown();
+        process.stderr.write(JSON.stringify({ tp: tp.traceparent, sdkLoaded, exporting: tel.exporting }));
+      });`;
+    const run = (env: NodeJS.ProcessEnv): { tp: string; sdkLoaded: boolean; exporting: boolean } => {
+      const r = spawnSync(process.execPath, ['-e', script], { env: { PATH: process.env['PATH'], ...env }, encoding: 'utf8', timeout: 20_000 });
+      assert.equal(r.status, 0, r.stderr);
+      return JSON.parse(r.stderr) as { tp: string; sdkLoaded: boolean; exporting: boolean };
+    };
+    const quiet = run({});
+    assert.match(quiet.tp, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    assert.deepEqual([quiet.sdkLoaded, quiet.exporting], [false, false]);
+    const exported = run({ OTEL_TRACES_EXPORTER: 'console' });
+    assert.match(exported.tp, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    assert.deepEqual([exported.sdkLoaded, exported.exporting], [true, true]);
   });
 });
