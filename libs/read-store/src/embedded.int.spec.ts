@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, watch, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -77,6 +77,39 @@ describe('EmbeddedReadStore persistence', () => {
       assert.equal(await d.collection('runs').count(), 5001);
       assert.deepEqual((await d.collection('runs').findOne({ _id: 'r0' }))!['v'], 2);
       await d.close();
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('paces periodic snapshots of a large store by what each costs, however short the interval', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'patchbay-rs-snap-'));
+    try {
+      const file = join(dir, 'read.jsonl');
+      const a = EmbeddedReadStore.open({ file, snapshotIntervalMs: 5 });
+      const c = a.collection('runs');
+      for (let i = 0; i < 30_000; i++) await c.upsertOne({ _id: `r${i}` }, { v: 0, steps: Array.from({ length: 6 }, (_, k) => ({ k, state: 'done', out: 'x'.repeat(40) })) });
+      // Every write lands as a rename of a finished temp file onto the snapshot.
+      let written = 0;
+      const watcher = watch(dir, (_type, name) => {
+        if (name === 'read.jsonl') written++;
+      });
+      try {
+        const until = Date.now() + 1500;
+        for (let n = 1; Date.now() < until; n++) {
+          await c.updateOne({ _id: `r${n % 30_000}` }, { $set: { v: n } });
+          if (n % 100 === 0) await new Promise((r) => setTimeout(r, 1));
+        }
+      } finally {
+        watcher.close();
+      }
+      // One snapshot costs tens of ms to encode, so the next waits about a second or more: a
+      // 5 ms interval gives one or two writes in 1.5 s, not dozens.
+      assert.ok(written >= 1 && written <= 3, `${written} snapshot writes in 1.5 s`);
+      await a.close();
+      const b = EmbeddedReadStore.open({ file, snapshotIntervalMs: 0 });
+      assert.equal(await b.collection('runs').count(), 30_000);
+      await b.close();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
