@@ -62,7 +62,13 @@ export class WebhookDispatcher {
   constructor(private readonly o: WebhookDispatcherOptions) {}
 
   async start(): Promise<void> {
-    this.consumer = await this.o.bus.consume('gateway_webhooks', ['patchbay.evt.cycle.>', 'patchbay.evt.run.>'], (event) => this.enqueue(event), { maxDeliver: 10, maxAckPending: 64 });
+    this.consumer = await this.o.bus.consume('gateway_webhooks', ['patchbay.evt.cycle.>', 'patchbay.evt.run.>'], (event) => this.enqueue(event), {
+      maxDeliver: 10,
+      maxAckPending: 64,
+      // With no webhook registered an event has nowhere to go: acknowledged undecoded (a
+      // subscription created later only gets events recorded after it, so none is missed).
+      wants: () => this.o.registry.active().length > 0,
+    });
     const tick = () => {
       if (this.stopped) return;
       this.sendDue();

@@ -200,6 +200,31 @@ describe('NatsBus against a real nats-server', () => {
     assert.deepEqual(seen, ['endpoint-a', 'policy-p']);
   });
 
+  it('wants: a message the consumer does not want is acknowledged undecoded, the handler never sees it', async () => {
+    const bus = await open();
+    let wanted = false;
+    const seen: string[] = [];
+    const asked: string[] = [];
+    const c = await bus.consume('spec_wants', 'patchbay.evt.>', (e) => void seen.push(e.type), {
+      maxAckPending: 64,
+      wants: (subject) => {
+        asked.push(subject);
+        return wanted;
+      },
+    });
+    for (const e of await append('endpoint-w', 3, 'Unwanted')) await bus.publishEvent(e);
+    await eventually('unwanted ones acked', async () => {
+      const info = await bus.manager.consumers.info(EVENTS_STREAM, 'spec_wants');
+      return info.num_pending === 0 && info.num_ack_pending === 0 && asked.length === 3;
+    });
+    wanted = true;
+    for (const e of (await append('endpoint-w', 2, 'Wanted')).slice(3)) await bus.publishEvent(e);
+    await eventually('wanted ones handled', () => seen.length === 2);
+    await c.stop();
+    assert.deepEqual(seen, ['Wanted', 'Wanted']);
+    assert.deepEqual(asked, [...Array(3).fill('patchbay.evt.endpoint.Unwanted'), ...Array(2).fill('patchbay.evt.endpoint.Wanted')]);
+  });
+
   it('an idempotent consumer applies an event republished outside the duplicate window only once', async () => {
     const bus = await open('dedup', { duplicateWindowMs: 200 });
     const events = await append('endpoint-x', 2, 'FactsGathered');

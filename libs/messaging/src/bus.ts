@@ -90,6 +90,13 @@ export interface ConsumeOptions {
    * delivery in stream order even across retries; raise it only for handlers that do not need order.
    */
   maxAckPending?: number;
+  /**
+   * Called with each message's subject before anything else is done with it; `false` acknowledges
+   * the message at once, without decoding it or calling the handler (the consumer has nothing to do
+   * with it now, e.g. no webhook is registered). Decoding and tracing an event costs far more than
+   * this check.
+   */
+  wants?: (subject: string) => boolean;
 }
 
 /** A running durable consumer. */
@@ -327,7 +334,12 @@ export class NatsBus {
     // within seconds instead of the client default of 30 s.
     const messages: ConsumerMessages = await jsConsumer.consume({ max_messages: 64, expires: 5000 });
 
+    const wants = options.wants;
     const settle = async (m: JsMsg): Promise<void> => {
+      if (wants && !wants(m.subject)) {
+        m.ack();
+        return;
+      }
       const deliveryCount = m.info.deliveryCount;
       const delivery: EventDelivery = { durable, subject: m.subject, streamSequence: m.seq, deliveryCount, headers: m.headers };
       if (clientFilter && !clientFilter.some((f) => subjectMatches(f, m.subject))) {
