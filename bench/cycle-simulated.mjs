@@ -11,7 +11,7 @@
 // this process; optionally the bare ssh2 driver on the same kind of fleet as the floor.
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
-//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep] [--hold-s 60]
+//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep] [--hold-s 60] [--layout grouped]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +36,9 @@ if (BASE_PORT + N >= 32768) throw new Error(`--base-port + --endpoints must stay
 
 // The executor and inventory read these when the stack starts (see bench/lib/sim-fleet.mjs).
 simulatedFleetEnv({ concurrency: CONC, factsConcurrency: opt('--facts-concurrency', undefined) });
+// --layout grouped: inventory, policy, planner and the relay in one process (PATCHBAY_UP_LAYOUT).
+const LAYOUT = opt('--layout', 'separate');
+process.env['PATCHBAY_UP_LAYOUT'] = LAYOUT;
 process.env['PATCHBAY_ADMIN_TOKEN'] ??= `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 
 const { up } = await import('@patchbay/cli');
@@ -72,7 +75,7 @@ const eventsAppended = () => storePosition(dataDir);
 const eventTypes = (fromPos) => storeEventTypes(dataDir, fromPos);
 
 // ---------------------------------------------------------------- run
-const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: `simulated, ${FLEET_PROCS} child process(es) (libs/fleet-lab/dist/sim/main.js)`, factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)' };
+const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: `simulated, ${FLEET_PROCS} child process(es) (libs/fleet-lab/dist/sim/main.js)`, factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)', layout: LAYOUT };
 let fleets = [];
 let stopStack;
 let stackDone;

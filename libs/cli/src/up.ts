@@ -25,6 +25,8 @@ export class StackStartError extends PatchbayError {
 }
 
 const SERVICES = ['inventory', 'policy', 'planner', 'executor'] as const;
+/** The services `PATCHBAY_UP_LAYOUT=grouped` runs in one process, with the relay. */
+const GROUPED = ['inventory', 'policy', 'planner'] as const;
 
 const entryOf = (pkg: string, file = 'main.js'): string => require.resolve(`${pkg}/dist/${file}`);
 
@@ -81,13 +83,20 @@ async function upAsProcesses(config: PatchbayConfig, log: (l: string) => void, o
   const supervisor = new StackSupervisor(join(config.dataDir, 'logs'));
   const execArgv = nodeArgs(config);
   try {
-    for (const s of SERVICES) supervisor.start({ name: s, entry: entryOf(`@patchbay/${s}`), env, execArgv });
-    // The relay reads EVENTSTORE_URL / EVENTSTORE_SQLITE_PATH and NATS_URL from the same environment.
-    supervisor.start({ name: 'relay', entry: entryOf('@patchbay/messaging', 'relay-main.js'), env, execArgv });
+    if (config.upLayout === 'grouped') {
+      // The services that need little CPU share one process (one Node baseline instead of four).
+      supervisor.start({ name: 'control', entry: join(__dirname, 'group-main.js'), args: [...GROUPED, 'relay'], env, execArgv });
+      supervisor.start({ name: 'executor', entry: entryOf('@patchbay/executor'), env, execArgv });
+    } else {
+      for (const s of SERVICES) supervisor.start({ name: s, entry: entryOf(`@patchbay/${s}`), env, execArgv });
+      // The relay reads EVENTSTORE_URL / EVENTSTORE_SQLITE_PATH and NATS_URL from the same environment.
+      supervisor.start({ name: 'relay', entry: entryOf('@patchbay/messaging', 'relay-main.js'), env, execArgv });
+    }
     const url = await gatewayUrl(supervisor, env, config);
     await waitHealthy(url, supervisor.failed);
     options.onReady?.({ url, natsUrl: config.natsUrl!, pids: supervisor.pids() });
-    log(`Patchbay is up (${SERVICES.length} services, relay, gateway as separate processes; logs in ${join(config.dataDir, 'logs')})`);
+    const layout = config.upLayout === 'grouped' ? `${GROUPED.join(', ')} and the relay in one process, executor and gateway in their own` : `${SERVICES.length} services, relay, gateway as separate processes`;
+    log(`Patchbay is up (${layout}; logs in ${join(config.dataDir, 'logs')})`);
     log(`GraphQL: ${url}`);
     log(`Console: ${new URL('/', url).href} (sign in with an API token)`);
     await Promise.race([until, supervisor.failed]);

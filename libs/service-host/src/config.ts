@@ -31,6 +31,7 @@ const envSchema = z.object({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PATCHBAY_NODE_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(256).default(16),
+  PATCHBAY_UP_LAYOUT: z.enum(['separate', 'grouped']).default('separate'),
 });
 
 /** Everything a Patchbay process reads from its environment (see deploy/CONFIGURATION.md). */
@@ -49,6 +50,12 @@ export interface PatchbayConfig {
    * leaves V8's default, which grows the young generation to 128 MB per process under load.
    */
   nodeSemiSpaceMb: number;
+  /**
+   * How `patchbay up` lays the stack out in processes: `separate` (one per service, the relay and
+   * the gateway) or `grouped` (inventory, policy, planner and the relay share one process; the
+   * executor and the gateway keep their own). The services talk only through NATS either way.
+   */
+  upLayout: 'separate' | 'grouped';
 }
 
 /** Parses and validates the environment; throws `ConfigError` naming each bad variable. */
@@ -71,6 +78,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PatchbayConfig
     gatewayPort: c.GATEWAY_PORT,
     logLevel: c.LOG_LEVEL,
     nodeSemiSpaceMb: c.PATCHBAY_NODE_SEMI_SPACE_MB,
+    upLayout: c.PATCHBAY_UP_LAYOUT,
   };
 }
 

@@ -18,4 +18,16 @@ describe('loadConfig', () => {
       );
     }
   });
+
+  it('PATCHBAY_UP_LAYOUT is separate by default, takes grouped, and refuses anything else with CONFIG_INVALID', () => {
+    assert.equal(loadConfig({}).upLayout, 'separate');
+    assert.equal(loadConfig({ PATCHBAY_UP_LAYOUT: 'grouped' }).upLayout, 'grouped');
+    for (const bad of ['single', 'GROUPED', 'grouped ']) {
+      assert.throws(
+        () => loadConfig({ PATCHBAY_UP_LAYOUT: bad }),
+        (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID' && /PATCHBAY_UP_LAYOUT/.test(e.message),
+        bad,
+      );
+    }
+  });
 });
