@@ -18,7 +18,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { childrenOf, commOf, eventsAppended as storePosition, eventTypes as storeEventTypes, inventoryIni as iniOf, processWatch, ROOT, simBundle, simulatedFleetEnv, startFleet as startSimFleet } from './lib/sim-fleet.mjs';
+import { childrenOf, commOf, eventsAppended as storePosition, eventTypes as storeEventTypes, inventoryIni as iniOf, processWatch, ROOT, statusKb, simBundle, simulatedFleetEnv, startFleet as startSimFleet } from './lib/sim-fleet.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -235,6 +235,8 @@ try {
   figures.eventTypes = Object.fromEntries(eventTypes(pos0).map((r) => [r.type, Number(r.n)]));
   ok = end.e.type === 'CycleCompleted' && summary.succeeded === N;
   pollPeaks();
+  // What each process holds once the cycle is over (VmRSS now, not its peak).
+  figures.rssAtEndMiB = Object.fromEntries([...watched].map(([k, pid]) => [k, +mib(statusKb(pid, 'VmRSS'))]));
   // --hold-s N: keep the stack up N seconds after the cycle, for looking at its processes.
   const holdS = Number(opt('--hold-s', '0'));
   if (holdS > 0) {
