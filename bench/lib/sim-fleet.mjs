@@ -37,24 +37,18 @@ export const commOf = (pid) => {
     return '';
   }
 };
-export const statusKb = (pid, field) => {
+/** A `<field>: <n> kB` line of a /proc/<pid>/<file> in kB (NaN when unreadable). */
+const procKb = (file) => (pid, field) => {
   try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/${file}`, 'utf8'));
     return m ? Number(m[1]) : NaN;
   } catch {
     return NaN;
   }
 };
-
-/** A field of /proc/<pid>/smaps_rollup in kB (NaN when unreadable). */
-export const smapsRollupKb = (pid, field) => {
-  try {
-    const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8'));
-    return m ? Number(m[1]) : NaN;
-  } catch {
-    return NaN;
-  }
-};
+export const statusKb = procKb('status');
+/** A field of /proc/<pid>/smaps_rollup (Pss: shared pages divided among their sharers). */
+export const smapsRollupKb = procKb('smaps_rollup');
 
 /** utime+stime of a process in seconds (clock ticks of /proc/<pid>/stat, 100 per second on Linux). */
 export const cpuOf = (pid) => {
