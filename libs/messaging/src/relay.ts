@@ -72,6 +72,8 @@ export class EventRelay {
   private stopLagGauge: (() => void) | undefined;
   /** The last read found nothing after the checkpoint: the lag is zero without asking the store. */
   private caughtUp = false;
+  /** Acknowledged by JetStream, saved in the checkpoint or not yet (it is saved at most every `checkpointIntervalMs`). */
+  private published: bigint | undefined;
   readonly stats: RelayStats = { published: 0, duplicates: 0, retries: 0, checkpoint: undefined };
 
   constructor(private readonly opts: EventRelayOptions) {}
@@ -105,12 +107,12 @@ export class EventRelay {
   }
 
   /**
-   * Events in the store after the checkpoint (at most `lagProbeLimit`) and the age of the oldest
+   * Events in the store after the last one JetStream acknowledged (at most `lagProbeLimit`) and the age of the oldest
    * of them: what `patchbay.relay.lag` and `patchbay.relay.oldest_unrelayed.age` report.
    */
   async lag(now: Date = new Date()): Promise<RelayLag> {
     if (this.caughtUp) return { events: 0, oldestAgeSeconds: 0 };
-    const after = this.stats.checkpoint;
+    const after = this.published ?? this.stats.checkpoint;
     const pending = await this.opts.store.readAll({ ...(after !== undefined ? { after } : {}), maxCount: this.opts.lagProbeLimit ?? 10_000 });
     const oldest = pending[0] ? Date.parse(pending[0].metadata.recordedAt) : NaN;
     return { events: pending.length, oldestAgeSeconds: Number.isFinite(oldest) ? Math.max(0, (now.getTime() - oldest) / 1000) : 0 };
@@ -125,6 +127,7 @@ export class EventRelay {
   private async run(signal: AbortSignal): Promise<void> {
     let checkpoint = await this.retrying('load checkpoint', signal, () => this.checkpoints.load(this.checkpointName));
     this.advanced(checkpoint);
+    this.published = checkpoint;
     const batchSize = this.opts.batchSize ?? 256;
     const saveEveryMs = this.opts.checkpointIntervalMs ?? 200;
     // Acknowledged by JetStream but not yet in the saved checkpoint.
@@ -172,6 +175,7 @@ export class EventRelay {
             this.stats.published++;
             if (result.duplicate) this.stats.duplicates++;
             published = event.position;
+            this.published = published;
             this.opts.afterPublishAck?.(event, result);
           }
         }
