@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { PatchbayError } from '@patchbay/contracts';
 import { loadConfig, type PatchbayConfig } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
+import { startPart } from './parts.js';
 import { StackSupervisor } from './stack.js';
 
 export interface UpOptions {
@@ -148,29 +149,10 @@ async function gatewayUrl(supervisor: StackSupervisor, env: NodeJS.ProcessEnv, c
 }
 
 async function upInProcess(config: PatchbayConfig, log: (l: string) => void, options: UpOptions, until: Promise<unknown>): Promise<void> {
-  const { startService } = await import('@patchbay/service-host');
-  const { inventoryService } = await import('@patchbay/inventory');
-  const { policyService } = await import('@patchbay/policy');
-  const { plannerService } = await import('@patchbay/planner');
-  const { executorService } = await import('@patchbay/executor');
   const { startGateway } = await import('@patchbay/gateway');
-  const { NatsBus, EventRelay } = await import('@patchbay/messaging');
-  const { openConfiguredStore } = await import('@patchbay/service-host');
   const closers: Array<() => Promise<void>> = [];
   try {
-    for (const def of [inventoryService, policyService, plannerService, executorService]) {
-      const s = await startService(def, config);
-      closers.push(() => s.close());
-    }
-    const store = await openConfiguredStore(config);
-    const bus = await NatsBus.connect({ servers: config.natsUrl!.split(','), name: `patchbay-relay-${process.pid}` });
-    const relay = new EventRelay({ store, bus });
-    relay.start();
-    closers.push(async () => {
-      await relay.stop();
-      await bus.close();
-      await store.close();
-    });
+    for (const part of [...SERVICES, 'relay'] as const) closers.push(await startPart(part, config));
     const gateway = await startGateway(config);
     closers.push(() => gateway.close());
     await waitHealthy(gateway.url, new Promise<never>(() => undefined));
