@@ -125,25 +125,22 @@ export class EventRelay {
   }
 
   private async run(signal: AbortSignal): Promise<void> {
-    let checkpoint = await this.retrying('load checkpoint', signal, () => this.checkpoints.load(this.checkpointName));
-    this.advanced(checkpoint);
-    this.published = checkpoint;
+    const loaded = await this.retrying('load checkpoint', signal, () => this.checkpoints.load(this.checkpointName));
+    this.advanced(loaded);
+    this.published = loaded;
     const batchSize = this.opts.batchSize ?? 256;
     const saveEveryMs = this.opts.checkpointIntervalMs ?? 200;
-    // Acknowledged by JetStream but not yet in the saved checkpoint.
-    let published = checkpoint;
     let savedAt = performance.now();
     const save = async (giveUp?: AbortSignal): Promise<void> => {
-      if (published === undefined || published === checkpoint) return;
-      const position = published;
+      const position = this.published;
+      if (position === undefined || position === this.stats.checkpoint) return;
       await this.retrying('save checkpoint', giveUp ? undefined : signal, () => this.checkpoints.save(this.checkpointName, position), giveUp);
-      checkpoint = position;
       savedAt = performance.now();
       this.advanced(position);
     };
     try {
       while (!signal.aborted) {
-        const after = published;
+        const after = this.published;
         const page = await this.retrying('read events', signal, () => this.opts.store.readAll({ after, maxCount: batchSize }));
         this.caughtUp = page.length === 0;
         if (page.length === 0) {
@@ -174,8 +171,7 @@ export class EventRelay {
             });
             this.stats.published++;
             if (result.duplicate) this.stats.duplicates++;
-            published = event.position;
-            this.published = published;
+            this.published = event.position;
             this.opts.afterPublishAck?.(event, result);
           }
         }
