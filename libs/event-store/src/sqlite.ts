@@ -565,7 +565,6 @@ export class SqliteEventStore implements EventStore {
     };
   }
 
-  /** Stops every subscription (saving their checkpoints) and closes the file. */
   /**
    * Resolves at the next commit to this file by any process or after `ms`. Every commit writes
    * the WAL file (`<path>-wal`), so a watch on the file's directory sees the commits of other
@@ -592,6 +591,7 @@ export class SqliteEventStore implements EventStore {
     return this.commits.wait(ms);
   }
 
+  /** Stops every subscription (saving their checkpoints) and closes the file. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.walWatcher?.close();
