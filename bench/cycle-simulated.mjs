@@ -18,7 +18,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { childrenOf, commOf, eventsAppended as storePosition, eventTypes as storeEventTypes, inventoryIni as iniOf, processWatch, ROOT, statusKb, simBundle, simulatedFleetEnv, startFleet as startSimFleet } from './lib/sim-fleet.mjs';
+import { childrenOf, commOf, eventsAppended as storePosition, eventTypes as storeEventTypes, inventoryIni as iniOf, isStackProcess, processWatch, ROOT, statusKb, simBundle, simulatedFleetEnv, startFleet as startSimFleet } from './lib/sim-fleet.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -252,7 +252,7 @@ try {
   figures.peakRssMiB = Object.fromEntries([...peaks].map(([k, v]) => [k, +mib(v)]));
   figures.peakRssSumMiB = +mib([...peaks.values()].reduce((a, b) => a + b, 0));
   // The stack: every Patchbay process and nats-server (not the fleet, not this process).
-  const stackSum = (m) => +mib([...m].filter(([k]) => k !== 'bench' && k !== 'fleet' && !k.startsWith('fleet')).reduce((a, [, v]) => a + v, 0));
+  const stackSum = (m) => +mib([...m].filter(([k]) => isStackProcess(k)).reduce((a, [, v]) => a + v, 0));
   figures.stackPeakRssSumMiB = stackSum(peaks);
   figures.cyclePeakRssMiB = Object.fromEntries([...windowPeaks].map(([k, v]) => [k, +mib(v)]));
   figures.stackCyclePeakRssSumMiB = stackSum(windowPeaks);

@@ -61,6 +61,9 @@ export const cpuOf = (pid) => {
   }
 };
 
+/** The stack's processes (every Patchbay process and nats-server), not the fleet or the bench. */
+export const isStackProcess = (name) => name !== 'bench' && !name.startsWith('fleet');
+
 /**
  * Named processes watched for CPU and peak RSS: VmHWM is the kernel's own high-water mark, read
  * every second so a process that exits still counts.
@@ -68,13 +71,6 @@ export const cpuOf = (pid) => {
 export function processWatch() {
   const watched = new Map(); // name → pid
   const peaks = new Map();
-  const poll = () => {
-    for (const [name, pid] of watched) {
-      const hwm = statusKb(pid, 'VmHWM');
-      if (Number.isFinite(hwm)) peaks.set(name, Math.max(peaks.get(name) ?? 0, hwm));
-    }
-  };
-  const timer = setInterval(() => pollWindow(), 1000);
   // Peaks from `resetWindow()` on: the kernel's high-water mark is reset by writing 5 to
   // /proc/<pid>/clear_refs, so a later phase (the cycle) gets its own peak, apart from facts.
   const windowPeaks = new Map();
@@ -83,26 +79,21 @@ export function processWatch() {
   // every process; PSS divides each shared page among its sharers, so the sum of PSS is what the
   // processes use together. Sampled every second (the kernel keeps no PSS peak).
   const pss = { peak: 0, windowPeak: 0 };
-  const stackPss = () => {
-    let sum = 0;
-    for (const [name, pid] of watched) {
-      if (name === 'bench' || name.startsWith('fleet')) continue;
-      const kb = smapsRollupKb(pid, 'Pss');
-      if (Number.isFinite(kb)) sum += kb;
-    }
-    return sum;
-  };
-  const pollWindow = () => {
-    poll();
-    const sum = stackPss();
-    pss.peak = Math.max(pss.peak, sum);
-    if (!windowOpen) return;
-    pss.windowPeak = Math.max(pss.windowPeak, sum);
+  const poll = () => {
+    let pssSum = 0;
     for (const [name, pid] of watched) {
       const hwm = statusKb(pid, 'VmHWM');
-      if (Number.isFinite(hwm)) windowPeaks.set(name, Math.max(windowPeaks.get(name) ?? 0, hwm));
+      if (Number.isFinite(hwm)) {
+        peaks.set(name, Math.max(peaks.get(name) ?? 0, hwm));
+        if (windowOpen) windowPeaks.set(name, Math.max(windowPeaks.get(name) ?? 0, hwm));
+      }
+      const kb = isStackProcess(name) ? smapsRollupKb(pid, 'Pss') : NaN;
+      if (Number.isFinite(kb)) pssSum += kb;
     }
+    pss.peak = Math.max(pss.peak, pssSum);
+    if (windowOpen) pss.windowPeak = Math.max(pss.windowPeak, pssSum);
   };
+  const timer = setInterval(poll, 1000);
   return {
     watched,
     peaks,
@@ -121,7 +112,7 @@ export function processWatch() {
       windowPeaks.clear();
       windowOpen = true;
     },
-    poll: pollWindow,
+    poll,
     cpuAll: () => Object.fromEntries([...watched].map(([k, pid]) => [k, cpuOf(pid)])),
     stop: () => clearInterval(timer),
   };
