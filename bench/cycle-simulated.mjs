@@ -11,7 +11,7 @@
 // this process; optionally the bare ssh2 driver on the same kind of fleet as the floor.
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
-//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep] [--hold-s 60] [--layout grouped]
+//     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep] [--hold-s 60] [--pause-after-facts-s 60] [--layout grouped]
 import { spawn } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -151,6 +151,12 @@ try {
   for (const o of outcomes) if (!o.ok) factCodes[o.code] = (factCodes[o.code] ?? 0) + 1;
   say(`facts: ${figures.factsS} s, ${answered}/${outcomes.length} answered ${JSON.stringify(factCodes)}`);
   figures.factsAnswered = answered;
+  // --pause-after-facts-s N: wait N seconds before the policy and the cycle (look at the processes as facts left them).
+  const pauseS = Number(opt('--pause-after-facts-s', '0'));
+  if (pauseS > 0) {
+    say(`pausing ${pauseS} s after facts: ${[...watched].map(([k, pid]) => `${k}=${pid}`).join(' ')}`);
+    await new Promise((r) => setTimeout(r, pauseS * 1000));
+  }
 
   t = performance.now();
   const applied = await send('policy', 'bundle.apply', { files: [{ name: 'sim.yaml', content: BUNDLE }] });

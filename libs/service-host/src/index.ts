@@ -1,3 +1,4 @@
 export * from './config.js';
 export * from './health.js';
 export * from './bootstrap.js';
+export * from './heap.js';

@@ -1,6 +1,7 @@
 import type { EndpointFacts } from '@patchbay/contracts';
 import { PatchbayError } from '@patchbay/contracts';
 import type { RemoteExecutor, RemoteTarget } from '@patchbay/remote';
+import { markHeap, releaseHeapAfter, type HeapRelease } from '@patchbay/service-host';
 import { withSpan } from '@patchbay/telemetry';
 import type { EndpointState } from './domain/endpoint.js';
 import { assembleFacts, BASE_COMMANDS, packageCommands, packageManagerOf, type CommandOutcome, type FactCommand } from './domain/facts/gather.js';
@@ -15,7 +16,17 @@ export interface FactsGathererOptions {
   commandTimeoutMs: number;
   /** Clock, for the event's timestamps. */
   now?: () => Date;
+  /**
+   * A round that grew V8's heap by at least this much ends with a full collection (default 64 MiB;
+   * 0: never): otherwise the dead objects of thousands of SSH sessions stay resident until V8's next
+   * full collection, which an idle inventory may not run for hours.
+   */
+  releaseHeapAfterBytes?: number;
+  /** Told when a round's end gave memory back. */
+  onHeapReleased?: (release: HeapRelease) => void;
 }
+
+const DEFAULT_RELEASE_AFTER_BYTES = 64 * 1024 * 1024;
 
 /**
  * Gathers facts over SSH through the remote executor (argv only) and records them as
@@ -99,6 +110,7 @@ export class FactsGatherer {
 
   /** Gathers from the given endpoints (default: every active one), `concurrency` at a time. */
   async gather(endpointIds: readonly string[] | undefined, refresh: boolean): Promise<GatherOutcome[]> {
+    const mark = markHeap();
     const ids = endpointIds ?? [...(await this.inventory.repository.loadAll())].filter(([, e]) => e.state.status === 'active').map(([id]) => id);
     const results: GatherOutcome[] = new Array(ids.length);
     let next = 0;
@@ -113,6 +125,9 @@ export class FactsGatherer {
       }
     };
     await Promise.all(Array.from({ length: Math.min(this.options.concurrency, ids.length) }, worker));
+    const minGrowth = this.options.releaseHeapAfterBytes ?? DEFAULT_RELEASE_AFTER_BYTES;
+    const released = minGrowth > 0 ? releaseHeapAfter(mark, minGrowth) : undefined;
+    if (released) this.options.onHeapReleased?.(released);
     return results;
   }
 

@@ -45,6 +45,8 @@ function payload<S extends z.ZodType>(schema: S, envelope: CommandEnvelope): z.i
 
 const meta = (e: CommandEnvelope) => ({ commandId: e.commandId, actor: e.actor, ...(e.correlationId ? { correlationId: e.correlationId } : {}) });
 const subject = (name: string) => commandSubject('inventory', name);
+/** Bytes as MiB, rounded, for log fields. */
+const mib = (bytes: number) => Math.round(bytes / 1048576);
 
 /** NATS commands `patchbay.cmd.inventory.<name>`. */
 @Controller()
@@ -188,9 +190,14 @@ class InventoryLifecycle implements OnModuleInit, OnApplicationShutdown {
     },
     {
       provide: FACTS_GATHERER,
-      inject: [INVENTORY_SERVICE, REMOTE_EXECUTOR, INVENTORY_SETTINGS],
-      useFactory: (inventory: InventoryService, remote: RemoteExecutor, settings: InventorySettings) =>
-        new FactsGatherer(inventory, remote, { concurrency: settings.factsConcurrency, commandTimeoutMs: settings.factsCommandTimeoutMs }),
+      inject: [INVENTORY_SERVICE, REMOTE_EXECUTOR, INVENTORY_SETTINGS, HOST_LOGGER],
+      useFactory: (inventory: InventoryService, remote: RemoteExecutor, settings: InventorySettings, logger: Logger) =>
+        new FactsGatherer(inventory, remote, {
+          concurrency: settings.factsConcurrency,
+          commandTimeoutMs: settings.factsCommandTimeoutMs,
+          onHeapReleased: (r) =>
+            logger.info({ heapBeforeMiB: mib(r.heapBeforeBytes), heapAfterMiB: mib(r.heapAfterBytes), rssBeforeMiB: mib(r.rssBeforeBytes), rssAfterMiB: mib(r.rssAfterBytes), ms: Math.round(r.ms) }, 'memory released after facts'),
+        }),
     },
     InventoryLifecycle,
   ],

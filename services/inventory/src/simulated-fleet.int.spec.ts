@@ -10,7 +10,12 @@ import { DEFAULT_SCENARIO, generateSshKeyPair, SimulatedFleet } from '@patchbay/
 import { NatsBus } from '@patchbay/messaging';
 import { loadConfig, startService, type RunningService } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
+import type { RemoteExecutor } from '@patchbay/remote';
+import type { HeapRelease } from '@patchbay/service-host';
+import { FactsGatherer } from './facts-gatherer.js';
 import { inventoryService } from './index.js';
+import type { InventoryService } from './inventory-service.js';
+import { INVENTORY_SERVICE, REMOTE_EXECUTOR } from './inventory.module.js';
 
 /**
  * Many endpoints at once (simulated fleet: in-process SSH servers answering as Debian 12 hosts):
@@ -71,5 +76,20 @@ describe('inventory service on a simulated fleet', { timeout: 300_000 }, () => {
       assert.equal(v.facts?.facts.updates.filter((u) => u.security).length, 2);
       assert.equal(v.facts?.facts.bootId, e.bootId);
     }
+  });
+
+  it('a round that grew the heap ends with a full collection that gives memory back (none when disabled)', async () => {
+    const inventory = service.app.get<symbol, InventoryService>(INVENTORY_SERVICE);
+    const remote = service.app.get<symbol, RemoteExecutor>(REMOTE_EXECUTOR);
+    const released: HeapRelease[] = [];
+    const gatherer = new FactsGatherer(inventory, remote, { concurrency: 50, commandTimeoutMs: 10_000, releaseHeapAfterBytes: 1, onHeapReleased: (r) => released.push(r) });
+    const outcomes = await gatherer.gather(undefined, true);
+    assert.equal(outcomes.filter((o) => o.ok).length, N);
+    assert.equal(released.length, 1, 'one release at the end of the round');
+    assert.ok(released[0]!.heapAfterBytes < released[0]!.heapBeforeBytes, `heap ${released[0]!.heapBeforeBytes} → ${released[0]!.heapAfterBytes} bytes`);
+
+    const off = new FactsGatherer(inventory, remote, { concurrency: 50, commandTimeoutMs: 10_000, releaseHeapAfterBytes: 0, onHeapReleased: (r) => released.push(r) });
+    assert.equal((await off.gather(fleet.endpoints.slice(0, 10).map((e) => e.id), false)).filter((o) => o.ok).length, 10);
+    assert.equal(released.length, 1, 'no release when disabled');
   });
 });
