@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { loadConfig } from '@patchbay/service-host';
+import { applyHeapGrowingPercent } from '@patchbay/telemetry';
 import { startGateway, type RunningGateway } from './gateway.js';
 
 let running: RunningGateway | undefined;
@@ -11,7 +13,13 @@ const stop = async () => {
 };
 process.once('SIGTERM', () => void stop());
 process.once('SIGINT', () => void stop());
-startGateway().then(
+// The process's own settings first (V8's heap growth, as every Patchbay process), then the gateway.
+const started = (async () => {
+  const config = loadConfig();
+  applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
+  return startGateway(config);
+})();
+started.then(
   (g) => {
     running = g;
     // The one line `patchbay up` waits for.

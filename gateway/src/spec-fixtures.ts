@@ -70,7 +70,7 @@ export async function startTestStack(overrides: Partial<GatewaySettings> = {}): 
     async startGateway(more: Partial<GatewaySettings> = {}) {
       // Replicas share the data dir (gateway.db: tokens, webhooks, delivery log), as on one host.
       const dataDir = join(dir, 'gateway');
-      const config: PatchbayConfig = { natsUrl: nats.url, eventStoreUrl: undefined, dataDir, sqlitePath, commandTimeoutMs: 2000, gatewayHost: '127.0.0.1', gatewayPort: 0, logLevel: 'silent', nodeSemiSpaceMb: 0, upLayout: 'separate' };
+      const config: PatchbayConfig = { natsUrl: nats.url, eventStoreUrl: undefined, dataDir, sqlitePath, commandTimeoutMs: 2000, gatewayHost: '127.0.0.1', gatewayPort: 0, logLevel: 'silent', nodeSemiSpaceMb: 0, nodeHeapGrowingPercent: 0, upLayout: 'separate' };
       const settings: GatewaySettings = { ...loadGatewaySettings({}), adminToken, printBootstrapToken: false, auditSigningKeyFile: join(dir, 'audit-signing-key.pem'), ...overrides, ...more };
       const g = await startGateway(config, settings);
       gateways.push(g);

@@ -25,5 +25,8 @@ describe('group-main refuses what it cannot run, before starting anything', () =
     const line = JSON.parse(r.stderr.trim()) as { code: string; msg: string };
     assert.equal(line.code, 'CONFIG_INVALID');
     assert.match(line.msg, /PATCHBAY_COMMAND_TIMEOUT_MS/);
+    const heap = run(['planner'], { PATCHBAY_NODE_HEAP_GROWING_PERCENT: '1000' });
+    assert.equal(heap.status, 2, heap.stderr);
+    assert.match((JSON.parse(heap.stderr.trim()) as { msg: string }).msg, /PATCHBAY_NODE_HEAP_GROWING_PERCENT/);
   });
 });

@@ -4,6 +4,7 @@ import { createInterface } from 'node:readline';
 import { PatchbayError } from '@patchbay/contracts';
 import { loadConfig, type PatchbayConfig } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
+import { applyHeapGrowingPercent } from '@patchbay/telemetry';
 import { startPart } from './parts.js';
 import { StackSupervisor } from './stack.js';
 
@@ -150,6 +151,7 @@ async function gatewayUrl(supervisor: StackSupervisor, env: NodeJS.ProcessEnv, c
 
 async function upInProcess(config: PatchbayConfig, log: (l: string) => void, options: UpOptions, until: Promise<unknown>): Promise<void> {
   const { startGateway } = await import('@patchbay/gateway');
+  applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
   const closers: Array<() => Promise<void>> = [];
   try {
     for (const part of [...SERVICES, 'relay'] as const) closers.push(await startPart(part, config));

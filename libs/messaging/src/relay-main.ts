@@ -8,7 +8,7 @@
 // over OTLP when the standard OTEL_* variables ask for it (service name `patchbay-relay`).
 import { parseArgs } from 'node:util';
 import { openEventStore } from '@patchbay/event-store';
-import { startTelemetry } from '@patchbay/telemetry';
+import { applyHeapGrowingPercent, heapGrowingPercentOf, startTelemetry } from '@patchbay/telemetry';
 import { NatsBus } from './bus.js';
 import { EventRelay } from './relay.js';
 
@@ -52,6 +52,12 @@ async function main(): Promise<void> {
   };
   const replicas = positive('replicas', values.replicas);
   const duplicateWindowMs = positive('duplicate-window-ms', values['duplicate-window-ms']);
+  try {
+    applyHeapGrowingPercent(heapGrowingPercentOf(process.env));
+  } catch (err) {
+    process.stderr.write(`CONFIG_INVALID: ${(err as Error).message}\n`);
+    process.exit(2);
+  }
   const log = (level: string, message: string, fields?: Record<string, unknown>): void => {
     process.stderr.write(`${JSON.stringify({ level, time: new Date().toISOString(), msg: message, ...fields })}\n`);
   };

@@ -154,6 +154,10 @@ describe('EventRelay', () => {
       assert.equal(r.status, 2, `exit code for ${args.join(' ')}`);
       assert.match(r.stderr, /^VALIDATION_FAILED/);
     }
+    // Its V8 setting, read from the environment as every Patchbay process reads it.
+    const r = spawnSync(process.execPath, [relayMain, '--store', fixture.path, '--nats', server.url], { env: { ...env, PATCHBAY_NODE_HEAP_GROWING_PERCENT: 'double' }, encoding: 'utf8', timeout: 10_000 });
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /^CONFIG_INVALID: PATCHBAY_NODE_HEAP_GROWING_PERCENT/);
   });
 
   /**

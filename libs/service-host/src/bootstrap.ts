@@ -7,7 +7,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import type { ServiceName } from '@patchbay/contracts';
 import { openEventStore, type EventStore } from '@patchbay/event-store';
 import { NatsBus, NatsJetStreamTransport, PatchbayRpcExceptionFilter } from '@patchbay/messaging';
-import { createLogger, startTelemetry, type Logger, type Telemetry } from '@patchbay/telemetry';
+import { applyHeapGrowingPercent, createLogger, startTelemetry, type Logger, type Telemetry } from '@patchbay/telemetry';
 import { loadConfig, requireNatsUrl, type PatchbayConfig } from './config.js';
 import { healthController, type HealthCheck } from './health.js';
 
@@ -132,7 +132,12 @@ export function runServiceProcess(definition: ServiceDefinition): void {
   };
   process.once('SIGTERM', () => void stop('SIGTERM'));
   process.once('SIGINT', () => void stop('SIGINT'));
-  startService(definition).then(
+  const started = (async () => {
+    const config = loadConfig();
+    applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
+    return startService(definition, config);
+  })();
+  started.then(
     (r) => (running = r),
     (err: Error & { code?: string }) => {
       process.stderr.write(`${JSON.stringify({ level: 'fatal', service: definition.name, code: err.code ?? 'STARTUP_FAILED', msg: err.message })}\n`);

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PatchbayError } from '@patchbay/contracts';
+import { DEFAULT_HEAP_GROWING_PERCENT, MAX_HEAP_GROWING_PERCENT } from '@patchbay/telemetry';
 
 /** A setting is missing or malformed; the message names the variable. */
 export class ConfigError extends PatchbayError {
@@ -31,6 +32,7 @@ const envSchema = z.object({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PATCHBAY_NODE_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(256).default(16),
+  PATCHBAY_NODE_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(MAX_HEAP_GROWING_PERCENT).default(DEFAULT_HEAP_GROWING_PERCENT),
   PATCHBAY_UP_LAYOUT: z.enum(['separate', 'grouped']).default('separate'),
 });
 
@@ -50,6 +52,11 @@ export interface PatchbayConfig {
    * leaves V8's default, which grows the young generation to 128 MB per process under load.
    */
   nodeSemiSpaceMb: number;
+  /**
+   * V8's heap growing factor of every Patchbay process, as 1 + percent/100 (0: V8's own, up to
+   * 4×); applied by each process at start (`applyHeapGrowingPercent`).
+   */
+  nodeHeapGrowingPercent: number;
   /**
    * How `patchbay up` lays the stack out in processes: `separate` (one per service, the relay and
    * the gateway) or `grouped` (inventory, policy, planner and the relay share one process; the
@@ -78,6 +85,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PatchbayConfig
     gatewayPort: c.GATEWAY_PORT,
     logLevel: c.LOG_LEVEL,
     nodeSemiSpaceMb: c.PATCHBAY_NODE_SEMI_SPACE_MB,
+    nodeHeapGrowingPercent: c.PATCHBAY_NODE_HEAP_GROWING_PERCENT,
     upLayout: c.PATCHBAY_UP_LAYOUT,
   };
 }

@@ -9,6 +9,19 @@ describe('loadConfig', () => {
     assert.equal(loadConfig({ PATCHBAY_NODE_SEMI_SPACE_MB: '64' }).nodeSemiSpaceMb, 64);
   });
 
+  it('defaults PATCHBAY_NODE_HEAP_GROWING_PERCENT to 100 and takes 0 (V8 decides) up to 400; refuses the rest naming it', () => {
+    assert.equal(loadConfig({}).nodeHeapGrowingPercent, 100);
+    assert.equal(loadConfig({ PATCHBAY_NODE_HEAP_GROWING_PERCENT: '0' }).nodeHeapGrowingPercent, 0);
+    assert.equal(loadConfig({ PATCHBAY_NODE_HEAP_GROWING_PERCENT: '400' }).nodeHeapGrowingPercent, 400);
+    for (const bad of ['-1', '2.5', 'double', '401']) {
+      assert.throws(
+        () => loadConfig({ PATCHBAY_NODE_HEAP_GROWING_PERCENT: bad }),
+        (e: unknown) => e instanceof ConfigError && e.code === 'CONFIG_INVALID' && /PATCHBAY_NODE_HEAP_GROWING_PERCENT/.test(e.message),
+        bad,
+      );
+    }
+  });
+
   it('refuses a bad PATCHBAY_NODE_SEMI_SPACE_MB with CONFIG_INVALID naming the variable', () => {
     for (const bad of ['-1', '2.5', 'lots', '257']) {
       assert.throws(

@@ -3,3 +3,4 @@ export * from './trace-context.js';
 export * from './logger.js';
 export * from './metrics.js';
 export * from './metric-reader.js';
+export * from './runtime.js';
