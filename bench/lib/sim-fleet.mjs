@@ -237,6 +237,14 @@ export const eventsAppended = (dataDir) => withStore(dataDir, (db) => Number(db.
 /** Events by type after a position. */
 export const eventTypes = (dataDir, fromPos) => withStore(dataDir, (db) => db.prepare('SELECT type, COUNT(*) AS n FROM events WHERE position > ? GROUP BY type ORDER BY n DESC').all(fromPos));
 
+/** The events of a cycle's run streams (`run-<id>.*`) after a position: type, data (JSON text), recorded_at. */
+export const runEventsOf = (dataDir, cycleId, fromPos) =>
+  withStore(dataDir, (db) =>
+    db
+      .prepare("SELECT type, data, recorded_at FROM events WHERE position > ? AND stream LIKE ? ESCAPE '\\' ORDER BY position")
+      .all(fromPos, `run-${cycleId.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`),
+  );
+
 /** Global positions of the events stored in a cycle's streams (`cycle-<id>` and `run-<id>.*`), ascending. */
 export const cyclePositions = (dataDir, cycleId) =>
   withStore(dataDir, (db) =>
