@@ -197,9 +197,12 @@ try {
     if (end) break;
     if (performance.now() - lastReport > 10_000) {
       lastReport = performance.now();
-      const stored = Object.fromEntries(eventTypes(pos0).map((r) => [r.type, Number(r.n)]));
-      const count = (type) => stored[type] ?? 0;
-      say(`  +${s(performance.now() - tReq)} s: released ${count('EndpointReleased')}, runs started ${count('RunStarted')}, succeeded ${count('RunSucceeded')}, failed ${count('RunFailed')}, reboots ${count('RebootIssued')}/${count('RebootConfirmed')}, events stored ${Object.values(stored).reduce((a, b) => a + b, 0)}`);
+      // From what this process already has (a count by type in the store every 10 s read every
+      // row of the cycle so far), unless --watch-all.
+      const mine = events.slice(from);
+      const count = (type) => mine.filter((x) => x.e.type === type).length;
+      const detail = WATCH_ALL ? `runs started ${count('RunStarted')}, succeeded ${count('RunSucceeded')}, failed ${count('RunFailed')}, reboots ${count('RebootIssued')}/${count('RebootConfirmed')}, events on bus ${mine.length}` : `runs finished ${count('EndpointRunFinished')}, events stored ${eventsAppended() - pos0}`;
+      say(`  +${s(performance.now() - tReq)} s: released ${count('EndpointReleased')}, ${detail}`);
     }
     if (performance.now() > deadline) throw new Error(`cycle ${cycleId} did not finish in ${CYCLE_TIMEOUT_S} s (data kept in ${work})`);
     await new Promise((r) => setTimeout(r, 20));
