@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { loadConfig } from '@patchbay/service-host';
-import { applyHeapGrowingPercent } from '@patchbay/telemetry';
+import { applyHeapGrowingPercent, releaseHeapWhenIdle } from '@patchbay/telemetry';
 import { startGateway, type RunningGateway } from './gateway.js';
 
 let running: RunningGateway | undefined;
@@ -17,6 +17,7 @@ process.once('SIGINT', () => void stop());
 const started = (async () => {
   const config = loadConfig();
   applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
+  releaseHeapWhenIdle();
   return startGateway(config);
 })();
 started.then(

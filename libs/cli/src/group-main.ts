@@ -6,7 +6,7 @@
 // VALIDATION_FAILED; a bad setting: exit 2 with CONFIG_INVALID; SIGTERM/SIGINT: every part stops
 // (the relay saves its checkpoint) and the process exits 0.
 import { loadConfig, requireNatsUrl, type PatchbayConfig } from '@patchbay/service-host';
-import { applyHeapGrowingPercent } from '@patchbay/telemetry';
+import { applyHeapGrowingPercent, releaseHeapWhenIdle } from '@patchbay/telemetry';
 import { PARTS, startPart, type Part } from './parts.js';
 
 function fail(code: string, message: string, status: number): never {
@@ -25,6 +25,7 @@ async function main(): Promise<void> {
     config = loadConfig();
     requireNatsUrl(config);
     applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
+    releaseHeapWhenIdle();
   } catch (err) {
     fail('CONFIG_INVALID', (err as Error).message, 2);
   }

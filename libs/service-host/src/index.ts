@@ -1,4 +1,3 @@
 export * from './config.js';
 export * from './health.js';
 export * from './bootstrap.js';
-export * from './heap.js';

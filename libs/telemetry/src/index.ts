@@ -4,3 +4,4 @@ export * from './logger.js';
 export * from './metrics.js';
 export * from './metric-reader.js';
 export * from './runtime.js';
+export * from './heap.js';

@@ -1,8 +1,7 @@
 import type { EndpointFacts } from '@patchbay/contracts';
 import { PatchbayError } from '@patchbay/contracts';
 import type { RemoteExecutor, RemoteTarget } from '@patchbay/remote';
-import { markHeap, releaseHeapAfter, type HeapRelease } from '@patchbay/service-host';
-import { withSpan } from '@patchbay/telemetry';
+import { markHeap, releaseHeapAfter, withSpan, type HeapRelease } from '@patchbay/telemetry';
 import type { EndpointState } from './domain/endpoint.js';
 import { assembleFacts, BASE_COMMANDS, packageCommands, packageManagerOf, type CommandOutcome, type FactCommand } from './domain/facts/gather.js';
 import { MAX_OUTPUT_BYTES } from './domain/facts/problems.js';

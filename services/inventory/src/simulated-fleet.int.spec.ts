@@ -11,7 +11,7 @@ import { NatsBus } from '@patchbay/messaging';
 import { loadConfig, startService, type RunningService } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
 import type { RemoteExecutor } from '@patchbay/remote';
-import type { HeapRelease } from '@patchbay/service-host';
+import type { HeapRelease } from '@patchbay/telemetry';
 import { FactsGatherer } from './facts-gatherer.js';
 import { inventoryService } from './index.js';
 import type { InventoryService } from './inventory-service.js';

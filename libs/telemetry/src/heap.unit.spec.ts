@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { fullGc, markHeap, releaseHeapAfter } from './heap.js';
+import { fullGc, markHeap, releaseHeapAfter, releaseHeapWhenIdle, type HeapRelease } from './heap.js';
 
 const MiB = 1024 * 1024;
 
@@ -44,5 +44,37 @@ describe('heap release after a job', () => {
   it('does nothing after a job that grew the heap less than asked', () => {
     const mark = markHeap();
     assert.equal(releaseHeapAfter(mark, 512 * MiB), undefined);
+  });
+});
+
+describe('heap release when idle', () => {
+  const grow = () => {
+    const mark = markHeap();
+    burst(3_000_000);
+    return process.memoryUsage().heapTotal - mark.heapTotalBytes;
+  };
+
+  it('releases once the loop goes quiet after a burst, and only then', async () => {
+    const released: HeapRelease[] = [];
+    const idle = releaseHeapWhenIdle({ intervalMs: 150, minGrowthBytes: 16 * MiB, onRelease: (r) => released.push(r) });
+    try {
+      assert.ok(grow() >= 32 * MiB);
+      // Busy: the loop is held for most of each interval, so nothing is released.
+      const busyUntil = Date.now() + 700;
+      while (Date.now() < busyUntil) {
+        const spin = Date.now() + 140;
+        while (Date.now() < spin) burst(1_000);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      assert.equal(released.length, 0, 'nothing while busy');
+      // Quiet: released at the next look, once.
+      await new Promise((r) => setTimeout(r, 600));
+      assert.equal(released.length, 1, 'one release once idle');
+      assert.ok(released[0]!.heapAfterBytes < released[0]!.heapBeforeBytes - 16 * MiB);
+      await new Promise((r) => setTimeout(r, 400));
+      assert.equal(released.length, 1, 'nothing more without new growth');
+    } finally {
+      idle.stop();
+    }
   });
 });
