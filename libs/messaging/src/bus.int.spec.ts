@@ -225,6 +225,43 @@ describe('NatsBus against a real nats-server', () => {
     assert.deepEqual(asked, [...Array(3).fill('patchbay.evt.endpoint.Unwanted'), ...Array(2).fill('patchbay.evt.endpoint.Wanted')]);
   });
 
+  it('concurrency: handlers run side by side, each message acknowledged once when its own handler ends; stop waits for them', async () => {
+    const bus = await open();
+    await assert.rejects(bus.consume('spec_conc_bad', 'patchbay.evt.>', async () => undefined, { concurrency: 0 }), (e: Error & { code?: string }) => e.code === 'VALIDATION_FAILED');
+    let running = 0;
+    let most = 0;
+    const done: string[] = [];
+    const c = await bus.consume(
+      'spec_conc',
+      'patchbay.evt.endpoint.Slow',
+      async (e) => {
+        running++;
+        most = Math.max(most, running);
+        await new Promise((r) => setTimeout(r, 200));
+        running--;
+        done.push(e.metadata.eventId);
+      },
+      { maxAckPending: 64, concurrency: 8 },
+    );
+    const events = await append('endpoint-c', 24, 'Slow');
+    const t = performance.now();
+    for (const e of events) await bus.publishEvent(e);
+    await eventually('all handled and acked', async () => {
+      const info = await bus.manager.consumers.info(EVENTS_STREAM, 'spec_conc');
+      return done.length === 24 && info.num_pending === 0 && info.num_ack_pending === 0;
+    });
+    const ms = performance.now() - t;
+    assert.equal(most, 8, 'eight at a time, never more');
+    // One after the other this takes 24 × 200 ms = 4.8 s; eight at a time three rounds.
+    assert.ok(ms < 3000, `took ${ms.toFixed(0)} ms`);
+    assert.deepEqual([...done].sort(), events.map((e) => e.metadata.eventId).sort(), 'each once');
+    // stop() waits for handlers in progress.
+    for (const e of await append('endpoint-c2', 4, 'Slow')) await bus.publishEvent(e);
+    await eventually('handlers started', () => running > 0);
+    await c.stop();
+    assert.equal(running, 0, 'no handler still running after stop');
+  });
+
   it('an idempotent consumer applies an event republished outside the duplicate window only once', async () => {
     const bus = await open('dedup', { duplicateWindowMs: 200 });
     const events = await append('endpoint-x', 2, 'FactsGathered');

@@ -97,12 +97,19 @@ export interface ConsumeOptions {
    * this check.
    */
   wants?: (subject: string) => boolean;
+  /**
+   * Messages handled at once (default 1: one after the other, in stream order). Above 1 each
+   * message is acknowledged when its own handler ends, in whatever order they end: for handlers
+   * that do not need order and spend most of their time waiting (the executor's claims wait for
+   * their commit). At most `maxAckPending` are ever in flight.
+   */
+  concurrency?: number;
 }
 
 /** A running durable consumer. */
 export interface EventConsumer {
   readonly durable: string;
-  /** Stops pulling; resolves after the handler call in progress has finished. */
+  /** Stops pulling; resolves after the handler calls in progress have finished. */
   stop(): Promise<void>;
 }
 
@@ -307,6 +314,8 @@ export class NatsBus {
     const maxDeliver = options.maxDeliver ?? 5;
     if (!Number.isInteger(maxDeliver) || maxDeliver < 1) throw new ValidationError('maxDeliver must be a positive integer', { maxDeliver });
     const backoff = options.backoff && options.backoff.length > 0 ? options.backoff : [250, 1000, 5000];
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) throw new ValidationError('concurrency must be a positive integer', { concurrency });
 
     const cfg: Partial<ConsumerConfig> = {
       durable_name: durable,
@@ -384,16 +393,27 @@ export class NatsBus {
     };
 
     let stopping = false;
-    const loop = (async () => {
-      for await (const m of messages) {
-        try {
-          await settle(m);
-        } catch (err) {
-          // Only reachable when acking or dead-lettering itself failed (connection lost): the
-          // server redelivers after ack_wait, so nothing is lost.
-          this.log('error', 'event delivery could not be settled', { durable, error: (err as Error)?.message });
-        }
+    const settleOrLog = async (m: JsMsg): Promise<void> => {
+      try {
+        await settle(m);
+      } catch (err) {
+        // Only reachable when acking or dead-lettering itself failed (connection lost): the
+        // server redelivers after ack_wait, so nothing is lost.
+        this.log('error', 'event delivery could not be settled', { durable, error: (err as Error)?.message });
       }
+    };
+    const loop = (async () => {
+      const inFlight = new Set<Promise<void>>();
+      for await (const m of messages) {
+        if (concurrency === 1) {
+          await settleOrLog(m);
+          continue;
+        }
+        const p: Promise<void> = settleOrLog(m).finally(() => inFlight.delete(p));
+        inFlight.add(p);
+        if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      }
+      await Promise.all(inFlight);
       if (!stopping) this.log('error', 'consumer ended without stop (consumer or stream deleted?)', { durable });
     })();
 

@@ -153,6 +153,11 @@ export class Executor {
     await this.scanRuns();
     this.consumer = await this.opts.bus.consume(RELEASED_DURABLE, RELEASED_SUBJECT, (event) => this.onReleased(event), {
       maxAckPending: Math.max(2, this.opts.concurrency),
+      // Claims side by side: each waits for its RunStarted to be committed, and one after the other
+      // the claims (not the slots) capped the runs in flight — at 10,000 endpoints ~460 of 1,000,
+      // with hundreds of releases waiting. A duplicate claim is still refused: the run stream's
+      // expected revision, and `launch` never drives one stream twice.
+      concurrency: Math.min(64, Math.max(1, this.opts.concurrency)),
       ackWaitMs: this.opts.ackWaitMs ?? 60_000,
       // A busy replica hands releases back (nak) rather than holding them; they come back until
       // some replica has room, which in a long cycle can take many rounds.
