@@ -9,6 +9,13 @@ export interface ExecutorSettings {
   executorId: string;
   /** Endpoint runs driven at once. */
   concurrency: number;
+  /**
+   * CPU priority (nice, 0–19) of the executor's own process, set when it starts (default 10): its
+   * work waits on SSH, and when the CPU is short the event path (relay, nats-server, gateway) goes
+   * first. On 2 cores during a 1,000-endpoint cycle with 100 subscribers: p99 2.7–3.8 s → 0.93 s,
+   * the cycle as fast; at 10,000 endpoints 111.5 → 113.4 s. 0 leaves it as started.
+   */
+  nice: number;
   resumeIntervalMs: number;
   abortPollMs: number;
   rebootPollMs: number;
@@ -31,6 +38,7 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 const schema = z.object({
   PATCHBAY_EXECUTOR_ID: z.string().regex(/^[A-Za-z0-9_.@-]{1,100}$/, 'letters, digits and _ . @ - (max 100)').optional(),
   PATCHBAY_EXECUTOR_CONCURRENCY: z.coerce.number().int().min(1).max(10_000).default(32),
+  PATCHBAY_EXECUTOR_NICE: z.coerce.number().int().min(0).max(19).default(10),
   PATCHBAY_EXECUTOR_RESUME_INTERVAL_MS: z.coerce.number().int().min(100).max(3_600_000).default(30_000),
   PATCHBAY_EXECUTOR_ABORT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(500),
   PATCHBAY_EXECUTOR_REBOOT_POLL_MS: z.coerce.number().int().min(50).max(60_000).default(150),
@@ -53,6 +61,7 @@ export function loadExecutorSettings(env: NodeJS.ProcessEnv = process.env): Exec
   return {
     executorId: e.PATCHBAY_EXECUTOR_ID ?? `executor-${hostname().replace(/[^A-Za-z0-9_.@-]/g, '-').slice(0, 80)}`,
     concurrency: e.PATCHBAY_EXECUTOR_CONCURRENCY,
+    nice: e.PATCHBAY_EXECUTOR_NICE,
     resumeIntervalMs: e.PATCHBAY_EXECUTOR_RESUME_INTERVAL_MS,
     abortPollMs: e.PATCHBAY_EXECUTOR_ABORT_POLL_MS,
     rebootPollMs: e.PATCHBAY_EXECUTOR_REBOOT_POLL_MS,

@@ -12,26 +12,30 @@ describe('executor settings', () => {
     assert.equal(s.remoteProcessControl, true);
     assert.equal(s.rebootMarker, true);
     assert.equal(s.crashFault, undefined);
+    assert.equal(s.nice, 10, 'the executor yields the CPU to the event path by default');
   });
 
   it('reads every variable', () => {
     const s = loadExecutorSettings({
       PATCHBAY_EXECUTOR_ID: 'exec-1',
       PATCHBAY_EXECUTOR_CONCURRENCY: '200',
+      PATCHBAY_EXECUTOR_NICE: '0',
       PATCHBAY_EXECUTOR_REMOTE_PROCESS_CONTROL: 'false',
       PATCHBAY_EXECUTOR_REBOOT_MARKER: '0',
       PATCHBAY_EXECUTOR_DEFAULT_KEY_REF: 'env:PATCHBAY_SSH_KEY',
       PATCHBAY_EXECUTOR_FAULT_KILL_AFTER: 'RebootIssued:reboot:150',
     });
     assert.deepEqual(
-      [s.executorId, s.concurrency, s.remoteProcessControl, s.rebootMarker, s.defaultKeyRef, s.crashFault],
-      ['exec-1', 200, false, false, 'env:PATCHBAY_SSH_KEY', { eventType: 'RebootIssued', stepKey: 'reboot', delayMs: 150 }],
+      [s.executorId, s.concurrency, s.nice, s.remoteProcessControl, s.rebootMarker, s.defaultKeyRef, s.crashFault],
+      ['exec-1', 200, 0, false, false, 'env:PATCHBAY_SSH_KEY', { eventType: 'RebootIssued', stepKey: 'reboot', delayMs: 150 }],
     );
   });
 
   const bad: Array<[string, string]> = [
     ['PATCHBAY_EXECUTOR_CONCURRENCY', '0'],
     ['PATCHBAY_EXECUTOR_CONCURRENCY', 'many'],
+    ['PATCHBAY_EXECUTOR_NICE', '-5'],
+    ['PATCHBAY_EXECUTOR_NICE', '20'],
     ['PATCHBAY_EXECUTOR_ID', 'has space'],
     ['PATCHBAY_EXECUTOR_DEFAULT_KEY_REF', '/etc/key'],
     ['PATCHBAY_EXECUTOR_REBOOT_MARKER', 'maybe'],

@@ -166,6 +166,10 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
     for (const name of names) {
       const argv = readFileSync(`/proc/${stackPids[name]}/cmdline`, 'utf8').split('\0');
       assert.ok(argv.includes('--max-semi-space-size=16'), `${name}: ${argv.join(' ')}`);
+      // The executor's own process runs at nice 10 (PATCHBAY_EXECUTOR_NICE), the others as started.
+      const stat = readFileSync(`/proc/${stackPids[name]}/stat`, 'utf8');
+      const nice = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+      assert.equal(nice, name === 'executor' ? 10 : 0, `${name}: nice ${nice}`);
     }
   });
 
