@@ -77,7 +77,20 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     writeFileSync(join(dataDir, 'demo-inventory.ini'), ini);
     const imported = await send<{ summary: Record<string, number> }>('inventory', 'import', { format: 'ansible-ini', fileName: 'demo-inventory.ini', content: ini, hostKeyPolicy: 'tofu' });
     log(`  ${JSON.stringify(imported.summary)}`);
-    const facts = await send<unknown>('inventory', 'gather-facts', { wait: true, refresh: true });
+    let facts = await send<{ outcomes?: Array<{ endpointId: string; ok: boolean; code?: string }> }>('inventory', 'gather-facts', { wait: true, refresh: true });
+    // A second demo on the same data dir meets lab hosts made again, with new host keys, while the
+    // inventory still holds the keys pinned by the first: refused, as they must be. The demo then
+    // does what an operator would, recorded as such: it accepts the key it read from the host's own
+    // disk (the out-of-band check) for each host that presented exactly that key, and gathers again.
+    const rejected = (facts.outcomes ?? []).filter((o) => !o.ok && o.code === 'HOST_KEY_REJECTED').map((o) => o.endpointId);
+    if (rejected.length > 0) {
+      for (const h of lab.hosts.filter((x) => rejected.includes(x.name))) {
+        const { fingerprint } = await h.hostKey();
+        await send('inventory', 'accept-host-key', { endpointId: h.name, fingerprint, reason: 'lab host made again by the demo; key read from its disk' });
+      }
+      log(`  host keys of ${rejected.join(', ')} changed since the last demo (lab hosts made again): accepted the keys read from their disks`);
+      facts = await send<{ outcomes?: Array<{ endpointId: string; ok: boolean; code?: string }> }>('inventory', 'gather-facts', { wait: true, refresh: true });
+    }
     log(`  facts: ${summariseFacts(facts)}`);
 
     log('\n▶ policy: applying reference groups, the workflow and the policy as code (libs/cli/demo/fleet.yaml)');

@@ -66,4 +66,42 @@ describe('patchbay demo: the main job on the embedded default (5 real lab hosts)
       await store.close();
     }
   });
+
+  it('runs again on the same data dir: the lab hosts are made again with new host keys, which the demo accepts as an operator would, and both cycles complete', async () => {
+    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
+    delete env['NATS_URL'];
+    delete env['EVENTSTORE_URL'];
+    const child = spawn(process.execPath, [cliEntry(), 'demo', '--hosts', '5', '--exit', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+    const code = await new Promise<number | null>((resolve) => {
+      const timer = setTimeout(() => {
+        for (const pid of descendants(child.pid!)) process.kill(pid, 'SIGKILL');
+        child.kill('SIGKILL');
+      }, 15 * 60_000);
+      child.once('exit', (c) => {
+        clearTimeout(timer);
+        resolve(c);
+      });
+    });
+    assert.equal(code, 0, out);
+    assert.match(out, /host keys of host0, host1, host2, host3, host4 changed since the last demo/);
+    assert.match(out, /facts: 5\/5 endpoints answered/);
+    assert.match(out, /■ cycle manual-\S+ completed: 5 succeeded, 0 failed, 0 skipped/);
+    assert.match(out, /■ cycle emergency-\S+ completed: 4 succeeded, 0 failed/);
+    // The acceptance is in the endpoints' history, by the demo's operator, with its reason.
+    const store = await SqliteEventStore.open(join(dataDir, 'events.db'));
+    try {
+      const pins = (await store.readAll({ categories: ['endpoint'] })).filter((e) => e.type === 'HostKeyPinned' && (e.data as { decidedBy: string }).decidedBy === 'operator');
+      assert.deepEqual(pins.map((e) => e.metadata.stream).sort(), ['endpoint-host0', 'endpoint-host1', 'endpoint-host2', 'endpoint-host3', 'endpoint-host4']);
+      for (const e of pins) {
+        const d = e.data as { reason: string; replaces?: { fingerprint: string }; key: { fingerprint: string } };
+        assert.match(d.reason, /made again by the demo/);
+        assert.ok(d.replaces && d.replaces.fingerprint !== d.key.fingerprint, `${e.metadata.stream}: replaces the first demo's key`);
+      }
+    } finally {
+      await store.close();
+    }
+  });
 });
