@@ -8,6 +8,28 @@ import { verifyChain, type RecordedEvent } from '@patchbay/contracts';
 import { SqliteEventStore } from '@patchbay/event-store';
 import { cliEntry, descendants } from './stack-process.js';
 
+/** `patchbay demo --exit` on a data dir, as its own process (killed after 15 minutes): exit code and output. */
+async function demoProcess(dataDir: string): Promise<{ code: number | null; out: string }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
+  delete env['NATS_URL'];
+  delete env['EVENTSTORE_URL'];
+  const child = spawn(process.execPath, [cliEntry(), 'demo', '--hosts', '5', '--exit', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
+  const code = await new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => {
+      for (const pid of descendants(child.pid!)) process.kill(pid, 'SIGKILL');
+      child.kill('SIGKILL');
+    }, 15 * 60_000);
+    child.once('exit', (c) => {
+      clearTimeout(timer);
+      resolve(c);
+    });
+  });
+  return { code, out };
+}
+
 /**
  * The README's first command, run as an operator would (`patchbay demo`), on real lab hosts:
  * a cycle with the full pre/post workflow and an emergency cycle, then the stored history checked.
@@ -17,23 +39,7 @@ describe('patchbay demo: the main job on the embedded default (5 real lab hosts)
   after(() => rmSync(dataDir, { recursive: true, force: true }));
 
   it('runs a cycle and an emergency cycle to completion, with every step recorded and every chain intact', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
-    delete env['NATS_URL'];
-    delete env['EVENTSTORE_URL'];
-    const child = spawn(process.execPath, [cliEntry(), 'demo', '--hosts', '5', '--exit', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        for (const pid of descendants(child.pid!)) process.kill(pid, 'SIGKILL');
-        child.kill('SIGKILL');
-      }, 15 * 60_000);
-      child.once('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const { code, out } = await demoProcess(dataDir);
     assert.equal(code, 0, out);
     const finished = out.match(/■ cycle \S+ completed/g) ?? [];
     assert.equal(finished.length, 2, `both cycles completed:\n${out}`);
@@ -68,23 +74,7 @@ describe('patchbay demo: the main job on the embedded default (5 real lab hosts)
   });
 
   it('runs again on the same data dir: the lab hosts are made again with new host keys, which the demo accepts as an operator would, and both cycles complete', async () => {
-    const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn' };
-    delete env['NATS_URL'];
-    delete env['EVENTSTORE_URL'];
-    const child = spawn(process.execPath, [cliEntry(), 'demo', '--hosts', '5', '--exit', '--data-dir', dataDir], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-    const code = await new Promise<number | null>((resolve) => {
-      const timer = setTimeout(() => {
-        for (const pid of descendants(child.pid!)) process.kill(pid, 'SIGKILL');
-        child.kill('SIGKILL');
-      }, 15 * 60_000);
-      child.once('exit', (c) => {
-        clearTimeout(timer);
-        resolve(c);
-      });
-    });
+    const { code, out } = await demoProcess(dataDir);
     assert.equal(code, 0, out);
     assert.match(out, /host keys of host0, host1, host2, host3, host4 changed since the last demo/);
     assert.match(out, /facts: 5\/5 endpoints answered/);
