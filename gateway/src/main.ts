@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { loadConfig } from '@patchbay/service-host';
-import { applyHeapGrowingPercent, releaseHeapWhenIdle } from '@patchbay/telemetry';
+import { manageHeap } from '@patchbay/telemetry';
 import { startGateway, type RunningGateway } from './gateway.js';
 
 let running: RunningGateway | undefined;
@@ -16,8 +16,7 @@ process.once('SIGINT', () => void stop());
 // The process's own settings first (V8's heap growth, as every Patchbay process), then the gateway.
 const started = (async () => {
   const config = loadConfig();
-  applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
-  releaseHeapWhenIdle();
+  manageHeap(config.nodeHeapGrowingPercent);
   return startGateway(config);
 })();
 started.then(

@@ -6,7 +6,7 @@
 // VALIDATION_FAILED; a bad setting: exit 2 with CONFIG_INVALID; SIGTERM/SIGINT: every part stops
 // (the relay saves its checkpoint) and the process exits 0.
 import { loadConfig, requireNatsUrl, type PatchbayConfig } from '@patchbay/service-host';
-import { applyHeapGrowingPercent, releaseHeapWhenIdle } from '@patchbay/telemetry';
+import { manageHeap } from '@patchbay/telemetry';
 import { PARTS, startPart, type Part } from './parts.js';
 
 function fail(code: string, message: string, status: number): never {
@@ -24,8 +24,7 @@ async function main(): Promise<void> {
   try {
     config = loadConfig();
     requireNatsUrl(config);
-    applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
-    releaseHeapWhenIdle();
+    manageHeap(config.nodeHeapGrowingPercent);
   } catch (err) {
     fail('CONFIG_INVALID', (err as Error).message, 2);
   }

@@ -4,7 +4,7 @@ import { createInterface } from 'node:readline';
 import { PatchbayError } from '@patchbay/contracts';
 import { loadConfig, type PatchbayConfig } from '@patchbay/service-host';
 import { NatsServer } from '@patchbay/testing';
-import { applyHeapGrowingPercent, releaseHeapWhenIdle } from '@patchbay/telemetry';
+import { manageHeap } from '@patchbay/telemetry';
 import { startPart } from './parts.js';
 import { StackSupervisor } from './stack.js';
 
@@ -151,8 +151,7 @@ async function gatewayUrl(supervisor: StackSupervisor, env: NodeJS.ProcessEnv, c
 
 async function upInProcess(config: PatchbayConfig, log: (l: string) => void, options: UpOptions, until: Promise<unknown>): Promise<void> {
   const { startGateway } = await import('@patchbay/gateway');
-  applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
-  const idle = releaseHeapWhenIdle();
+  const heap = manageHeap(config.nodeHeapGrowingPercent);
   const closers: Array<() => Promise<void>> = [];
   try {
     for (const part of [...SERVICES, 'relay'] as const) closers.push(await startPart(part, config));
@@ -167,7 +166,7 @@ async function upInProcess(config: PatchbayConfig, log: (l: string) => void, opt
   } finally {
     log('stopping…');
     for (const close of closers.reverse()) await close().catch((err: Error) => log(`stop failed: ${err.message}`));
-    idle.stop();
+    heap.stop();
   }
 }
 

@@ -8,7 +8,7 @@
 // over OTLP when the standard OTEL_* variables ask for it (service name `patchbay-relay`).
 import { parseArgs } from 'node:util';
 import { openEventStore } from '@patchbay/event-store';
-import { applyHeapGrowingPercent, heapGrowingPercentOf, releaseHeapWhenIdle, startTelemetry } from '@patchbay/telemetry';
+import { heapGrowingPercentOf, manageHeap, startTelemetry } from '@patchbay/telemetry';
 import { NatsBus } from './bus.js';
 import { EventRelay } from './relay.js';
 
@@ -53,8 +53,7 @@ async function main(): Promise<void> {
   const replicas = positive('replicas', values.replicas);
   const duplicateWindowMs = positive('duplicate-window-ms', values['duplicate-window-ms']);
   try {
-    applyHeapGrowingPercent(heapGrowingPercentOf(process.env));
-    releaseHeapWhenIdle();
+    manageHeap(heapGrowingPercentOf(process.env));
   } catch (err) {
     process.stderr.write(`CONFIG_INVALID: ${(err as Error).message}\n`);
     process.exit(2);

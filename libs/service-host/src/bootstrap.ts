@@ -7,7 +7,7 @@ import type { INestMicroservice } from '@nestjs/common';
 import type { ServiceName } from '@patchbay/contracts';
 import { openEventStore, type EventStore } from '@patchbay/event-store';
 import { NatsBus, NatsJetStreamTransport, PatchbayRpcExceptionFilter } from '@patchbay/messaging';
-import { applyHeapGrowingPercent, createLogger, releaseHeapWhenIdle, startTelemetry, type Logger, type Telemetry } from '@patchbay/telemetry';
+import { createLogger, manageHeap, startTelemetry, type Logger, type Telemetry } from '@patchbay/telemetry';
 import { loadConfig, requireNatsUrl, type PatchbayConfig } from './config.js';
 import { healthController, type HealthCheck } from './health.js';
 
@@ -134,8 +134,7 @@ export function runServiceProcess(definition: ServiceDefinition): void {
   process.once('SIGINT', () => void stop('SIGINT'));
   const started = (async () => {
     const config = loadConfig();
-    applyHeapGrowingPercent(config.nodeHeapGrowingPercent);
-    releaseHeapWhenIdle();
+    manageHeap(config.nodeHeapGrowingPercent);
     return startService(definition, config);
   })();
   started.then(

@@ -54,7 +54,7 @@ export interface PatchbayConfig {
   nodeSemiSpaceMb: number;
   /**
    * V8's heap growing factor of every Patchbay process, as 1 + percent/100 (0: V8's own, up to
-   * 4×); applied by each process at start (`applyHeapGrowingPercent`).
+   * 4×); applied by each process at start (`manageHeap`).
    */
   nodeHeapGrowingPercent: number;
   /**

@@ -1,4 +1,5 @@
 import { setFlagsFromString } from 'node:v8';
+import { releaseHeapWhenIdle } from './heap.js';
 
 /** How far V8 lets the heap grow past what a full collection found live, in percent. */
 export const HEAP_GROWING_ENV = 'PATCHBAY_NODE_HEAP_GROWING_PERCENT';
@@ -24,8 +25,18 @@ export function heapGrowingPercentOf(env: NodeJS.ProcessEnv = process.env): numb
 /**
  * Sets V8's heap growing factor to 1 + percent/100 for this process (0 leaves V8's own). V8 reads
  * it at every full collection, so setting it when the process starts is as good as the
- * command-line flag, which NODE_OPTIONS refuses; every Patchbay process calls this first.
+ * command-line flag, which NODE_OPTIONS refuses; every Patchbay process calls it first, through `manageHeap`.
  */
 export function applyHeapGrowingPercent(percent: number): void {
   if (percent > 0) setFlagsFromString(`--heap-growing-percent=${Math.trunc(percent)}`);
+}
+
+/**
+ * What every Patchbay process does about its heap when it starts: V8's growing factor from the
+ * setting, and the release of what a burst of work left once the process is idle
+ * (`releaseHeapWhenIdle`). Returns what stops the idle release.
+ */
+export function manageHeap(growingPercent: number): { stop: () => void } {
+  applyHeapGrowingPercent(growingPercent);
+  return releaseHeapWhenIdle();
 }
