@@ -119,8 +119,10 @@ export async function startService(definition: ServiceDefinition, config: Patchb
 /**
  * Entry point for a service's own process: starts it, and stops it cleanly on SIGTERM/SIGINT.
  * A configuration error exits with status 2 and a one-line message naming the variable.
+ * `beforeStart` is what only the service's own process does (the executor's CPU priority), not the
+ * service run inside another process; what it throws ends the process the same way.
  */
-export function runServiceProcess(definition: ServiceDefinition): void {
+export function runServiceProcess(definition: ServiceDefinition, options: { beforeStart?: () => void } = {}): void {
   let running: RunningService | undefined;
   const stop = async (signal: string) => {
     running?.logger.info({ signal }, 'stopping');
@@ -135,6 +137,7 @@ export function runServiceProcess(definition: ServiceDefinition): void {
   const started = (async () => {
     const config = loadConfig();
     manageHeap(config.nodeHeapGrowingPercent);
+    options.beforeStart?.();
     return startService(definition, config);
   })();
   started.then(
