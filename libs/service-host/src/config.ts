@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { PatchbayError } from '@patchbay/contracts';
-import { DEFAULT_HEAP_GROWING_PERCENT, MAX_HEAP_GROWING_PERCENT } from '@patchbay/telemetry';
+import { heapGrowingPercentOf } from '@patchbay/telemetry';
 
 /** A setting is missing or malformed; the message names the variable. */
 export class ConfigError extends PatchbayError {
@@ -32,7 +32,6 @@ const envSchema = z.object({
   GATEWAY_PORT: z.coerce.number().int().min(0).max(65535).default(4000),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PATCHBAY_NODE_SEMI_SPACE_MB: z.coerce.number().int().min(0).max(256).default(16),
-  PATCHBAY_NODE_HEAP_GROWING_PERCENT: z.coerce.number().int().min(0).max(MAX_HEAP_GROWING_PERCENT).default(DEFAULT_HEAP_GROWING_PERCENT),
   PATCHBAY_UP_LAYOUT: z.enum(['separate', 'grouped']).default('separate'),
 });
 
@@ -73,6 +72,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PatchbayConfig
     throw new ConfigError(`invalid configuration: ${problems.join('; ')}`, { problems });
   }
   const c = r.data;
+  // Read by the same parser as the relay's, which does not load this configuration.
+  let nodeHeapGrowingPercent: number;
+  try {
+    nodeHeapGrowingPercent = heapGrowingPercentOf(env);
+  } catch (err) {
+    throw new ConfigError(`invalid configuration: ${(err as Error).message}`, { problems: [(err as Error).message] });
+  }
   const dataDir = resolve(c.PATCHBAY_DATA_DIR);
   const sqlitePath = resolve(c.EVENTSTORE_SQLITE_PATH ?? resolve(dataDir, 'events.db'));
   return {
@@ -85,7 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): PatchbayConfig
     gatewayPort: c.GATEWAY_PORT,
     logLevel: c.LOG_LEVEL,
     nodeSemiSpaceMb: c.PATCHBAY_NODE_SEMI_SPACE_MB,
-    nodeHeapGrowingPercent: c.PATCHBAY_NODE_HEAP_GROWING_PERCENT,
+    nodeHeapGrowingPercent,
     upLayout: c.PATCHBAY_UP_LAYOUT,
   };
 }
