@@ -77,7 +77,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
     writeFileSync(join(dataDir, 'demo-inventory.ini'), ini);
     const imported = await send<{ summary: Record<string, number> }>('inventory', 'import', { format: 'ansible-ini', fileName: 'demo-inventory.ini', content: ini, hostKeyPolicy: 'tofu' });
     log(`  ${JSON.stringify(imported.summary)}`);
-    let facts = await send<{ outcomes?: Array<{ endpointId: string; ok: boolean; code?: string }> }>('inventory', 'gather-facts', { wait: true, refresh: true });
+    let facts = await send<FactsReply>('inventory', 'gather-facts', { wait: true, refresh: true });
     // A second demo on the same data dir meets lab hosts made again, with new host keys, while the
     // inventory still holds the keys pinned by the first: refused, as they must be. The demo then
     // does what an operator would, recorded as such: it accepts the key it read from the host's own
@@ -89,7 +89,7 @@ export async function runDemo(options: DemoOptions = {}): Promise<DemoResult> {
         await send('inventory', 'accept-host-key', { endpointId: h.name, fingerprint, reason: 'lab host made again by the demo; key read from its disk' });
       }
       log(`  host keys of ${rejected.join(', ')} changed since the last demo (lab hosts made again): accepted the keys read from their disks`);
-      facts = await send<{ outcomes?: Array<{ endpointId: string; ok: boolean; code?: string }> }>('inventory', 'gather-facts', { wait: true, refresh: true });
+      facts = await send<FactsReply>('inventory', 'gather-facts', { wait: true, refresh: true });
     }
     log(`  facts: ${summariseFacts(facts)}`);
 
@@ -209,8 +209,11 @@ export function inventoryIni(lab: Lab, keyPath: string): string {
   ].join('\n');
 }
 
-function summariseFacts(reply: unknown): string {
-  const rows = (reply as { outcomes?: Array<{ endpointId: string; ok: boolean; code?: string }> })?.outcomes ?? [];
+/** The inventory's answer to `gather-facts`: one outcome per endpoint. */
+type FactsReply = { outcomes?: Array<{ endpointId: string; ok: boolean; code?: string }> };
+
+function summariseFacts(reply: FactsReply): string {
+  const rows = reply?.outcomes ?? [];
   const failed = rows.filter((r) => !r.ok).map((r) => `${r.endpointId} ${r.code}`);
   return `${rows.length - failed.length}/${rows.length} endpoints answered${failed.length ? ` (${failed.join(', ')})` : ''}`;
 }
