@@ -11,20 +11,27 @@
 // minus the event's `recordedAt` (written by the service that appended it, same machine clock).
 // Only events of the cycle's streams count (`cycle-<id>`, `run-<id>.*`). Delivered per subscriber
 // is compared with what the SQLite store holds for those streams (by global position: none lost,
-// none twice). For reference, a plain NATS subscriber in this process measures recordedAt → the
-// event on the bus (what the relay adds before the gateway sees it).
+// none twice). The subscribers live in `--client-processes` child processes (default 4; subscriber
+// i in child i mod 4, bench/lib/subscriber-clients.mjs), so that none waits for a busy event loop
+// shared with the others or with the bench. For reference, a plain NATS subscriber in a child of
+// its own measures recordedAt → the event on the bus (what the relay adds before the gateway sees it).
+// `--fleet-nice N` lowers the simulated fleet's CPU priority once the subscribers are connected (it
+// stands in for hosts that are other machines; default 0, unchanged).
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/gateway-subscribers.mjs [--endpoints 1000] \
 //     [--concurrency 200] [--apt-latency-ms 200] [--reboot-delay-ms 1000] [--facts-concurrency 200] \
-//     [--subscribers 100] [--ws-client ws|undici] [--base-port 20000] [--profile <dir>] [--keep]
+//     [--subscribers 100] [--client-processes 4] [--fleet-nice 0] [--ws-client ws|undici] \
+//     [--base-port 20000] [--profile <dir>] [--keep]
 // --profile <dir>: every stack process writes a V8 CPU profile there when it stops; the gateway's
-// is named in the output (summarise it with bench/lib/cpuprofile-top.mjs).
+// is named in the output (summarise it with bench/cycle/profile-window.mjs).
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
+import { fork } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { childrenOf, commOf, cycleEndOf, cyclePositions, inventoryIni, pct, processWatch, simBundle, simulatedFleetEnv, startFleet } from './lib/sim-fleet.mjs';
+import { childrenOf, commOf, cycleEndOf, cyclePositions, inventoryIni, pct, processWatch, reniceAll, simBundle, simulatedFleetEnv, startFleet } from './lib/sim-fleet.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.indexOf(name) < 0 ? dflt : args[args.indexOf(name) + 1]);
@@ -36,6 +43,8 @@ const BASE_PORT = Number(opt('--base-port', '20000'));
 const SUBS = Number(opt('--subscribers', '100'));
 const CYCLE_TIMEOUT_S = Number(opt('--cycle-timeout-s', '900'));
 const PROFILE_DIR = opt('--profile', undefined);
+const CLIENT_PROCS = Number(opt('--client-processes', '4'));
+const FLEET_NICE = Number(opt('--fleet-nice', '0'));
 const FIELDS = 'eventId type stream revision position recordedAt actor data';
 if (BASE_PORT + N >= 32768) throw new Error(`--base-port + --endpoints must stay below 32768 (ephemeral ports), got ${BASE_PORT + N}`);
 
@@ -45,114 +54,49 @@ process.env['PATCHBAY_ADMIN_TOKEN'] = token;
 
 const { up } = await import('@patchbay/cli');
 const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
-const { decodeEvent, NatsBus } = await import('@patchbay/messaging');
-const { createClient } = await import('graphql-ws');
+const { NatsBus } = await import('@patchbay/messaging');
 // The WebSocket client: the `ws` package by default; `--ws-client undici` uses Node's built-in
 // WebSocket, whose sockets failed (1006, no message) under this load in earlier runs.
 const WS_CLIENT = opt('--ws-client', 'ws');
-const WebSocketImpl = WS_CLIENT === 'undici' ? globalThis.WebSocket : (await import('ws')).WebSocket;
 
 const say = (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
 const s = (ms) => (ms / 1000).toFixed(2);
 const work = mkdtempSync(join(tmpdir(), 'pb-gw-subs-'));
 const dataDir = join(work, 'patchbay');
 mkdirSync(dataDir, { recursive: true });
-const now = () => performance.timeOrigin + performance.now();
 const { watched, peaks, poll, cpuAll, stop: stopWatch } = processWatch();
 
 // ---------------------------------------------------------------- subscribers
-/** What one subscriber saw of the cycle: arrival minus recordedAt per event, global positions, the end. */
-function newSubscriber(i, cycleId) {
-  const transport = i % 2 === 0 ? 'ws' : 'sse';
-  const kind = (i >> 1) % 2 === 0 ? 'cycleProgress' : 'patchEvents';
-  const query = kind === 'cycleProgress' ? `subscription { cycleProgress(cycleId: "${cycleId}") { ${FIELDS} } }` : `subscription { patchEvents { ${FIELDS} } }`;
-  const runPrefix = `run-${cycleId}.`;
-  const cycleStream = `cycle-${cycleId}`;
-  const sub = { i, transport, kind, query, latencies: [], positions: [], other: 0, errors: [], ended: undefined, endedP: undefined, close: () => undefined };
-  let ended;
-  sub.endedP = new Promise((r) => (ended = r));
-  sub.end = (why) => ended(why);
-  sub.onPayload = (payload, at) => {
-    if (payload.errors) {
-      sub.errors.push(payload.errors);
-      return;
-    }
-    const e = payload.data?.[kind];
-    if (!e) return;
-    if (e.stream !== cycleStream && !e.stream.startsWith(runPrefix)) {
-      sub.other++;
-      return;
-    }
-    sub.latencies.push(at - Date.parse(e.recordedAt));
-    sub.positions.push(Number(e.position));
-    if (e.stream === cycleStream && ['CycleCompleted', 'CycleHalted', 'CycleAborted'].includes(e.type)) {
-      sub.ended = e.type;
-      ended(e.type);
-    }
-  };
-  return sub;
-}
-
-async function connectWs(sub, wsUrl) {
-  let acked;
-  const ack = new Promise((r, j) => {
-    acked = r;
-    setTimeout(() => j(new Error(`subscriber ${sub.i}: no connection ack in 30 s`)), 30_000).unref();
-  });
-  const client = createClient({
-    url: wsUrl,
-    webSocketImpl: WebSocketImpl,
-    lazy: false,
-    retryAttempts: 0,
-    connectionParams: { authorization: `Bearer ${token}` },
-    onNonLazyError: (e) => sub.errors.push(`socket error: ${e?.error?.message ?? e?.message ?? e?.code ?? String(e)}`),
-    on: {
-      error: (e) => sub.errors.push(`socket error: ${e?.error?.message ?? e?.message ?? String(e)}${e?.error?.cause ? ` (${e.error.cause.message ?? e.error.cause})` : ''}`),
-      connected: () => acked(),
-      // A socket that closes before the cycle's end counts as a failed subscriber (it stops waiting).
-      closed: (e) => {
-        if (sub.ended) return;
-        sub.errors.push(`socket closed at ${new Date().toISOString()}: ${e?.code} ${e?.reason ?? ''}`);
-        sub.ended = 'closed';
-        sub.end('closed');
-      },
-    },
-  });
-  await ack;
-  client.subscribe({ query: sub.query }, { next: (v) => sub.onPayload(v, now()), error: (e) => sub.errors.push(String(e?.message ?? e?.code ?? e)), complete: () => undefined });
-  sub.close = () => client.dispose();
-}
-
-async function connectSse(sub, url) {
-  const abort = new AbortController();
-  const res = await fetch(url, { method: 'POST', signal: abort.signal, headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}` }, body: JSON.stringify({ query: sub.query }) });
-  if (res.status !== 200) throw new Error(`subscriber ${sub.i}: HTTP ${res.status} ${await res.text()}`);
-  sub.close = () => abort.abort();
-  void (async () => {
-    const decoder = new TextDecoder();
-    let buffer = '';
-    try {
-      for await (const chunk of res.body) {
-        const at = now();
-        buffer += decoder.decode(chunk, { stream: true });
-        let k;
-        while ((k = buffer.indexOf('\n\n')) >= 0) {
-          const frame = buffer.slice(0, k);
-          buffer = buffer.slice(k + 2);
-          if (!frame.startsWith('event: next') && !frame.includes('\ndata:') && !frame.startsWith('data:')) continue;
-          const data = frame.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('');
-          if (data) sub.onPayload(JSON.parse(data), at);
-        }
-      }
-    } catch (err) {
-      if (!abort.signal.aborted) sub.errors.push(String(err));
-    }
-    if (!sub.ended && !abort.signal.aborted) {
-      sub.errors.push(`stream ended at ${new Date().toISOString()}`);
-      sub.ended = 'closed';
-      sub.end('closed');
-    }
-  })();
+/**
+ * Child processes holding the subscribers (bench/lib/subscriber-clients.mjs): subscriber i lives in
+ * child i mod `CLIENT_PROCS`; one more child watches the bus. Each child records arrival − recordedAt
+ * for its own subscribers, so a client never waits behind the others' work in one event loop.
+ */
+function startClients(count) {
+  const children = [];
+  for (let k = 0; k < count; k++) {
+    const child = fork(fileURLToPath(new URL('./lib/subscriber-clients.mjs', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const waiters = [];
+    const ended = new Set();
+    child.on('message', (m) => {
+      if (m.ended !== undefined) ended.add(m.ended);
+      for (const w of waiters.splice(0)) w(m);
+      if (m.failed) say(`client process ${k + 1}: ${m.failed}`);
+    });
+    const ask = (msg, key) =>
+      new Promise((res, rej) => {
+        const wait = () =>
+          waiters.push((m) => {
+            if (m.failed) rej(new Error(m.failed));
+            else if (m[key] !== undefined) res(m[key]);
+            else wait();
+          });
+        wait();
+        child.send(msg);
+      });
+    children.push({ child, ended, ask, close: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.send({ close: true })))) });
+  }
+  return children;
 }
 
 // ---------------------------------------------------------------- run
@@ -161,7 +105,8 @@ let fleet;
 let stopStack;
 let stackDone;
 let bus;
-const subs = [];
+let clients = [];
+let busWatch;
 let ok = false;
 try {
   watched.set('bench', process.pid);
@@ -208,30 +153,23 @@ try {
     await new Promise((r) => setTimeout(r, 100));
   }
 
-  // The bus as the gateway's fan-out sees it: recordedAt → this process (core NATS subscription).
   const cycleId = `c-${randomUUID()}`;
-  const busLatencies = [];
-  const busSub = bus.connection.subscribe('patchbay.evt.>');
-  void (async () => {
-    for await (const m of busSub) {
-      const at = now();
-      try {
-        const e = decodeEvent(m.data);
-        if (e.metadata.stream === `cycle-${cycleId}` || e.metadata.stream.startsWith(`run-${cycleId}.`)) busLatencies.push(at - Date.parse(e.metadata.recordedAt));
-      } catch {
-        /* not an event */
-      }
-    }
-  })();
-
   t = performance.now();
-  for (let i = 0; i < SUBS; i++) subs.push(newSubscriber(i, cycleId));
-  await Promise.all(subs.map((sub) => (sub.transport === 'ws' ? connectWs(sub, wsUrl) : connectSse(sub, url))));
+  // The bus as the gateway's fan-out sees it (recordedAt → a core NATS subscriber), in a child of its own.
+  [busWatch] = startClients(1);
+  watched.set('bench-bus-watch', busWatch.child.pid);
+  await busWatch.ask({ start: { mode: 'bus', natsUrl: info.natsUrl, cycleId } }, 'ready');
+  clients = startClients(CLIENT_PROCS);
+  clients.forEach((c, k) => watched.set(`bench-clients-${k + 1}`, c.child.pid));
+  const indices = (k) => [...Array(SUBS).keys()].filter((i) => i % CLIENT_PROCS === k);
+  await Promise.all(clients.map((c, k) => c.ask({ start: { mode: 'clients', url, wsUrl, token, cycleId, indices: indices(k), fields: FIELDS, wsClient: WS_CLIENT } }, 'ready')));
   // graphql-ws does not acknowledge a subscription: give the gateway a moment to start them all.
   await new Promise((r) => setTimeout(r, 2000));
-  const early = subs.filter((x) => x.errors.length);
-  if (early.length) throw new Error(`${early.length} subscribers failed: ${JSON.stringify(early[0].errors)}`);
-  say(`${SUBS} subscribers connected in ${s(performance.now() - t)} s`);
+  say(`${SUBS} subscribers connected in ${s(performance.now() - t)} s, in ${CLIENT_PROCS} client processes`);
+  if (FLEET_NICE > 0) {
+    reniceAll(fleet.pid, FLEET_NICE);
+    say(`fleet process reniced to ${FLEET_NICE}`);
+  }
 
   const cpu0 = cpuAll();
   const tReq = performance.now();
@@ -250,12 +188,17 @@ try {
     figures.cycleStoredWallS = +s(performance.now() - tReq);
     say(`cycle ${end} in the store after ${figures.cycleStoredWallS} s`);
   });
-  const all = Promise.all(subs.map((x) => x.endedP));
+  const endedCount = () => clients.reduce((a, c) => a + c.ended.size, 0);
+  const all = new Promise((r) => {
+    const check = setInterval(() => {
+      if (endedCount() >= SUBS) {
+        clearInterval(check);
+        r();
+      }
+    }, 20);
+  });
   const timeout = new Promise((_, j) => setTimeout(() => j(new Error(`not every subscriber saw the end of ${cycleId} within ${CYCLE_TIMEOUT_S} s`)), CYCLE_TIMEOUT_S * 1000).unref());
-  const progress = setInterval(() => {
-    const got = subs.map((x) => x.positions.length);
-    say(`  +${s(performance.now() - tReq)} s: delivered per subscriber ${Math.min(...got)}–${Math.max(...got)}, ended ${subs.filter((x) => x.ended).length}/${SUBS}`);
-  }, 10_000);
+  const progress = setInterval(() => say(`  +${s(performance.now() - tReq)} s: subscribers that saw the end ${endedCount()}/${SUBS}`), 10_000);
   try {
     await Promise.race([all, timeout]);
   } finally {
@@ -266,7 +209,8 @@ try {
   figures.cycleCpuS = Object.fromEntries(Object.keys(cpu1).map((k) => [k, +(cpu1[k] - cpu0[k]).toFixed(1)]));
   // Anything recorded after the end event (none expected) still has time to arrive.
   await new Promise((r) => setTimeout(r, 2000));
-  busSub.unsubscribe();
+  const subs = (await Promise.all(clients.map((c) => c.ask({ report: true }, 'report')))).flat().sort((a, b) => a.i - b.i);
+  const busLatencies = (await busWatch.ask({ report: true }, 'report'))[0].latencies;
 
   const stored = cyclePositions(dataDir, cycleId);
   figures.storedEvents = stored.length;
@@ -284,17 +228,25 @@ try {
   const counts = subs.map((x) => x.positions.length);
   figures.deliveredPerSubscriber = { min: Math.min(...counts), max: Math.max(...counts), allEqualToStored: lost.length === 0 };
   if (lost.length) figures.mismatches = lost.slice(0, 10);
-  figures.subscriberErrors = subs.reduce((a, x) => a + x.errors.length, 0);
+  figures.subscriberErrors = subs.reduce((a, x) => a + x.errorCount, 0);
   if (figures.subscriberErrors) figures.firstErrors = subs.filter((x) => x.errors.length).slice(0, 5).map((x) => ({ i: x.i, transport: x.transport, kind: x.kind, errors: x.errors.map(String).slice(0, 2) }));
 
   const summary = (xs) => {
-    const a = Float64Array.from(xs).sort();
+    let n = 0;
+    for (const x of xs) n += x.length;
+    const a = new Float64Array(n);
+    n = 0;
+    for (const x of xs) {
+      a.set(x, n);
+      n += x.length;
+    }
+    a.sort();
     if (a.length === 0) return { samples: 0 };
     return { samples: a.length, p50: +pct(a, 0.5).toFixed(1), p90: +pct(a, 0.9).toFixed(1), p99: +pct(a, 0.99).toFixed(1), max: +a[a.length - 1].toFixed(1) };
   };
-  figures.latencyMs = { all: summary(subs.flatMap((x) => x.latencies)) };
-  for (const tr of ['ws', 'sse']) for (const k of ['cycleProgress', 'patchEvents']) figures.latencyMs[`${tr} ${k}`] = summary(subs.filter((x) => x.transport === tr && x.kind === k).flatMap((x) => x.latencies));
-  figures.busLatencyMs = summary(busLatencies);
+  figures.latencyMs = { all: summary(subs.map((x) => x.latencies)) };
+  for (const tr of ['ws', 'sse']) for (const k of ['cycleProgress', 'patchEvents']) figures.latencyMs[`${tr} ${k}`] = summary(subs.filter((x) => x.transport === tr && x.kind === k).map((x) => x.latencies));
+  figures.busLatencyMs = summary([busLatencies]);
   // Gateway CPU per delivery (one event to one subscriber), over the request → last delivery window.
   figures.deliveries = subs.reduce((a, x) => a + x.positions.length + x.other, 0);
   figures.gatewayCpuPerDeliveryUs = Math.round((figures.cycleCpuS.gateway * 1e6) / figures.deliveries);
@@ -305,7 +257,7 @@ try {
 } finally {
   poll();
   figures.peakRssMiB = Object.fromEntries([...peaks].map(([k, v]) => [k, Math.round(v / 1024)]));
-  for (const x of subs) await Promise.resolve(x.close()).catch(() => undefined);
+  for (const c of [...clients, ...(busWatch ? [busWatch] : [])]) await c.close().catch(() => undefined);
   await bus?.close().catch(() => undefined);
   stopStack?.();
   await stackDone?.catch(() => undefined);

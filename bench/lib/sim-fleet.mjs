@@ -3,7 +3,8 @@
 // the fleet child process, the workflow/group/policy bundle, the Ansible INI inventory, and
 // counts read from the SQLite event store.
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createInterface } from 'node:readline';
@@ -61,8 +62,16 @@ export const cpuOf = (pid) => {
   }
 };
 
-/** The stack's processes (every Patchbay process and nats-server), not the fleet or the bench. */
-export const isStackProcess = (name) => name !== 'bench' && !name.startsWith('fleet');
+/** The stack's processes (every Patchbay process and nats-server), not the fleet or the bench (and its client processes). */
+export const isStackProcess = (name) => !name.startsWith('bench') && !name.startsWith('fleet');
+
+/**
+ * Lowers the CPU priority of every thread of a process (on Linux the nice value belongs to each
+ * thread, so renicing the pid alone leaves its other threads as they were).
+ */
+export const reniceAll = (pid, nice) => {
+  for (const tid of readdirSync(`/proc/${pid}/task`)) setPriority(Number(tid), nice);
+};
 
 /**
  * Named processes watched for CPU and peak RSS: VmHWM is the kernel's own high-water mark, read

@@ -157,7 +157,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     });
   });
 
-  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: settings.maxBodyBytes });
+  const wss = new WebSocketServer({ server, path: yoga.graphqlEndpoint, maxPayload: settings.maxBodyBytes, perMessageDeflate: false });
   serveGraphqlWs<{ token: string }>(wss, {
     onConnect: async (params) => {
       const header = typeof params['authorization'] === 'string' ? params['authorization'] : typeof params['token'] === 'string' ? params['token'] : undefined;

@@ -27,3 +27,26 @@ export function resultJson(result: ExecutionResult): string {
   if (text === undefined) serialised.set(result, (text = JSON.stringify(result)));
   return text;
 }
+
+/**
+ * One result of a shared subscription as every transport writes it, made once however many
+ * subscribers receive it: the JSON text, its UTF-8 bytes (a graphql-ws `next` message wraps them)
+ * and its whole SSE frame (identical for every SSE subscriber of the subscription). The bytes and
+ * the frame are made on first use, by the first subscriber of that transport.
+ */
+export class ResultText {
+  private bytes: Buffer | undefined;
+  private frame: Buffer | undefined;
+
+  constructor(readonly json: string) {}
+
+  /** The JSON as UTF-8. */
+  get utf8(): Buffer {
+    return (this.bytes ??= Buffer.from(this.json));
+  }
+
+  /** `event: next\ndata: <json>\n\n` as UTF-8. */
+  get sseFrame(): Buffer {
+    return (this.frame ??= Buffer.from(`event: next\ndata: ${this.json}\n\n`));
+  }
+}

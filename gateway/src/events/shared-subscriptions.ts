@@ -1,7 +1,7 @@
 import { print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { toGraphQLError } from '../errors.js';
-import { errorsJson, resultJson } from './result-json.js';
+import { errorsJson, resultJson, ResultText } from './result-json.js';
 import { SubscriberQueue, SubscriberTooSlowError } from './fanout.js';
 
 type SubscribeResult = AsyncIterable<ExecutionResult> | ExecutionResult;
@@ -12,8 +12,8 @@ type SubscribeFn = (args: ExecutionArgs) => SubscribeResult | Promise<SubscribeR
  * each result's JSON, made once for every subscriber of the same subscription.
  */
 export interface SubscriptionSink {
-  /** One result, as JSON text (`{"data":…}` or `{"errors":…}`). */
-  next(json: string): void;
+  /** One result (`{"data":…}` or `{"errors":…}`), its text and bytes made once for all its subscribers. */
+  next(result: ResultText): void;
   /** The subscription is over: normally, or with these errors (a JSON array). */
   end(errorsJson?: string): void;
   /** Results handed over and not yet taken by the peer; past the limit the subscription ends with SUBSCRIPTION_TOO_SLOW. */
@@ -124,7 +124,7 @@ class SharedSubscription {
         const result = masked(r.value);
         for (const m of this.members) m.push(result);
         if (this.sinks.size === 0) continue;
-        const json = resultJson(result);
+        const text = new ResultText(resultJson(result));
         const limit = this.maxBacklog();
         for (const [sink, membership] of this.sinks) {
           if (sink.backlog >= limit) {
@@ -133,7 +133,7 @@ class SharedSubscription {
             membership.stop();
             continue;
           }
-          sink.next(json);
+          sink.next(text);
         }
         if (this.size === 0) break;
       }

@@ -1,6 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import { getSSEProcessor, isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { resultJson } from '../events/result-json.js';
+import { resultJson, type ResultText } from '../events/result-json.js';
 import { SUBSCRIPTION_SINK, type SubscriptionSink } from '../events/shared-subscriptions.js';
 
 type FetchApi = { TextEncoder: typeof TextEncoder; ReadableStream: typeof ReadableStream; Response: typeof Response };
@@ -16,12 +16,16 @@ const HEADERS = { 'Content-Type': 'text/event-stream', Connection: 'keep-alive',
 const frame = (json: string): string => `event: next\ndata: ${json}\n\n`;
 const COMPLETE = 'event: complete\ndata:\n\n';
 
+const COMPLETE_BYTES = Buffer.from(COMPLETE);
+
 /**
- * The SSE side of a shared subscription: results' JSON arrives here synchronously (no promise per
- * result) and waits as text until the response stream pulls it, all of it in one chunk.
+ * The SSE side of a shared subscription: results arrive here synchronously (no promise per result)
+ * as frames already encoded once for every SSE subscriber of the subscription, and wait until the
+ * response stream pulls them, all of them in one chunk.
  */
 export class SseSink implements SubscriptionSink {
-  private frames: string[] = [];
+  private frames: Buffer[] = [];
+  private bytes = 0;
   private ended = false;
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -31,16 +35,16 @@ export class SseSink implements SubscriptionSink {
   /** `flushMs`: results are handed to the response at most this often (0: as they come). */
   constructor(private readonly flushMs = 0) {}
 
-  next(json: string): void {
+  next(result: ResultText): void {
     if (this.ended) return;
-    this.frames.push(frame(json));
+    this.push(result.sseFrame);
     this.notify();
   }
 
   end(errors?: string): void {
     if (this.ended) return;
-    if (errors) this.frames.push(frame(`{"errors":${errors}}`));
-    this.frames.push(COMPLETE);
+    if (errors) this.push(Buffer.from(frame(`{"errors":${errors}}`)));
+    this.push(COMPLETE_BYTES);
     this.ended = true;
     this.notify();
   }
@@ -51,11 +55,18 @@ export class SseSink implements SubscriptionSink {
   }
 
   /** Everything queued (waits for something when nothing is); `done` once the end has been taken. */
-  async take(): Promise<{ text: string; done: boolean }> {
+  async take(): Promise<{ bytes: Uint8Array; done: boolean }> {
     while (this.frames.length === 0 && !this.ended) await new Promise<void>((r) => (this.wake = r));
-    const text = this.frames.length === 1 ? this.frames[0]! : this.frames.join('');
+    // The frames are shared with other subscribers: one copy into this response's chunk.
+    const bytes = Buffer.concat(this.frames, this.bytes);
     this.frames = [];
-    return { text, done: this.ended };
+    this.bytes = 0;
+    return { bytes, done: this.ended };
+  }
+
+  private push(frame: Buffer): void {
+    this.frames.push(frame);
+    this.bytes += frame.length;
   }
 
   private notify(): void {
@@ -78,7 +89,7 @@ export class SseSink implements SubscriptionSink {
   }
 }
 
-function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Promise<{ text: string; done: boolean }>, cancel: () => void): Response {
+function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Promise<{ text?: string; bytes?: Uint8Array; done: boolean }>, cancel: () => void): Response {
   const encoder = new fetchAPI.TextEncoder();
   let ping: NodeJS.Timeout | undefined;
   const stream = new fetchAPI.ReadableStream<Uint8Array>({
@@ -91,7 +102,7 @@ function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Pro
       }, pingIntervalMs);
     },
     async pull(controller) {
-      let r: { text: string; done: boolean };
+      let r: { text?: string; bytes?: Uint8Array; done: boolean };
       try {
         r = await pull();
       } catch (err) {
@@ -99,7 +110,8 @@ function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Pro
         controller.error(err);
         return;
       }
-      if (r.text) controller.enqueue(encoder.encode(r.text));
+      if (r.bytes?.length) controller.enqueue(r.bytes);
+      else if (r.text) controller.enqueue(encoder.encode(r.text));
       if (r.done) {
         clearInterval(ping);
         controller.close();

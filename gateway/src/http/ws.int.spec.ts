@@ -7,9 +7,12 @@ import { isAsyncIterable } from 'graphql-yoga';
 import { createClient } from 'graphql-ws';
 import WebSocket, { WebSocketServer } from 'ws';
 import { serveGraphqlWs } from './ws.js';
+import { ResultText } from '../events/result-json.js';
 
 const COUNT = 2_000;
-const schema = buildSchema('type Query { ok: Boolean } type Subscription { counter(to: Int!): Int! }');
+const schema = buildSchema('type Query { ok: Boolean } type Subscription { counter(to: Int!): Int! blobs(sizes: [Int!]!): String! }');
+/** A text of `size` characters, the first two bytes long in UTF-8 (a frame's length counts bytes). */
+const blob = (size: number): string => Array.from({ length: size }, (_, i) => (i === 0 ? 'é' : String.fromCharCode(97 + (i % 26)))).join('');
 const queryRoot = { ok: true };
 const rootValue = {
   counter: async function* ({ to }: { to: number }) {
@@ -18,6 +21,9 @@ const rootValue = {
       if (i % 200 === 0) await new Promise((r) => setImmediate(r));
       yield { counter: i };
     }
+  },
+  blobs: async function* ({ sizes }: { sizes: number[] }) {
+    for (const size of sizes) yield { blobs: blob(size) };
   },
 };
 
@@ -38,7 +44,7 @@ async function start(keepAliveMs: number): Promise<{ url: string; close(): Promi
       void (async () => {
         for await (const x of r) {
           if (stopped) break;
-          sink.next(JSON.stringify(x));
+          sink.next(new ResultText(JSON.stringify(x)));
         }
         sink.end();
       })();
@@ -85,6 +91,28 @@ describe('graphql-ws transport (batched sends, keep-alive)', () => {
     assert.ok(socket);
     // One socket write per message would make ~2,000 reads on the client; corked sends make a few.
     assert.ok(reads < COUNT / 10, `${reads} socket reads for ${COUNT} messages`);
+  });
+
+  it('frames messages of every length class (7-bit, 16-bit, 64-bit lengths, multi-byte text) that a ws client reads intact', async () => {
+    // Whole messages (graphql-ws ids are 36 characters) of every byte length around the 125/126
+    // and 65,535/65,536 boundaries, then one far past 64 KiB.
+    const messageBytes = (n: number) => Buffer.byteLength(JSON.stringify({ id: 'x'.repeat(36), type: 'next', payload: { data: { blobs: blob(n) } } }));
+    const around = (boundary: number) => {
+      let n = 0;
+      while (messageBytes(n) < boundary) n += Math.max(1, boundary - messageBytes(n));
+      return Array.from({ length: 9 }, (_, i) => n - 4 + i);
+    };
+    const sizes = [0, 1, ...around(126), ...around(65_536), 300_000];
+    const bytes = sizes.map(messageBytes);
+    for (const b of [126, 65_536]) assert.ok(bytes.includes(b - 1) && bytes.includes(b), `messages of ${b - 1} and ${b} bytes: ${bytes.join(' ')}`);
+    const client = createClient({ url: gw.url, webSocketImpl: WebSocket, retryAttempts: 0 });
+    const got: string[] = [];
+    await new Promise<void>((resolve, reject) =>
+      client.subscribe<{ blobs: string }>({ query: `subscription { blobs(sizes: ${JSON.stringify(sizes)}) }` }, { next: (v) => got.push(v.data!.blobs), error: reject, complete: resolve }),
+    );
+    await client.dispose();
+    assert.equal(got.length, sizes.length);
+    sizes.forEach((size, i) => assert.equal(got[i], blob(size), `message ${i} (${size} characters)`));
   });
 
   it('closes a connection whose peer stops answering pings, keeps one that answers', async () => {

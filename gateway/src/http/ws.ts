@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import type { Writable } from 'node:stream';
 import type { ExecutionResult, GraphQLError } from 'graphql';
 import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, handleProtocols, MessageType, parseMessage, stringifyMessage, type SubscribePayload } from 'graphql-ws';
 import type { WebSocket as WsSocket, WebSocketServer as WsServer } from 'ws';
@@ -10,6 +11,29 @@ type WebSocketServer = InstanceType<typeof WsServer>;
 
 /** Bytes queued on one socket beyond which a single result waits until the peer has taken them. */
 export const WS_SEND_HIGH_WATER_BYTES = 1 << 20;
+
+const CLOSING_BRACE = Buffer.from('}');
+
+/**
+ * The header of a final, unmasked text frame (what a server sends) for a payload of `length` bytes
+ * (RFC 6455 5.2): 7-bit length, or 126 + 16-bit, or 127 + 64-bit.
+ */
+export function textFrameHeader(length: number): Buffer {
+  if (length < 126) return Buffer.from([0x81, length]);
+  if (length < 0x10000) {
+    const b = Buffer.allocUnsafe(4);
+    b[0] = 0x81;
+    b[1] = 126;
+    b.writeUInt16BE(length, 2);
+    return b;
+  }
+  const b = Buffer.allocUnsafe(10);
+  b[0] = 0x81;
+  b[1] = 127;
+  b.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
+  b.writeUInt32BE(length >>> 0, 6);
+  return b;
+}
 
 /** What one operation of a connection turned into. */
 export type OperationOutcome =
@@ -41,7 +65,9 @@ export interface GraphqlWsHandlers<C> {
  * - a subscription's results arrive as JSON text made once for all its subscribers and leave as
  *   `{"id":…,"type":"next","payload":…}` without another serialisation or a promise per result;
  * - messages sent within one turn of the event loop (or within `flushMs`) leave in one socket
- *   write (corked);
+ *   write: text frames are made here (no compression is negotiated) from pieces, so a result's
+ *   bytes are encoded once for all its subscribers and only the operation id is per subscriber;
+ *   control frames (ping, close) stay with `ws`, and a close frame follows what was queued before it;
  * - a subscriber whose results are not being taken (counted per subscription until the socket has
  *   written them) past the limit gets SUBSCRIPTION_TOO_SLOW, never a silent gap;
  * - keep-alive counts any pong or message as alive, and never closes a socket whose outgoing
@@ -52,36 +78,61 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
   const initWaitMs = handlers.connectionInitWaitTimeoutMs ?? 3_000;
   const flushMs = handlers.flushMs ?? 0;
   wss.options.handleProtocols = handleProtocols;
+  // Frames are written here as they are on the wire: compressed frames would need `ws` to write them.
+  if (wss.options.perMessageDeflate) throw new Error('serveGraphqlWs writes uncompressed frames: create the WebSocketServer with perMessageDeflate: false');
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
-    const raw = (socket as unknown as { _socket?: { cork(): void; uncork(): void } })._socket;
-    let corked = false;
-    /** Messages sent since the socket was corked: held by us for the flush, not behind at the peer. */
+    const raw = (socket as unknown as { _socket?: Writable })._socket;
+    /** Frames waiting for the flush: written together in one socket write. */
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let batchWritten: Array<((err?: Error) => void) | undefined> = [];
+    let flushScheduled = false;
+    /** Messages waiting for the flush: held by us, not behind at the peer. */
     let heldByFlush = 0;
     let alive = true;
     let initReceived = false;
     let context: C | undefined;
     const operations = new Map<string, { stop(): void } | undefined>();
-    const uncork = () => {
-      corked = false;
+    const flush = () => {
+      flushScheduled = false;
       heldByFlush = 0;
-      raw?.uncork();
+      if (batch.length === 0) return;
+      const chunks = batch;
+      const callbacks = batchWritten;
+      const bytes = batchBytes;
+      batch = [];
+      batchWritten = [];
+      batchBytes = 0;
+      const done = (err?: Error | null) => {
+        for (const cb of callbacks) cb?.(err ?? undefined);
+      };
+      if (socket.readyState !== socket.OPEN || !raw) done(new Error('socket closed'));
+      else raw.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes), done);
     };
-    const send = (data: string, written?: (err?: Error) => void): void => {
+    /** Queues one text message (its bytes in pieces) for the next flush. */
+    const send = (pieces: string | readonly Buffer[], written?: (err?: Error) => void): void => {
       if (socket.readyState !== socket.OPEN) {
         written?.(new Error('socket closed'));
         return;
       }
-      if (raw && !corked) {
-        corked = true;
-        raw.cork();
-        if (flushMs > 0) setTimeout(uncork, flushMs);
-        else setImmediate(uncork);
+      const parts = typeof pieces === 'string' ? [Buffer.from(pieces)] : pieces;
+      let length = 0;
+      for (const p of parts) length += p.length;
+      const header = textFrameHeader(length);
+      batch.push(header, ...parts);
+      batchBytes += header.length + length;
+      batchWritten.push(written);
+      heldByFlush++;
+      if (!flushScheduled) {
+        flushScheduled = true;
+        if (flushMs > 0) setTimeout(flush, flushMs);
+        else setImmediate(flush);
       }
-      if (corked) heldByFlush++;
-      socket.send(data, written);
     };
     const close = (code: number, reason: string) => {
+      // What was sent before the close goes before the close frame.
+      flush();
       if (socket.readyState === socket.OPEN || socket.readyState === socket.CONNECTING) socket.close(code, reason);
     };
     const internal = (err: unknown) => {
@@ -117,6 +168,7 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
       }
       operations.set(id, undefined);
       const idJson = JSON.stringify(id);
+      const nextPrefix = Buffer.from(`{"id":${idJson},"type":"next","payload":`);
       const nextMessage = (json: string) => `{"id":${idJson},"type":"next","payload":${json}}`;
       const errorMessage = (errors: string) => `{"id":${idJson},"type":"error","payload":${errors}}`;
       const completeMessage = () => stringifyMessage({ id, type: MessageType.Complete });
@@ -130,10 +182,11 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
         send(message);
       };
       const sink: SubscriptionSink = {
-        next: (json) => {
+        next: (result) => {
           if (finished) return;
           unwritten++;
-          send(nextMessage(json), written);
+          // The result's bytes are shared by every subscriber: only the prefix is this operation's.
+          send([nextPrefix, result.utf8, CLOSING_BRACE], written);
         },
         end: (errors) => finish(errors ? errorMessage(errors) : completeMessage()),
         get backlog() {
@@ -213,7 +266,7 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
     socket.once('close', () => {
       clearTimeout(initTimer);
       if (pinger) clearInterval(pinger);
-      if (corked) uncork();
+      flush();
       for (const op of operations.values()) op?.stop();
       operations.clear();
     });
