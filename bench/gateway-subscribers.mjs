@@ -15,12 +15,13 @@
 // i in child i mod 4, bench/lib/subscriber-clients.mjs), so that none waits for a busy event loop
 // shared with the others or with the bench. For reference, a plain NATS subscriber in a child of
 // its own measures recordedAt → the event on the bus (what the relay adds before the gateway sees it).
-// `--fleet-nice N` lowers the simulated fleet's CPU priority once the subscribers are connected (it
-// stands in for hosts that are other machines; default 0, unchanged).
+// `--renice fleet=10,planner=10` sets the nice value of every thread of the named processes once
+// the subscribers are connected (names as in the output's CPU table; the simulated fleet stands in
+// for hosts that are other machines). Default: none, every process as the stack starts it.
 // Build first: npx tsc -b libs/cli libs/fleet-lab. Raise the descriptor limit in the same shell:
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/gateway-subscribers.mjs [--endpoints 1000] \
 //     [--concurrency 200] [--apt-latency-ms 200] [--reboot-delay-ms 1000] [--facts-concurrency 200] \
-//     [--subscribers 100] [--client-processes 4] [--fleet-nice 0] [--ws-client ws|undici] \
+//     [--subscribers 100] [--client-processes 4] [--clients light|library] [--renice name=N,...] [--ws-client ws|undici] \
 //     [--base-port 20000] [--profile <dir>] [--keep]
 // --profile <dir>: every stack process writes a V8 CPU profile there when it stops; the gateway's
 // is named in the output (summarise it with bench/cycle/profile-window.mjs).
@@ -44,7 +45,9 @@ const SUBS = Number(opt('--subscribers', '100'));
 const CYCLE_TIMEOUT_S = Number(opt('--cycle-timeout-s', '900'));
 const PROFILE_DIR = opt('--profile', undefined);
 const CLIENT_PROCS = Number(opt('--client-processes', '4'));
-const FLEET_NICE = Number(opt('--fleet-nice', '0'));
+// `light` (default): clients that read only what they measure; `library`: graphql-ws's client and fetch (bench/lib/subscriber-clients.mjs).
+const CLIENTS = opt('--clients', 'light');
+const RENICE = (opt('--renice', '') || '').split(',').filter(Boolean).map((x) => x.split('=')).map(([k, v]) => [k, Number(v)]);
 const FIELDS = 'eventId type stream revision position recordedAt actor data';
 if (BASE_PORT + N >= 32768) throw new Error(`--base-port + --endpoints must stay below 32768 (ephemeral ports), got ${BASE_PORT + N}`);
 
@@ -100,7 +103,7 @@ function startClients(count) {
 }
 
 // ---------------------------------------------------------------- run
-const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), loadavgAtStart: loadavg().map((x) => +x.toFixed(1)), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, subscribers: SUBS, wsClient: WS_CLIENT, fleet: 'simulated, 1 child process (libs/fleet-lab/dist/sim/main.js)' };
+const figures = { clients: CLIENTS, date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), loadavgAtStart: loadavg().map((x) => +x.toFixed(1)), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, subscribers: SUBS, wsClient: WS_CLIENT, fleet: 'simulated, 1 child process (libs/fleet-lab/dist/sim/main.js)' };
 let fleet;
 let stopStack;
 let stackDone;
@@ -162,13 +165,14 @@ try {
   clients = startClients(CLIENT_PROCS);
   clients.forEach((c, k) => watched.set(`bench-clients-${k + 1}`, c.child.pid));
   const indices = (k) => [...Array(SUBS).keys()].filter((i) => i % CLIENT_PROCS === k);
-  await Promise.all(clients.map((c, k) => c.ask({ start: { mode: 'clients', url, wsUrl, token, cycleId, indices: indices(k), fields: FIELDS, wsClient: WS_CLIENT } }, 'ready')));
+  await Promise.all(clients.map((c, k) => c.ask({ start: { mode: 'clients', url, wsUrl, token, cycleId, indices: indices(k), fields: FIELDS, wsClient: WS_CLIENT, clients: CLIENTS } }, 'ready')));
   // graphql-ws does not acknowledge a subscription: give the gateway a moment to start them all.
   await new Promise((r) => setTimeout(r, 2000));
   say(`${SUBS} subscribers connected in ${s(performance.now() - t)} s, in ${CLIENT_PROCS} client processes`);
-  if (FLEET_NICE > 0) {
-    reniceAll(fleet.pid, FLEET_NICE);
-    say(`fleet process reniced to ${FLEET_NICE}`);
+  for (const [name, nice] of RENICE) {
+    if (!watched.has(name)) throw new Error(`--renice: no process named ${name} (${[...watched.keys()].join(', ')})`);
+    reniceAll(watched.get(name), nice);
+    say(`${name} reniced to ${nice} (every thread)`);
   }
 
   const cpu0 = cpuAll();
@@ -210,7 +214,8 @@ try {
   // Anything recorded after the end event (none expected) still has time to arrive.
   await new Promise((r) => setTimeout(r, 2000));
   const subs = (await Promise.all(clients.map((c) => c.ask({ report: true }, 'report')))).flat().sort((a, b) => a.i - b.i);
-  const busLatencies = (await busWatch.ask({ report: true }, 'report'))[0].latencies;
+  const [busReport] = await busWatch.ask({ report: true }, 'report');
+  const busLatencies = busReport.latencies;
 
   const stored = cyclePositions(dataDir, cycleId);
   figures.storedEvents = stored.length;
@@ -247,6 +252,25 @@ try {
   figures.latencyMs = { all: summary(subs.map((x) => x.latencies)) };
   for (const tr of ['ws', 'sse']) for (const k of ['cycleProgress', 'patchEvents']) figures.latencyMs[`${tr} ${k}`] = summary(subs.filter((x) => x.transport === tr && x.kind === k).map((x) => x.latencies));
   figures.busLatencyMs = summary([busLatencies]);
+  // By event type (all subscribers; and on the bus): which events make the tail.
+  const byTypeOf = (reports) => {
+    const byType = new Map();
+    for (const x of reports)
+      for (let k = 0; k < x.latencies.length; k++) {
+        const type = x.typeNames[x.types[k]];
+        let list = byType.get(type);
+        if (!list) byType.set(type, (list = []));
+        list.push(x.latencies[k]);
+      }
+    return Object.fromEntries(
+      [...byType]
+        .map(([type, xs]) => [type, summary([Float64Array.from(xs)])])
+        .sort((a, b) => b[1].p99 - a[1].p99)
+        .map(([type, v]) => [type, `${v.samples}: p50 ${v.p50} / p99 ${v.p99} / max ${v.max}`]),
+    );
+  };
+  figures.latencyByTypeMs = byTypeOf(subs);
+  figures.busLatencyByTypeMs = byTypeOf([busReport]);
   // Gateway CPU per delivery (one event to one subscriber), over the request → last delivery window.
   figures.deliveries = subs.reduce((a, x) => a + x.positions.length + x.other, 0);
   figures.gatewayCpuPerDeliveryUs = Math.round((figures.cycleCpuS.gateway * 1e6) / figures.deliveries);

@@ -11,6 +11,12 @@
 //   parent → child {close: true}: closes every connection, then exits.
 // Subscriber i: graphql-ws when i is even, SSE when odd; `cycleProgress(cycleId)` when (i >> 1) is
 // even, `patchEvents` (no filter) when odd.
+// Two kinds of client (`clients` in the start message): `light` (default) speaks graphql-transport-ws
+// over a plain `ws` socket and SSE over node:http, and reads of each event only what it measures
+// (type, stream, position, recordedAt: the fields the gateway writes before `data`), parsing the
+// whole message only when that fails or the message is not a result; `library` uses graphql-ws's
+// client and fetch and parses every message. On the machine under test the clients' CPU is taken
+// from the stack they measure: the light ones take about half as much.
 import { performance } from 'node:perf_hooks';
 
 const now = () => performance.timeOrigin + performance.now();
@@ -35,13 +41,22 @@ class Samples {
   }
 }
 
+/** Event types seen in this process, by a small number recorded with each latency. */
+const typeNames = [];
+const typeIds = new Map();
+const typeId = (type) => {
+  let id = typeIds.get(type);
+  if (id === undefined) typeIds.set(type, (id = typeNames.push(type) - 1));
+  return id;
+};
+
 function newSubscriber(i, cycleId, fields) {
   const transport = i % 2 === 0 ? 'ws' : 'sse';
   const kind = (i >> 1) % 2 === 0 ? 'cycleProgress' : 'patchEvents';
   const query = kind === 'cycleProgress' ? `subscription { cycleProgress(cycleId: "${cycleId}") { ${fields} } }` : `subscription { patchEvents { ${fields} } }`;
   const runPrefix = `run-${cycleId}.`;
   const cycleStream = `cycle-${cycleId}`;
-  const sub = { i, transport, kind, query, latencies: new Samples(), positions: new Samples(), other: 0, errors: [], ended: undefined, close: () => undefined };
+  const sub = { i, transport, kind, query, latencies: new Samples(), positions: new Samples(), types: new Samples(), other: 0, errors: [], ended: undefined, close: () => undefined };
   sub.end = (why) => {
     if (sub.ended) return;
     sub.ended = why;
@@ -60,9 +75,109 @@ function newSubscriber(i, cycleId, fields) {
     }
     sub.latencies.push(at - Date.parse(e.recordedAt));
     sub.positions.push(Number(e.position));
+    sub.types.push(typeId(e.type));
     if (e.stream === cycleStream && END_TYPES.has(e.type)) sub.end(e.type);
   };
   return sub;
+}
+
+/**
+ * The measured fields of one result, read off its JSON text without parsing the rest (the selection's
+ * fields come in the order asked: eventId type stream revision position recordedAt actor data), or
+ * undefined when the text is not shaped so (then the caller parses it whole).
+ */
+function peek(text, kind) {
+  const at = text.indexOf(`{"data":{"${kind}":{`);
+  if (at < 0) return undefined;
+  const field = (name, from) => {
+    const k = text.indexOf(`"${name}":"`, from);
+    if (k < 0) return undefined;
+    const start = k + name.length + 4;
+    const end = text.indexOf('"', start);
+    return end < 0 ? undefined : { value: text.slice(start, end), end };
+  };
+  const type = field('type', at);
+  const stream = type && field('stream', type.end);
+  const position = stream && field('position', stream.end);
+  const recordedAt = position && field('recordedAt', position.end);
+  if (!recordedAt) return undefined;
+  return { type: type.value, stream: stream.value, position: position.value, recordedAt: recordedAt.value };
+}
+
+/** One result's text: the fast read when it works, else the whole parse. */
+function onText(sub, text, at) {
+  const e = peek(text, sub.kind);
+  if (e) sub.onPayload({ data: { [sub.kind]: e } }, at);
+  else sub.onPayload(JSON.parse(text), at);
+}
+
+/** graphql-transport-ws over a plain `ws` socket: init, subscribe, then each `next` read with `peek`. */
+async function connectWsLight(sub, { wsUrl, token }) {
+  const { WebSocket } = await import('ws');
+  const ws = new WebSocket(wsUrl, 'graphql-transport-ws');
+  const opened = new Promise((resolve, reject) => {
+    ws.once('error', reject);
+    ws.on('message', (data) => {
+      const at = now();
+      const text = data.toString();
+      if (text.startsWith('{"id":"1","type":"next","payload":')) {
+        onText(sub, text.slice(34, -1), at);
+        return;
+      }
+      const m = JSON.parse(text);
+      if (m.type === 'connection_ack') {
+        ws.send(JSON.stringify({ id: '1', type: 'subscribe', payload: { query: sub.query } }));
+        resolve();
+      } else if (m.type === 'ping') ws.send('{"type":"pong"}');
+      else if (m.type === 'next') sub.onPayload(m.payload, at);
+      else if (m.type === 'error') sub.errors.push(JSON.stringify(m.payload).slice(0, 300));
+    });
+    ws.once('open', () => ws.send(JSON.stringify({ type: 'connection_init', payload: { authorization: `Bearer ${token}` } })));
+    setTimeout(() => reject(new Error(`subscriber ${sub.i}: no connection ack in 30 s`)), 30_000).unref();
+  });
+  ws.on('close', (code, reason) => {
+    if (sub.ended) return;
+    sub.errors.push(`socket closed at ${new Date().toISOString()}: ${code} ${reason}`);
+    sub.end('closed');
+  });
+  await opened;
+  ws.on('error', (e) => sub.errors.push(`socket error: ${e.message}`));
+  sub.close = () => ws.close();
+}
+
+/** SSE over node:http: each `event: next` frame's data read with `peek`. */
+async function connectSseLight(sub, { url, token }) {
+  const { request } = await import('node:http');
+  const body = JSON.stringify({ query: sub.query });
+  const res = await new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream', authorization: `Bearer ${token}`, 'content-length': Buffer.byteLength(body) } }, resolve);
+    req.once('error', reject);
+    req.end(body);
+    sub.close = () => req.destroy();
+  });
+  if (res.statusCode !== 200) throw new Error(`subscriber ${sub.i}: HTTP ${res.statusCode}`);
+  res.setEncoding('utf8');
+  let buffer = '';
+  res.on('data', (chunk) => {
+    const at = now();
+    buffer += chunk;
+    let k;
+    let from = 0;
+    while ((k = buffer.indexOf('\n\n', from)) >= 0) {
+      const frame = buffer.slice(from, k);
+      from = k + 2;
+      if (frame.startsWith('event: next\ndata: ')) onText(sub, frame.slice(18), at);
+      else if (frame.startsWith('event: complete')) continue;
+    }
+    buffer = buffer.slice(from);
+  });
+  res.on('error', (err) => sub.errors.push(String(err)));
+  res.on('close', () => {
+    if (!sub.ended) {
+      sub.errors.push(`stream ended at ${new Date().toISOString()}`);
+      sub.end('closed');
+    }
+  });
 }
 
 async function connectWs(sub, { wsUrl, token, wsClient }) {
@@ -133,20 +248,24 @@ async function busWatch({ natsUrl, cycleId }) {
   const { decodeEvent, NatsBus } = await import('@patchbay/messaging');
   const bus = await NatsBus.connect({ servers: natsUrl.split(','), name: 'patchbay-bench-bus-latency', requestTimeoutMs: 10_000 });
   const latencies = new Samples();
+  const types = new Samples();
   const sub = bus.connection.subscribe('patchbay.evt.>');
   void (async () => {
     for await (const m of sub) {
       const at = now();
       try {
         const e = decodeEvent(m.data);
-        if (e.metadata.stream === `cycle-${cycleId}` || e.metadata.stream.startsWith(`run-${cycleId}.`)) latencies.push(at - Date.parse(e.metadata.recordedAt));
+        if (e.metadata.stream === `cycle-${cycleId}` || e.metadata.stream.startsWith(`run-${cycleId}.`)) {
+          latencies.push(at - Date.parse(e.metadata.recordedAt));
+          types.push(typeId(e.type));
+        }
       } catch {
         /* not an event */
       }
     }
   })();
   await bus.connection.flush();
-  return { report: () => [{ bus: true, latencies: latencies.values }], close: () => bus.close() };
+  return { report: () => [{ bus: true, latencies: latencies.values, types: Uint8Array.from(types.values), typeNames }], close: () => bus.close() };
 }
 
 let running;
@@ -157,9 +276,10 @@ process.on('message', async (msg) => {
       if (o.mode === 'bus') running = await busWatch(o);
       else {
         const subs = o.indices.map((i) => newSubscriber(i, o.cycleId, o.fields));
-        await Promise.all(subs.map((sub) => (sub.transport === 'ws' ? connectWs(sub, o) : connectSse(sub, o))));
+        const light = o.clients !== 'library';
+        await Promise.all(subs.map((sub) => (sub.transport === 'ws' ? (light ? connectWsLight : connectWs)(sub, o) : (light ? connectSseLight : connectSse)(sub, o))));
         running = {
-          report: () => subs.map((x) => ({ i: x.i, transport: x.transport, kind: x.kind, latencies: x.latencies.values, positions: x.positions.values, other: x.other, errors: x.errors.slice(0, 5), errorCount: x.errors.length, ended: x.ended })),
+          report: () => subs.map((x) => ({ i: x.i, transport: x.transport, kind: x.kind, latencies: x.latencies.values, positions: x.positions.values, types: Uint8Array.from(x.types.values), typeNames, other: x.other, errors: x.errors.slice(0, 5), errorCount: x.errors.length, ended: x.ended })),
           close: async () => {
             for (const x of subs) await Promise.resolve(x.close()).catch(() => undefined);
           },

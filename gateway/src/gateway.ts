@@ -18,8 +18,7 @@ import { WebhookDispatcher } from './webhooks/dispatcher.js';
 import { EventFanout } from './events/fanout.js';
 import { CycleMembership } from './events/filter.js';
 import { loadExportSigner } from './audit/export.js';
-import { openReadStore } from '@patchbay/read-store';
-import { startReadModels } from './read/projections.js';
+import { startReadModelsThread, type ReadModelsThread } from './read/thread.js';
 import type { GatewayServices } from './context.js';
 
 const GATEWAY_DEPS = Symbol.for('patchbay.GatewayDeps');
@@ -30,6 +29,7 @@ interface GatewayDeps {
   logger: Logger;
   settings: GatewaySettings;
   services: GatewayServices;
+  readThread: ReadModelsThread;
 }
 
 /** Owns the HTTP server: started when the Nest application boots, closed when it shuts down. */
@@ -39,7 +39,7 @@ class GatewayHttp implements OnApplicationBootstrap, OnApplicationShutdown {
   constructor(@Inject(GATEWAY_DEPS) private readonly deps: GatewayDeps) {}
 
   async onApplicationBootstrap(): Promise<void> {
-    const { bus, config, store, settings, services, logger } = this.deps;
+    const { bus, config, store, settings, services, logger, readThread } = this.deps;
     this.server = await startGatewayServer({
       settings,
       ports: services,
@@ -53,11 +53,11 @@ class GatewayHttp implements OnApplicationBootstrap, OnApplicationShutdown {
       },
       selfCheck: () => ({
         service: 'gateway',
-        status: bus.isClosed ? 'degraded' : 'ok',
+        status: bus.isClosed || !readThread.alive ? 'degraded' : 'ok',
         pid: process.pid,
         uptimeSeconds: process.uptime(),
         version: '0.1.0',
-        checks: { bus: { ok: !bus.isClosed }, eventStore: { ok: Boolean(store) } },
+        checks: { bus: { ok: !bus.isClosed }, eventStore: { ok: Boolean(store) }, readModels: { ok: readThread.alive } },
       }),
     });
   }
@@ -118,17 +118,18 @@ export async function startGateway(config: PatchbayConfig = loadConfig(), settin
     });
     await dispatcher.start();
     closers.push(() => dispatcher.stop());
-    const readStore = await openReadStore({ READ_STORE_PATH: join(config.dataDir, 'read-store.jsonl'), ...settings.readStore });
-    closers.push(() => readStore.close());
-    const readModels = await startReadModels({
-      store,
-      readStore,
-      onError: (err) => logger.warn({ code: (err as { code?: string }).code, err: String(err) }, 'read-model projection failed on an event; retrying'),
-      onSkipped: (err, event) => logger.warn({ code: (err as { code?: string }).code, eventId: event.metadata.eventId, type: event.type, stream: event.metadata.stream }, 'event refused by the read store; skipped by the read models'),
+    // The read models (projections and the read store) run in a thread of their own, at a lower
+    // priority: their bursts of work never hold the loop that serves subscribers and queries.
+    const readThread = await startReadModelsThread({
+      config,
+      readStore: { READ_STORE_PATH: join(config.dataDir, 'read-store.jsonl'), ...settings.readStore },
+      nice: settings.readModelsNice,
+      onExit: (err) => logger.error({ code: 'READ_STORE_UNAVAILABLE', error: err.message }, 'the read models thread stopped: queries fail until the gateway is restarted'),
     });
-    closers.push(() => readModels.stop());
+    closers.push(() => readThread.close());
+    const { readStore, readModels } = readThread;
     const services: GatewayServices = { store, bus, tokens, webhooks, fanout, membership, signer, commandTimeoutMs: config.commandTimeoutMs, readStore, readModels };
-    @Module({ providers: [{ provide: GATEWAY_DEPS, useValue: { config, bus, store, logger, settings, services } satisfies GatewayDeps }, GatewayHttp] })
+    @Module({ providers: [{ provide: GATEWAY_DEPS, useValue: { config, bus, store, logger, settings, services, readThread } satisfies GatewayDeps }, GatewayHttp] })
     class GatewayModule {}
     const app = await NestFactory.createApplicationContext(GatewayModule, { logger: false });
     await app.init();

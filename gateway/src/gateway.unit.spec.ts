@@ -211,6 +211,9 @@ describe('limits, signatures, settings, errors', () => {
     assert.equal(loadGatewaySettings({ GATEWAY_INTROSPECTION: 'true' }).introspection, true);
     assert.throws(() => loadGatewaySettings({ GATEWAY_MAX_DEPTH: 'deep' }), (e: PatchbayError) => e.code === 'CONFIG_INVALID' && /GATEWAY_MAX_DEPTH/.test(e.message));
     assert.throws(() => loadGatewaySettings({ PATCHBAY_ADMIN_TOKEN: 'hunter2' }), (e: PatchbayError) => e.code === 'CONFIG_INVALID' && /PATCHBAY_ADMIN_TOKEN/.test(e.message));
+    assert.equal(s.readModelsNice, 10, 'the read models thread goes after the subscriber path by default');
+    assert.equal(loadGatewaySettings({ GATEWAY_READ_MODELS_NICE: '0' }).readModelsNice, 0);
+    for (const bad of ['20', '-1', '1.5', 'low']) assert.throws(() => loadGatewaySettings({ GATEWAY_READ_MODELS_NICE: bad }), (e: PatchbayError) => e.code === 'CONFIG_INVALID' && /GATEWAY_READ_MODELS_NICE/.test(e.message), bad);
   });
 
   it('errors: a PatchbayError keeps its code; anything else is INTERNAL without its message', () => {

@@ -24,6 +24,7 @@ const envSchema = z.object({
   READ_STORE_PATH: z.string().min(1).optional(),
   GATEWAY_CONSOLE_DIR: z.string().min(1).optional(),
   GATEWAY_SUBSCRIPTION_FLUSH_MS: z.coerce.number().int().min(0).max(1000).default(10),
+  GATEWAY_READ_MODELS_NICE: z.coerce.number().int().min(0).max(19).default(10),
 });
 
 /** Gateway-only settings (on top of `PatchbayConfig`); every one has a documented default. */
@@ -52,6 +53,8 @@ export interface GatewaySettings {
   readStore: { MONGODB_URL?: string; MONGODB_DATABASE?: string; READ_STORE_PATH?: string };
   /** Subscription results are written to each connection at most this often (ms; 0: every turn of the event loop). */
   subscriptionFlushMs: number;
+  /** Nice value (0–19) of the read models' thread: projection work goes after the subscriber path; 0 keeps the gateway's priority. */
+  readModelsNice: number;
   /** The built web console served at `/`: undefined for `gateway/console/dist`, false when `GATEWAY_CONSOLE_DIR=off`. */
   consoleDir?: string | false;
 }
@@ -82,6 +85,7 @@ export function loadGatewaySettings(env: NodeJS.ProcessEnv = process.env): Gatew
     printBootstrapToken: true,
     consoleDir: c.GATEWAY_CONSOLE_DIR === 'off' ? false : c.GATEWAY_CONSOLE_DIR,
     subscriptionFlushMs: c.GATEWAY_SUBSCRIPTION_FLUSH_MS,
+    readModelsNice: c.GATEWAY_READ_MODELS_NICE,
     readStore: Object.fromEntries(Object.entries({ MONGODB_URL: c.MONGODB_URL, MONGODB_DATABASE: c.MONGODB_DATABASE, READ_STORE_PATH: c.READ_STORE_PATH }).filter(([, v]) => v !== undefined)),
   };
 }

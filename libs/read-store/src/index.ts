@@ -23,3 +23,5 @@ export { openReadStore, DEFAULT_READ_STORE_PATH } from './open.js';
 export type { ReadStoreConfig } from './open.js';
 export { FerretDbServer, FerretDbMissingError, findFerretDbBinary, defaultFerretDbBinary, FERRETDB_VERSION } from './ferretdb-server.js';
 export type { FerretDbServerOptions } from './ferretdb-server.js';
+export { PortReadStore, serveReadStore, plainError, reviveError } from './remote.js';
+export type { PlainError } from './remote.js';
