@@ -225,6 +225,27 @@ describe('NatsBus against a real nats-server', () => {
     assert.deepEqual(asked, [...Array(3).fill('patchbay.evt.endpoint.Unwanted'), ...Array(2).fill('patchbay.evt.endpoint.Wanted')]);
   });
 
+  it('wants: unwanted messages of a burst are acknowledged together, and a stop right after them leaves none unacknowledged', async () => {
+    const bus = await open();
+    const asked: string[] = [];
+    const c = await bus.consume('spec_wants_burst', 'patchbay.evt.endpoint.Burst', () => assert.fail('no message is wanted'), {
+      maxAckPending: 64,
+      wants: (subject) => {
+        asked.push(subject);
+        return false;
+      },
+    });
+    const events = await append('endpoint-burst', 200, 'Burst');
+    await Promise.all(events.map((e) => bus.publishEvent(e)));
+    await eventually('every one looked at', () => asked.length === 200);
+    await c.stop();
+    await bus.connection.flush();
+    const info = await bus.manager.consumers.info(EVENTS_STREAM, 'spec_wants_burst');
+    assert.equal(info.num_ack_pending, 0, 'the acks held for the end of the turn were sent by stop');
+    assert.equal(info.num_pending, 0);
+    assert.equal(info.delivered.consumer_seq, 200, 'each delivered once: none waited for an ack timeout');
+  });
+
   it('concurrency: handlers run side by side, each message acknowledged once when its own handler ends; stop waits for them', async () => {
     const bus = await open();
     await assert.rejects(bus.consume('spec_conc_bad', 'patchbay.evt.>', async () => undefined, { concurrency: 0 }), (e: Error & { code?: string }) => e.code === 'VALIDATION_FAILED');

@@ -344,15 +344,28 @@ export class NatsBus {
     const messages: ConsumerMessages = await jsConsumer.consume({ max_messages: 64, expires: 5000 });
 
     const wants = options.wants;
+    // Messages this consumer has nothing to do with are acknowledged together after the current
+    // turn of the event loop: the client writes what a turn queued in one socket write, where an
+    // ack sent at once would be a write of its own for each message (with a window of unacked
+    // messages above 1; at 1 the server sends the next message only after the ack anyway).
+    let skipped: JsMsg[] = [];
+    const ackSkipped = (): void => {
+      const acks = skipped;
+      skipped = [];
+      for (const m of acks) m.ack();
+    };
+    const skip = (m: JsMsg): void => {
+      if (skipped.push(m) === 1) setImmediate(ackSkipped);
+    };
     const settle = async (m: JsMsg): Promise<void> => {
       if (wants && !wants(m.subject)) {
-        m.ack();
+        skip(m);
         return;
       }
       const deliveryCount = m.info.deliveryCount;
       const delivery: EventDelivery = { durable, subject: m.subject, streamSequence: m.seq, deliveryCount, headers: m.headers };
       if (clientFilter && !clientFilter.some((f) => subjectMatches(f, m.subject))) {
-        m.ack();
+        skip(m);
         return;
       }
       let event: RecordedEvent;
@@ -424,6 +437,7 @@ export class NatsBus {
         this.consumers.delete(consumer);
         messages.stop();
         await loop.catch(() => undefined);
+        ackSkipped();
       },
     };
     this.consumers.add(consumer);
