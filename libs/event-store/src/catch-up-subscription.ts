@@ -4,16 +4,24 @@ import type { CheckpointStore, Subscription } from './port.js';
 /** Lets an idle subscription sleep until a timer fires or the store says something was appended. */
 export class AppendSignal {
   private waiters = new Set<() => void>();
+  /** Counts `notify()` calls: a reader that notes it before reading can tell whether it missed one. */
+  generation = 0;
 
   /** Wakes every sleeping subscription now. */
   notify(): void {
+    this.generation++;
     const waiters = [...this.waiters];
     this.waiters.clear();
     for (const w of waiters) w();
   }
 
-  /** Resolves after `ms` or at the next `notify()`, whichever comes first. */
-  wait(ms: number): Promise<void> {
+  /**
+   * Resolves after `ms` or at the next `notify()`, whichever comes first — at once when `since`
+   * (a `generation` noted before the caller last read) is behind: a notify that came while the
+   * caller was busy reading is not slept through.
+   */
+  wait(ms: number, since?: number): Promise<void> {
+    if (since !== undefined && since !== this.generation) return Promise.resolve();
     return new Promise((resolve) => {
       const done = (): void => {
         clearTimeout(timer);
@@ -66,8 +74,8 @@ export class PollingCatchUpSubscription implements Subscription {
     await this.done;
   }
 
-  private sleep(ms: number): Promise<void> {
-    return this.stopped ? Promise.resolve() : this.src.signal.wait(ms);
+  private sleep(ms: number, since?: number): Promise<void> {
+    return this.stopped ? Promise.resolve() : this.src.signal.wait(ms, since);
   }
 
   private report(error: unknown, event?: RecordedEvent): void {
@@ -107,6 +115,8 @@ export class PollingCatchUpSubscription implements Subscription {
     try {
       while (!this.stopped) {
         let page: RecordedEvent[];
+        // Noted before the read: an append while this page is read and handled wakes the next sleep at once.
+        const seen = src.signal.generation;
         try {
           page = await src.readPage(position, src.pageSize);
           backoff = 50;
@@ -135,7 +145,7 @@ export class PollingCatchUpSubscription implements Subscription {
         await save();
         if (page.length < src.pageSize) {
           this.resolveCaughtUp();
-          await this.sleep(src.pollIntervalMs);
+          await this.sleep(src.pollIntervalMs, seen);
         }
       }
     } finally {

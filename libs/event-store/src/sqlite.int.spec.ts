@@ -186,11 +186,15 @@ describe('SqliteEventStore on a shared file', () => {
       // Another process commits 5 events 300 ms apart: each wait of 10 s ends at a commit.
       const w = spawnWorker(['append', path, 'wake-1', '5', '300']);
       const woken: number[] = [];
+      let stored = 0;
       while (woken.length < 5) {
         started = performance.now();
         await store.waitForAppend(10_000);
         woken.push(performance.now() - started);
-        const stored = (await store.readAll()).length;
+        // The wait ends once the commit is visible, not when it starts writing the WAL file.
+        const now = (await store.readAll()).length;
+        assert.ok(now > stored, `the commit that ended wait ${woken.length} is readable (${now} events, ${stored} before)`);
+        stored = now;
         if (stored >= 5) break;
       }
       assert.equal(await w.exited, 0);
@@ -202,6 +206,29 @@ describe('SqliteEventStore on a shared file', () => {
     }
     await rejectsWithCode(store.waitForAppend(10), 'EVENT_STORE_UNAVAILABLE');
   });
+  it('waitForAppend does not sleep through a commit made while its caller was reading', async () => {
+    const path = file('missed.db');
+    const reader = SqliteEventStore.open(path);
+    const writer = SqliteEventStore.open(path);
+    try {
+      await reader.waitForAppend(50); // starts watching; nothing written: times out
+      // The caller is busy (not waiting) when another connection commits...
+      await writer.append('missed-1', [{ eventId: 'missed-1/1', type: 'T', data: {} }], 'any');
+      await new Promise((r) => setTimeout(r, 200));
+      // ...so the next wait ends at once instead of at its timeout (or the next commit).
+      const started = performance.now();
+      await reader.waitForAppend(10_000);
+      assert.ok(performance.now() - started < 1_000, `woken by the commit made before the wait (${(performance.now() - started).toFixed(0)} ms)`);
+      // Seen once: the wait after that lasts its timeout again.
+      const again = performance.now();
+      await reader.waitForAppend(150);
+      assert.ok(performance.now() - again >= 140, 'a commit is not seen twice');
+    } finally {
+      await writer.close();
+      await reader.close();
+    }
+  });
+
   it('keeps subscription checkpoints across closing and reopening the file', async () => {
     const path = file('restart.db');
     let store = SqliteEventStore.open(path);

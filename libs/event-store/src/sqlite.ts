@@ -147,6 +147,9 @@ export class SqliteEventStore implements EventStore {
   /** Commits by any process, seen as changes of the WAL file (started by the first `waitForAppend`). */
   private readonly commits = new AppendSignal();
   private walWatcher: FSWatcher | undefined;
+  /** The commit signal's generation and the newest position when the last `waitForAppend` returned (one tailing reader per store: the relay). */
+  private lastWaitGeneration: number | undefined;
+  private lastWaitPosition: number | undefined;
   private walWatchFailed = false;
   private readonly subscriptions = new Set<Subscription>();
   private readonly stmt: {
@@ -164,6 +167,7 @@ export class SqliteEventStore implements EventStore {
     all: StatementSync;
     loadCheckpoint: StatementSync;
     saveCheckpoint: StatementSync;
+    lastPosition: StatementSync;
   };
   private readonly byCategories = new Map<number, StatementSync>();
   private closed = false;
@@ -197,6 +201,7 @@ export class SqliteEventStore implements EventStore {
       backward: prep(`SELECT ${COLUMNS} FROM events WHERE stream = ? AND revision <= ? ORDER BY revision DESC LIMIT ?`),
       all: prep(`SELECT ${COLUMNS} FROM events WHERE position > ? ORDER BY position ASC LIMIT ?`),
       loadCheckpoint: prep('SELECT position FROM checkpoints WHERE name = ?'),
+      lastPosition: prep('SELECT MAX(position) FROM events'),
       saveCheckpoint: prep(
         'INSERT INTO checkpoints (name, position, updated_at) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET position = excluded.position, updated_at = excluded.updated_at',
       ),
@@ -573,6 +578,43 @@ export class SqliteEventStore implements EventStore {
   async waitForAppend(ms: number): Promise<void> {
     this.ensureOpen();
     if (this.path === ':memory:') return this.signal.wait(ms);
+    const deadline = performance.now() + ms;
+    // What the caller has seen: the newest event when its last wait returned. A commit since then
+    // (made while it was reading) ends this wait at once.
+    const last = this.lastWaitPosition ?? this.lastPosition();
+    let since = this.lastWaitGeneration ?? this.commits.generation;
+    try {
+      if (this.lastPosition() !== last) return;
+      for (;;) {
+        const left = deadline - performance.now();
+        if (left <= 0) return;
+        const before = this.commits.generation;
+        await this.waitOn(this.commits, left, since);
+        if (this.closed || (this.commits.generation === before && since === before)) return; // closed, or its time is up
+        since = this.commits.generation;
+        // The WAL file changes when a commit writes it, before the commit is visible to readers
+        // (after its fsync): look again, briefly, until the new events are there.
+        for (let delayMs = 0.5; ; delayMs = Math.min(delayMs * 2, 8)) {
+          if (this.lastPosition() !== last) return;
+          const remaining = deadline - performance.now();
+          if (remaining <= 0) return;
+          await new Promise((r) => setTimeout(r, Math.min(delayMs, remaining)));
+          if (this.closed) return;
+        }
+      }
+    } finally {
+      this.lastWaitGeneration = this.commits.generation;
+      if (!this.closed) this.lastWaitPosition = this.lastPosition();
+    }
+  }
+
+  /** The global position of the newest event (0 when there is none). */
+  private lastPosition(): number {
+    const row = this.stmt.lastPosition.get() as unknown[] | undefined;
+    return Number(row?.[0] ?? 0);
+  }
+
+  private waitOn(signal: AppendSignal, ms: number, since: number): Promise<void> {
     if (!this.walWatcher && !this.walWatchFailed) {
       const wal = `${basename(this.path)}-wal`;
       try {
@@ -588,7 +630,7 @@ export class SqliteEventStore implements EventStore {
         this.walWatchFailed = true;
       }
     }
-    return this.commits.wait(ms);
+    return signal.wait(ms, since);
   }
 
   /** Stops every subscription (saving their checkpoints) and closes the file. */

@@ -97,15 +97,15 @@ describe('EventRelay', () => {
     assert.deepEqual(consumed, (await fixture.store.readAll()).map((e) => e.position), 'JetStream order is the store order');
   });
 
-  it('is woken by commits of another connection (no polling) and saves its checkpoint once caught up', async () => {
+  it('is woken by commits of another connection (no polling) and saves its checkpoint within its interval once caught up', async () => {
     await appendSome(5);
     // The relay reads through its own connection to the file, as the relay process does; its
-    // poll interval and checkpoint interval are a minute, so only the commit wake-up can be quick.
+    // poll interval is a minute, so only the commit wake-up can be quick.
     const relayStore = SqliteEventStore.open(fixture.path);
     cleanups.push(() => relayStore.close());
     const bus = await NatsBus.connect({ servers: server.url, name: 'relay' });
     cleanups.push(() => bus.close());
-    const relay = new EventRelay({ store: relayStore, bus, pollIntervalMs: 60_000, checkpointIntervalMs: 60_000 });
+    const relay = new EventRelay({ store: relayStore, bus, pollIntervalMs: 60_000, checkpointIntervalMs: 300 });
     relay.start();
     cleanups.push(() => relay.stop());
     await relay.waitFor((await fixture.store.readAll()).at(-1)!.position);
@@ -113,9 +113,13 @@ describe('EventRelay', () => {
       await appendSome(3);
       const head = (await fixture.store.readAll()).at(-1)!.position;
       const started = performance.now();
-      await Promise.race([relay.waitFor(head), new Promise((_, reject) => setTimeout(() => reject(new Error(`round ${round}: not relayed within 5 s`)), 5_000))]);
-      assert.ok(performance.now() - started < 5_000);
-      assert.equal(await fixture.store.checkpoints.load('relay-jetstream'), head, 'the checkpoint is saved once the relay has caught up');
+      await eventually(`round ${round}: on JetStream`, async () => (await bus.streamInfo()).state.messages === 5 + 3 * (round + 1), 5_000);
+      const published = performance.now() - started;
+      await Promise.race([relay.waitFor(head), new Promise((_, reject) => setTimeout(() => reject(new Error(`round ${round}: not checkpointed within 5 s`)), 5_000))]);
+      const saved = performance.now() - started;
+      assert.ok(published < 5_000, 'woken by the commit, not the minute-long poll');
+      assert.ok(saved < 5_000, `the checkpoint is saved within its interval once caught up (${Math.round(saved)} ms)`);
+      assert.equal(await fixture.store.checkpoints.load('relay-jetstream'), head);
     }
     assert.equal((await bus.streamInfo()).state.messages, 14);
   });

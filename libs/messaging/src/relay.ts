@@ -26,8 +26,9 @@ export interface EventRelayOptions {
    */
   pollIntervalMs?: number;
   /**
-   * While events keep coming, the checkpoint is saved at most this often (ms); it is always saved
-   * when the relay catches up and when it stops. Default 200.
+   * The checkpoint is saved at most this often (ms), and within it once the relay has caught up;
+   * always when it stops. Default 200. A crash republishes at most what was acknowledged since
+   * (JetStream drops the copies by message id).
    */
   checkpointIntervalMs?: number;
   /** Retry delays for a failing publish / read / checkpoint save: doubles from min up to max. Default 100..5000 ms. */
@@ -138,46 +139,63 @@ export class EventRelay {
       savedAt = performance.now();
       this.advanced(position);
     };
+    // Up to `pipeline` publishes in flight on the one connection, and the next page is read while
+    // they are: an event committed during a round of acks is on its way without waiting for the
+    // round to end. JetStream stores them in the order sent and their acks are taken in that order,
+    // so the checkpoint never passes an event that was not acknowledged. A failed publish is retried
+    // on its own (the ones behind it may be stored before it then; consumers take events in any order).
+    const window = Math.max(1, this.opts.pipeline ?? 64);
+    const inFlight: Array<{ event: RecordedEvent; sent: Promise<{ r: PublishResult } | { err: unknown }> }> = [];
+    // Settled at once so that a failure behind the one being awaited is not an unhandled rejection.
+    const send = (event: RecordedEvent): void => void inFlight.push({ event, sent: this.opts.bus.publishEvent(event).then((r) => ({ r }), (err: unknown) => ({ err })) });
+    const settleOldest = async (): Promise<void> => {
+      const { event, sent } = inFlight.shift()!;
+      // The first attempt is the publish already in flight; `retrying` counts, logs and backs off as for any failure.
+      let first: typeof sent | undefined = sent;
+      const result = await this.retrying(`publish ${event.metadata.eventId}`, signal, async () => {
+        const settled = first;
+        first = undefined;
+        if (!settled) return this.opts.bus.publishEvent(event);
+        const outcome = await settled;
+        if ('err' in outcome) throw outcome.err;
+        return outcome.r;
+      });
+      this.stats.published++;
+      if (result.duplicate) this.stats.duplicates++;
+      this.published = event.position;
+      this.opts.afterPublishAck?.(event, result);
+    };
+    let sentUpTo = this.published;
     try {
       while (!signal.aborted) {
-        const after = this.published;
-        const page = await this.retrying('read events', signal, () => this.opts.store.readAll({ after, maxCount: batchSize }));
-        this.caughtUp = page.length === 0;
+        const page = await this.retrying('read events', signal, () => this.opts.store.readAll({ after: sentUpTo, maxCount: batchSize }));
         if (page.length === 0) {
-          // Caught up: what was published is saved now, then the relay waits for the next commit.
-          await save();
-          await this.idle(signal);
+          if (inFlight.length > 0) {
+            // Nothing new: take the acks of what is in flight, then look again.
+            while (inFlight.length > 0 && !signal.aborted) await settleOldest();
+            continue;
+          }
+          this.caughtUp = true;
+          // Caught up: the checkpoint is saved once its interval has passed since the last save,
+          // not at every catch-up — a save is a write transaction with an fsync on the store, which
+          // holds this loop (events committed meanwhile wait) and the services' appends. Until it
+          // is due the relay waits for the next commit at most until then.
+          const dueInMs = saveEveryMs - (performance.now() - savedAt);
+          if (dueInMs <= 0) await save();
+          const unsaved = this.published !== undefined && this.published !== this.stats.checkpoint;
+          await this.idle(signal, unsaved ? Math.max(1, Math.ceil(dueInMs)) : undefined);
           continue;
         }
-        // Up to `pipeline` publishes in flight on the one connection: JetStream stores them in the
-        // order sent, and their acks are taken in that order, so the checkpoint never passes an
-        // event that was not acknowledged. A failed publish is retried on its own (the ones behind
-        // it in the window may be stored before it then; consumers take events in any order).
-        const window = Math.max(1, this.opts.pipeline ?? 64);
-        for (let i = 0; i < page.length && !signal.aborted; i += window) {
-          const chunk = page.slice(i, i + window);
-          // Settled at once so that a failure behind the one being awaited is not an unhandled rejection.
-          const sent = chunk.map((event) => this.opts.bus.publishEvent(event).then((r) => ({ r }), (err: unknown) => ({ err })));
-          for (const [j, event] of chunk.entries()) {
-            // The first attempt is the publish already in flight; `retrying` counts, logs and backs off as for any failure.
-            let inFlight: (typeof sent)[number] | undefined = sent[j];
-            const result = await this.retrying(`publish ${event.metadata.eventId}`, signal, async () => {
-              const first = inFlight;
-              inFlight = undefined;
-              if (!first) return this.opts.bus.publishEvent(event);
-              const settled = await first;
-              if ('err' in settled) throw settled.err;
-              return settled.r;
-            });
-            this.stats.published++;
-            if (result.duplicate) this.stats.duplicates++;
-            this.published = event.position;
-            this.opts.afterPublishAck?.(event, result);
-          }
+        this.caughtUp = false;
+        for (const event of page) {
+          while (inFlight.length >= window && !signal.aborted) await settleOldest();
+          if (signal.aborted) break;
+          send(event);
+          sentUpTo = event.position;
         }
-        // Under a steady stream the checkpoint is saved at most every `checkpointIntervalMs`: each
-        // save is a durable commit (an fsync) that holds the relay's loop, and a crash before it
-        // only republishes events JetStream drops as duplicates.
+        // Under a steady stream the checkpoint is saved at most every `checkpointIntervalMs`, of
+        // what was acknowledged so far; a crash before a save only republishes events JetStream
+        // drops as duplicates.
         if (performance.now() - savedAt >= saveEveryMs) await save();
       }
     } finally {
@@ -186,9 +204,9 @@ export class EventRelay {
     }
   }
 
-  /** Waits for the next commit to the store (where the store can tell) or the poll interval. */
-  private idle(signal: AbortSignal): Promise<void> {
-    const ms = this.opts.pollIntervalMs ?? 20;
+  /** Waits for the next commit to the store (where the store can tell) or the poll interval (or `atMostMs`, when shorter). */
+  private idle(signal: AbortSignal, atMostMs?: number): Promise<void> {
+    const ms = Math.min(this.opts.pollIntervalMs ?? 20, atMostMs ?? Infinity);
     const store = this.opts.store;
     if (!store.waitForAppend || signal.aborted) return sleep(ms, signal);
     return new Promise((resolve) => {
