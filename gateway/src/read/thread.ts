@@ -28,19 +28,24 @@ export async function startReadModelsThread(options: { config: PatchbayConfig; r
   const worker = new Worker(join(__dirname, 'worker.js'), { workerData: data });
   let alive = true;
   let closing = false;
+  let told = false;
+  // Told once: a thread that fails emits its error, then its exit.
+  const tell = (error: Error) => {
+    if (closing || told) return;
+    told = true;
+    options.onExit?.(error);
+  };
   const client = new PortReadStore(worker);
   const ended = new Promise<void>((resolve) =>
     worker.once('exit', (code) => {
       alive = false;
       const error = new ReadStoreUnavailableError(`the read models thread ended (exit code ${code})`);
       client.fail(error);
-      if (!closing) options.onExit?.(error);
+      tell(error);
       resolve();
     }),
   );
-  worker.on('error', (err) => {
-    if (!closing) options.onExit?.(err);
-  });
+  worker.on('error', tell);
   await new Promise<void>((resolve, reject) => {
     const onMessage = (m: { ready?: boolean; failed?: PlainError }) => {
       if (m?.ready) {
