@@ -34,7 +34,7 @@ import { loadConfig, startService, type RunningService } from '@patchbay/service
 import { CollectingMetricReader, METRIC, startTelemetry, type CollectedPoint, type Telemetry } from '@patchbay/telemetry';
 import { NatsServer } from '@patchbay/testing';
 import { plannerService } from './index.js';
-import { plannerSubject } from './planner.js';
+import { plannerSubject, RUN_RESULTS_DURABLE } from './planner.js';
 import { sampleTemplate } from './domain/fixtures.js';
 
 let seq = 0;
@@ -177,6 +177,10 @@ describe('planner service: nats-server, SQLite store, relay and the planner boot
     assert.equal(d.workflow.steps.length, 3);
     assert.deepEqual(d.packages.map((p) => p.name), ['openssl']);
     assert.equal(rel.metadata.correlationId, 'waves');
+    // Run results commute (counts per cycle, idempotent by command id): the server keeps a window
+    // of them in flight instead of one round trip per event.
+    const consumer = await bus.manager.consumers.info('PATCHBAY_EVENTS', RUN_RESULTS_DURABLE);
+    assert.equal(consumer.config.max_ack_pending, 256);
   });
 
   it('halts at the error threshold with no release beyond what was in flight', async () => {

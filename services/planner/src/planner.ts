@@ -134,7 +134,11 @@ export class Planner {
     await this.cycles.loadAll();
     // A short ack wait: a result handed to the pull of a planner that just stopped comes back in
     // seconds rather than the default 30 s; a redelivery is harmless (results are applied once).
-    this.consumer = await this.bus.consume(RUN_RESULTS_DURABLE, RUN_RESULT_SUBJECTS, (event) => this.onRunResult(event), { maxDeliver: 10, ackWaitMs: 5000 });
+    // Run results commute (each is counted once per cycle, idempotent by its command id), so the
+    // server may keep 256 in flight: no round trip per event, and on nats-server before 2.10 (every
+    // event delivered, the others acknowledged here) the skipped ones are acknowledged together.
+    // A result whose handling fails is retried after the ones behind it.
+    this.consumer = await this.bus.consume(RUN_RESULTS_DURABLE, RUN_RESULT_SUBJECTS, (event) => this.onRunResult(event), { maxDeliver: 10, ackWaitMs: 5000, maxAckPending: 256 });
     this.timer = setInterval(() => void this.kick(), this.options.tickMs ?? 1000);
     await this.kick();
   }
