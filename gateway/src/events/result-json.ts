@@ -28,6 +28,9 @@ export function resultJson(result: ExecutionResult): string {
   return text;
 }
 
+/** One SSE `next` frame around a result's JSON (yoga's wire format). */
+export const sseNextFrame = (json: string): string => `event: next\ndata: ${json}\n\n`;
+
 /**
  * One result of a shared subscription as every transport writes it, made once however many
  * subscribers receive it: the JSON text, its UTF-8 bytes (a graphql-ws `next` message wraps them)
@@ -47,6 +50,6 @@ export class ResultText {
 
   /** `event: next\ndata: <json>\n\n` as UTF-8. */
   get sseFrame(): Buffer {
-    return (this.frame ??= Buffer.from(`event: next\ndata: ${this.json}\n\n`));
+    return (this.frame ??= Buffer.from(sseNextFrame(this.json)));
   }
 }

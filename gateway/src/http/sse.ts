@@ -1,6 +1,6 @@
 import type { ExecutionResult } from 'graphql';
 import { getSSEProcessor, isAsyncIterable, type Plugin } from 'graphql-yoga';
-import { resultJson, type ResultText } from '../events/result-json.js';
+import { resultJson, sseNextFrame as frame, type ResultText } from '../events/result-json.js';
 import { SUBSCRIPTION_SINK, type SubscriptionSink } from '../events/shared-subscriptions.js';
 
 type FetchApi = { TextEncoder: typeof TextEncoder; ReadableStream: typeof ReadableStream; Response: typeof Response };
@@ -13,7 +13,6 @@ const nextTurn = (): Promise<typeof TURN> => new Promise((r) => setImmediate(r, 
 /** Frames larger than this end a batch early (the rest goes in the next write). */
 const MAX_BATCH_CHARS = 1 << 20;
 const HEADERS = { 'Content-Type': 'text/event-stream', Connection: 'keep-alive', 'Cache-Control': 'no-cache', 'Content-Encoding': 'none' };
-const frame = (json: string): string => `event: next\ndata: ${json}\n\n`;
 const COMPLETE = 'event: complete\ndata:\n\n';
 
 const COMPLETE_BYTES = Buffer.from(COMPLETE);

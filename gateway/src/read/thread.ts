@@ -27,11 +27,13 @@ export async function startReadModelsThread(options: { config: PatchbayConfig; r
   const data: ReadModelsWorkerData = { config: options.config, readStore: options.readStore, nice: options.nice };
   const worker = new Worker(join(__dirname, 'worker.js'), { workerData: data });
   let alive = true;
+  let started = false;
   let closing = false;
   let told = false;
-  // Told once: a thread that fails emits its error, then its exit.
+  // Told once, and only about a thread that had started (a failed start rejects instead): a thread
+  // that fails emits its error, then its exit.
   const tell = (error: Error) => {
-    if (closing || told) return;
+    if (!started || closing || told) return;
     told = true;
     options.onExit?.(error);
   };
@@ -50,6 +52,7 @@ export async function startReadModelsThread(options: { config: PatchbayConfig; r
     const onMessage = (m: { ready?: boolean; failed?: PlainError }) => {
       if (m?.ready) {
         done();
+        started = true;
         resolve();
       } else if (m?.failed) {
         done();

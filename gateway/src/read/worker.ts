@@ -17,8 +17,8 @@ export interface ReadModelsWorkerData {
  * The gateway's read models in a thread of their own: the event store read by the projections, the
  * read store they write, and the queries the gateway sends over the parent port
  * (`serveReadStore`), so a burst of projection work never holds the loop that serves subscribers.
- * Messages to the parent: `{ready: true}` once caught up with what the start found, `{failed}` when
- * it could not start, `{niceFailed}` when its priority could not be lowered.
+ * Messages to the parent: `{ready: true}` once the projections run, `{failed}` when it could not
+ * start. A priority that cannot be lowered is logged, and the thread keeps the gateway's.
  */
 async function main(): Promise<void> {
   const port = parentPort!;

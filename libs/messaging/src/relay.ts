@@ -132,9 +132,11 @@ export class EventRelay {
     const batchSize = this.opts.batchSize ?? 256;
     const saveEveryMs = this.opts.checkpointIntervalMs ?? 200;
     let savedAt = performance.now();
+    /** Acknowledged events the saved checkpoint does not cover yet. */
+    const unsaved = (): boolean => this.published !== undefined && this.published !== this.stats.checkpoint;
     const save = async (giveUp?: AbortSignal): Promise<void> => {
-      const position = this.published;
-      if (position === undefined || position === this.stats.checkpoint) return;
+      if (!unsaved()) return;
+      const position = this.published!;
       await this.retrying('save checkpoint', giveUp ? undefined : signal, () => this.checkpoints.save(this.checkpointName, position), giveUp);
       savedAt = performance.now();
       this.advanced(position);
@@ -182,8 +184,7 @@ export class EventRelay {
           // is due the relay waits for the next commit at most until then.
           const dueInMs = saveEveryMs - (performance.now() - savedAt);
           if (dueInMs <= 0) await save();
-          const unsaved = this.published !== undefined && this.published !== this.stats.checkpoint;
-          await this.idle(signal, unsaved ? Math.max(1, Math.ceil(dueInMs)) : undefined);
+          await this.idle(signal, unsaved() ? Math.max(1, Math.ceil(dueInMs)) : undefined);
           continue;
         }
         this.caughtUp = false;
