@@ -22,17 +22,17 @@
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/gateway-subscribers.mjs [--endpoints 1000] \
 //     [--concurrency 200] [--apt-latency-ms 200] [--reboot-delay-ms 1000] [--facts-concurrency 200] \
 //     [--subscribers 100] [--client-processes 4] [--clients light|library] [--renice name=N,...] [--ws-client ws|undici] \
-//     [--base-port 20000] [--profile <dir>] [--keep]
+//     [--base-port 20000] [--profile <dir>] [--save-timeline <file>] [--keep]
 // --profile <dir>: every stack process writes a V8 CPU profile there when it stops; the gateway's
 // is named in the output (summarise it with bench/cycle/profile-window.mjs).
+// --save-timeline <file>: the cycle's stored events as JSON lines, for bench/subscriber-floor.mjs.
 import { randomBytes, randomUUID } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
-import { fork } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
-import { childrenOf, commOf, cycleEndOf, cyclePositions, inventoryIni, pct, processWatch, reniceAll, simBundle, simulatedFleetEnv, startFleet } from './lib/sim-fleet.mjs';
+import { childrenOf, commOf, cycleEndOf, cycleEvents, cyclePositions, inventoryIni, processWatch, reniceAll, simBundle, simulatedFleetEnv, startFleet } from './lib/sim-fleet.mjs';
+import { byType, compareWithStored, startClients, summary } from './lib/subscribers.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.indexOf(name) < 0 ? dflt : args[args.indexOf(name) + 1]);
@@ -48,6 +48,7 @@ const CLIENT_PROCS = Number(opt('--client-processes', '4'));
 // `light` (default): clients that read only what they measure; `library`: graphql-ws's client and fetch (bench/lib/subscriber-clients.mjs).
 const CLIENTS = opt('--clients', 'light');
 const RENICE = (opt('--renice', '') || '').split(',').filter(Boolean).map((x) => x.split('=')).map(([k, v]) => [k, Number(v)]);
+const SAVE_TIMELINE = opt('--save-timeline', undefined);
 const FIELDS = 'eventId type stream revision position recordedAt actor data';
 if (BASE_PORT + N >= 32768) throw new Error(`--base-port + --endpoints must stay below 32768 (ephemeral ports), got ${BASE_PORT + N}`);
 
@@ -68,39 +69,6 @@ const work = mkdtempSync(join(tmpdir(), 'pb-gw-subs-'));
 const dataDir = join(work, 'patchbay');
 mkdirSync(dataDir, { recursive: true });
 const { watched, peaks, poll, cpuAll, stop: stopWatch } = processWatch();
-
-// ---------------------------------------------------------------- subscribers
-/**
- * Child processes holding the subscribers (bench/lib/subscriber-clients.mjs): subscriber i lives in
- * child i mod `CLIENT_PROCS`; one more child watches the bus. Each child records arrival − recordedAt
- * for its own subscribers, so a client never waits behind the others' work in one event loop.
- */
-function startClients(count) {
-  const children = [];
-  for (let k = 0; k < count; k++) {
-    const child = fork(fileURLToPath(new URL('./lib/subscriber-clients.mjs', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-    const waiters = [];
-    const ended = new Set();
-    child.on('message', (m) => {
-      if (m.ended !== undefined) ended.add(m.ended);
-      for (const w of waiters.splice(0)) w(m);
-      if (m.failed) say(`client process ${k + 1}: ${m.failed}`);
-    });
-    const ask = (msg, key) =>
-      new Promise((res, rej) => {
-        const wait = () =>
-          waiters.push((m) => {
-            if (m.failed) rej(new Error(m.failed));
-            else if (m[key] !== undefined) res(m[key]);
-            else wait();
-          });
-        wait();
-        child.send(msg);
-      });
-    children.push({ child, ended, ask, close: () => new Promise((r) => (child.exitCode !== null ? r() : (child.once('exit', r), child.send({ close: true })))) });
-  }
-  return children;
-}
 
 // ---------------------------------------------------------------- run
 const figures = { clients: CLIENTS, date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), loadavgAtStart: loadavg().map((x) => +x.toFixed(1)), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, subscribers: SUBS, wsClient: WS_CLIENT, fleet: 'simulated, 1 child process (libs/fleet-lab/dist/sim/main.js)' };
@@ -159,10 +127,10 @@ try {
   const cycleId = `c-${randomUUID()}`;
   t = performance.now();
   // The bus as the gateway's fan-out sees it (recordedAt → a core NATS subscriber), in a child of its own.
-  [busWatch] = startClients(1);
+  [busWatch] = startClients(1, say);
   watched.set('bench-bus-watch', busWatch.child.pid);
   await busWatch.ask({ start: { mode: 'bus', natsUrl: info.natsUrl, cycleId } }, 'ready');
-  clients = startClients(CLIENT_PROCS);
+  clients = startClients(CLIENT_PROCS, say);
   clients.forEach((c, k) => watched.set(`bench-clients-${k + 1}`, c.child.pid));
   const indices = (k) => [...Array(SUBS).keys()].filter((i) => i % CLIENT_PROCS === k);
   await Promise.all(clients.map((c, k) => c.ask({ start: { mode: 'clients', url, wsUrl, token, cycleId, indices: indices(k), fields: FIELDS, wsClient: WS_CLIENT, clients: CLIENTS } }, 'ready')));
@@ -221,56 +189,22 @@ try {
   figures.storedEvents = stored.length;
   figures.endEvent = subs.find((x) => x.ended !== 'closed')?.ended;
   figures.closedBeforeEnd = subs.filter((x) => x.ended === 'closed').length;
-  const storedSet = new Set(stored);
-  const lost = [];
-  for (const x of subs) {
-    const got = new Set(x.positions);
-    const missing = stored.filter((p) => !got.has(p)).length;
-    const duplicates = x.positions.length - got.size;
-    const foreign = [...got].filter((p) => !storedSet.has(p)).length;
-    if (missing || duplicates || foreign) lost.push({ i: x.i, transport: x.transport, kind: x.kind, delivered: x.positions.length, missing, duplicates, foreign });
-  }
-  const counts = subs.map((x) => x.positions.length);
-  figures.deliveredPerSubscriber = { min: Math.min(...counts), max: Math.max(...counts), allEqualToStored: lost.length === 0 };
+  const { mismatches: lost, delivered } = compareWithStored(subs, stored);
+  figures.deliveredPerSubscriber = delivered;
   if (lost.length) figures.mismatches = lost.slice(0, 10);
+  if (SAVE_TIMELINE) {
+    writeFileSync(SAVE_TIMELINE, cycleEvents(dataDir, cycleId).map((e) => JSON.stringify(e)).join('\n') + '\n');
+    say(`the cycle's ${stored.length} events written to ${SAVE_TIMELINE} (replay them with bench/subscriber-floor.mjs)`);
+  }
   figures.subscriberErrors = subs.reduce((a, x) => a + x.errorCount, 0);
   if (figures.subscriberErrors) figures.firstErrors = subs.filter((x) => x.errors.length).slice(0, 5).map((x) => ({ i: x.i, transport: x.transport, kind: x.kind, errors: x.errors.map(String).slice(0, 2) }));
 
-  const summary = (xs) => {
-    let n = 0;
-    for (const x of xs) n += x.length;
-    const a = new Float64Array(n);
-    n = 0;
-    for (const x of xs) {
-      a.set(x, n);
-      n += x.length;
-    }
-    a.sort();
-    if (a.length === 0) return { samples: 0 };
-    return { samples: a.length, p50: +pct(a, 0.5).toFixed(1), p90: +pct(a, 0.9).toFixed(1), p99: +pct(a, 0.99).toFixed(1), max: +a[a.length - 1].toFixed(1) };
-  };
   figures.latencyMs = { all: summary(subs.map((x) => x.latencies)) };
   for (const tr of ['ws', 'sse']) for (const k of ['cycleProgress', 'patchEvents']) figures.latencyMs[`${tr} ${k}`] = summary(subs.filter((x) => x.transport === tr && x.kind === k).map((x) => x.latencies));
   figures.busLatencyMs = summary([busLatencies]);
   // By event type (all subscribers; and on the bus): which events make the tail.
-  const byTypeOf = (reports) => {
-    const byType = new Map();
-    for (const x of reports)
-      for (let k = 0; k < x.latencies.length; k++) {
-        const type = x.typeNames[x.types[k]];
-        let list = byType.get(type);
-        if (!list) byType.set(type, (list = []));
-        list.push(x.latencies[k]);
-      }
-    return Object.fromEntries(
-      [...byType]
-        .map(([type, xs]) => [type, summary([Float64Array.from(xs)])])
-        .sort((a, b) => b[1].p99 - a[1].p99)
-        .map(([type, v]) => [type, `${v.samples}: p50 ${v.p50} / p99 ${v.p99} / max ${v.max}`]),
-    );
-  };
-  figures.latencyByTypeMs = byTypeOf(subs);
-  figures.busLatencyByTypeMs = byTypeOf([busReport]);
+  figures.latencyByTypeMs = byType(subs);
+  figures.busLatencyByTypeMs = byType([busReport]);
   // Gateway CPU per delivery (one event to one subscriber), over the request → last delivery window.
   figures.deliveries = subs.reduce((a, x) => a + x.positions.length + x.other, 0);
   figures.gatewayCpuPerDeliveryUs = Math.round((figures.cycleCpuS.gateway * 1e6) / figures.deliveries);

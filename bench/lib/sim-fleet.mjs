@@ -254,14 +254,18 @@ export const runEventsOf = (dataDir, cycleId, fromPos) =>
       .all(fromPos, `run-${cycleId.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`),
   );
 
-/** Global positions of the events stored in a cycle's streams (`cycle-<id>` and `run-<id>.*`), ascending. */
-export const cyclePositions = (dataDir, cycleId) =>
+/** Rows of the events stored in a cycle's streams (`cycle-<id>` and `run-<id>.*`), in global order. */
+const cycleRows = (dataDir, cycleId, columns) =>
   withStore(dataDir, (db) =>
-    db
-      .prepare("SELECT position FROM events WHERE stream = ? OR stream LIKE ? ESCAPE '\\' ORDER BY position")
-      .all(`cycle-${cycleId}`, `run-${cycleId.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`)
-      .map((r) => Number(r.position)),
+    db.prepare(`SELECT ${columns} FROM events WHERE stream = ? OR stream LIKE ? ESCAPE '\\' ORDER BY position`).all(`cycle-${cycleId}`, `run-${cycleId.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`),
   );
+
+/** Global positions of the events stored in a cycle's streams, ascending. */
+export const cyclePositions = (dataDir, cycleId) => cycleRows(dataDir, cycleId, 'position').map((r) => Number(r.position));
+
+/** The cycle's events as stored, in global order: what a subscriber of the cycle receives, `data` kept as its stored JSON text. */
+export const cycleEvents = (dataDir, cycleId) =>
+  cycleRows(dataDir, cycleId, 'position, stream, revision, event_id, type, data, actor, recorded_at').map((r) => ({ position: String(r.position), stream: r.stream, revision: Number(r.revision), eventId: r.event_id, type: r.type, data: r.data, actor: r.actor, recordedAt: r.recorded_at }));
 
 /** The type of the cycle's terminal event in the store (CycleCompleted / CycleHalted / CycleAborted), if any yet. */
 export const cycleEndOf = (dataDir, cycleId) =>
