@@ -147,7 +147,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     // One span per API request, continuing the caller's trace (`traceparent` from an ITSM system or the
     // CLI): commands sent while it is active carry it on, so a cycle requested here is one trace.
     const parent = extractTraceContext({ traceparent: header(req, 'traceparent'), tracestate: header(req, 'tracestate') });
-    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal, ...(wantsSse(header(req, 'accept')) ? { [SSE_SINK]: new SseSink(settings.subscriptionFlushMs) } : {}) }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
+    await withSpan(`HTTP ${req.method ?? 'GET'} ${requestPath}`, () => yoga(req, res, { principal, ...(wantsSse(header(req, 'accept')) ? { [SSE_SINK]: new SseSink(res, settings.subscriptionFlushMs) } : {}) }), { parent, kind: SpanKind.SERVER, tracer: '@patchbay/gateway', attributes: { 'http.request.method': req.method ?? 'GET', 'url.path': requestPath } });
   };
 
   const server: Server = createServer((req, res) => {

@@ -117,4 +117,29 @@ describe('shared subscriptions (real gateway, graphql-ws and SSE)', () => {
     first.stop();
     late.stop();
   });
+
+  it('an SSE client that goes away leaves: the last one stops the shared subscription', async () => {
+    const D = 'subscription { cycleProgress(cycleId: "c-share-leave") { eventId } }';
+    // Clients of the tests before leave in the background: count from when the number holds still.
+    let before = services.fanout.pubsub.subscribers;
+    for (let still = 0; still < 10; ) {
+      await new Promise((r) => setTimeout(r, 50));
+      const now = services.fanout.pubsub.subscribers;
+      still = now === before ? still + 1 : 0;
+      before = now;
+    }
+    const one = sse(D);
+    const two = sse(D);
+    await until('both subscribed', () => services.fanout.pubsub.subscribers === before + 1);
+    await new Promise((r) => setTimeout(r, 200));
+    await stack.append('cycle-c-share-leave', [{ eventId: 'leave-1', type: 'StepStarted', data: { cycleId: 'c-share-leave' }, actor: 'executor' }]);
+    await until('both got leave-1', () => one.ids.includes('leave-1') && two.ids.includes('leave-1'));
+    one.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(services.fanout.pubsub.subscribers, before + 1, 'one member left, the other keeps it running');
+    await stack.append('cycle-c-share-leave', [{ eventId: 'leave-2', type: 'StepStarted', data: { cycleId: 'c-share-leave' }, actor: 'executor' }]);
+    await until('the remaining client got leave-2', () => two.ids.includes('leave-2'));
+    two.stop();
+    await until('the shared subscription stopped', () => services.fanout.pubsub.subscribers === before);
+  });
 });

@@ -2,6 +2,8 @@ import type { ExecutionResult } from 'graphql';
 import { getSSEProcessor, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { resultJson, sseNextFrame as frame, type ResultText } from '../events/result-json.js';
 import { SUBSCRIPTION_SINK, type SubscriptionSink } from '../events/shared-subscriptions.js';
+import type { Writable } from 'node:stream';
+import { assemble, writeAssembled } from './chunks.js';
 
 type FetchApi = { TextEncoder: typeof TextEncoder; ReadableStream: typeof ReadableStream; Response: typeof Response };
 type ResultProcessor = (result: unknown, fetchAPI: FetchApi, acceptedMediaType: string) => unknown;
@@ -19,20 +21,23 @@ const COMPLETE_BYTES = Buffer.from(COMPLETE);
 
 /**
  * The SSE side of a shared subscription: results arrive here synchronously (no promise per result)
- * as frames already encoded once for every SSE subscriber of the subscription, and wait until the
- * response stream pulls them, all of them in one chunk.
+ * as frames already encoded once for every SSE subscriber of the subscription, and are written
+ * straight to the HTTP response, everything queued in one write (the shared frames go to the
+ * socket as they are or copied together, never re-encoded or copied again by a stream in between).
  */
 export class SseSink implements SubscriptionSink {
   private frames: Buffer[] = [];
-  private bytes = 0;
   private ended = false;
   private wake: (() => void) | undefined;
   private timer: NodeJS.Timeout | undefined;
   /** Set when a shared subscription attached this sink (the response then reads from it). */
   attached = false;
 
-  /** `flushMs`: results are handed to the response at most this often (0: as they come). */
-  constructor(private readonly flushMs = 0) {}
+  /** `out`: the HTTP response; `flushMs`: results are written at most this often (0: as they come). */
+  constructor(
+    private readonly out: Writable,
+    private readonly flushMs = 0,
+  ) {}
 
   next(result: ResultText): void {
     if (this.ended) return;
@@ -48,24 +53,50 @@ export class SseSink implements SubscriptionSink {
     this.notify();
   }
 
-  /** Results the response has not taken: none while it is waiting for more (held for the flush interval only). */
+  /** Results not yet written: none while it is waiting for more (held for the flush interval only); all while the response's buffer is full. */
   get backlog(): number {
     return this.wake ? 0 : this.frames.length;
   }
 
-  /** Everything queued (waits for something when nothing is); `done` once the end has been taken. */
-  async take(): Promise<{ bytes: Uint8Array; done: boolean }> {
-    while (this.frames.length === 0 && !this.ended) await new Promise<void>((r) => (this.wake = r));
-    // The frames are shared with other subscribers: one copy into this response's chunk.
-    const bytes = Buffer.concat(this.frames, this.bytes);
-    this.frames = [];
-    this.bytes = 0;
-    return { bytes, done: this.ended };
+  /**
+   * Writes what is queued to the response as it comes, waiting while nothing is and while the
+   * response's buffer is full; returns once the end has been written or the response has closed.
+   */
+  async pump(): Promise<void> {
+    const out = this.out;
+    let closed = out.destroyed || out.writableEnded;
+    const onClose = () => {
+      closed = true;
+      this.wakeUp();
+    };
+    out.once('close', onClose);
+    try {
+      for (;;) {
+        while (this.frames.length === 0 && !this.ended && !closed) await new Promise<void>((r) => (this.wake = r));
+        if (closed) return;
+        const frames = this.frames;
+        const ended = this.ended;
+        this.frames = [];
+        writeAssembled(out, assemble(frames));
+        if (ended) return;
+        if (out.writableNeedDrain) await new Promise<void>((r) => {
+          this.wake = undefined;
+          const go = () => {
+            out.off('drain', go);
+            out.off('close', go);
+            r();
+          };
+          out.once('drain', go);
+          out.once('close', go);
+        });
+      }
+    } finally {
+      out.off('close', onClose);
+    }
   }
 
   private push(frame: Buffer): void {
     this.frames.push(frame);
-    this.bytes += frame.length;
   }
 
   private notify(): void {
@@ -88,7 +119,43 @@ export class SseSink implements SubscriptionSink {
   }
 }
 
-function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Promise<{ text?: string; bytes?: Uint8Array; done: boolean }>, cancel: () => void): Response {
+/**
+ * The response of a subscription whose sink writes to the HTTP response itself: the stream only
+ * opens it (a comment first, then one every `pingIntervalMs`) and closes it once the sink is done.
+ */
+function sseSinkResponse(fetchAPI: FetchApi, pingIntervalMs: number, sink: SseSink, cancel: () => void): Response {
+  const encoder = new fetchAPI.TextEncoder();
+  let ping: NodeJS.Timeout | undefined;
+  let pumping = false;
+  const stream = new fetchAPI.ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(encoder.encode(':\n\n'));
+      ping = setInterval(() => {
+        if (controller.desiredSize === null) clearInterval(ping);
+        else controller.enqueue(encoder.encode(':\n\n'));
+      }, pingIntervalMs);
+    },
+    async pull(controller) {
+      // Called once: the sink writes until the subscription ends or the client goes away.
+      if (pumping) return;
+      pumping = true;
+      try {
+        await sink.pump();
+      } finally {
+        clearInterval(ping);
+        cancel();
+        controller.close();
+      }
+    },
+    cancel() {
+      clearInterval(ping);
+      cancel();
+    },
+  });
+  return new fetchAPI.Response(stream, { status: 200, headers: HEADERS });
+}
+
+function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Promise<{ text: string; done: boolean }>, cancel: () => void): Response {
   const encoder = new fetchAPI.TextEncoder();
   let ping: NodeJS.Timeout | undefined;
   const stream = new fetchAPI.ReadableStream<Uint8Array>({
@@ -101,7 +168,7 @@ function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Pro
       }, pingIntervalMs);
     },
     async pull(controller) {
-      let r: { text?: string; bytes?: Uint8Array; done: boolean };
+      let r: { text: string; done: boolean };
       try {
         r = await pull();
       } catch (err) {
@@ -109,8 +176,7 @@ function sseResponse(fetchAPI: FetchApi, pingIntervalMs: number, pull: () => Pro
         controller.error(err);
         return;
       }
-      if (r.bytes?.length) controller.enqueue(r.bytes);
-      else if (r.text) controller.enqueue(encoder.encode(r.text));
+      if (r.text) controller.enqueue(encoder.encode(r.text));
       if (r.done) {
         clearInterval(ping);
         controller.close();
@@ -139,7 +205,7 @@ export function batchedSseProcessor(pingIntervalMs = 12_000, sink?: SseSink): Re
     if (!isAsyncIterable(result)) return single(result, fetchAPI, acceptedMediaType);
     const iterator = (result as AsyncIterable<ExecutionResult>)[Symbol.asyncIterator]();
     const stop = () => void iterator.return?.()?.catch(() => undefined);
-    if (sink?.attached) return sseResponse(fetchAPI, pingIntervalMs, () => sink.take(), stop);
+    if (sink?.attached) return sseSinkResponse(fetchAPI, pingIntervalMs, sink, stop);
     let pending: Promise<IteratorResult<ExecutionResult>> | undefined;
     const pull = async (): Promise<{ text: string; done: boolean }> => {
       let text = '';

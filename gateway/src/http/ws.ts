@@ -5,6 +5,7 @@ import { CloseCode, GRAPHQL_TRANSPORT_WS_PROTOCOL, handleProtocols, MessageType,
 import type { WebSocket as WsSocket, WebSocketServer as WsServer } from 'ws';
 import type { SubscriptionSink } from '../events/shared-subscriptions.js';
 import { errorsJson, resultJson } from '../events/result-json.js';
+import { assemble, writeAssembled, type Piece } from './chunks.js';
 
 type WebSocket = InstanceType<typeof WsSocket>;
 type WebSocketServer = InstanceType<typeof WsServer>;
@@ -13,27 +14,6 @@ type WebSocketServer = InstanceType<typeof WsServer>;
 export const WS_SEND_HIGH_WATER_BYTES = 1 << 20;
 
 const CLOSING_BRACE = Buffer.from('}');
-
-/**
- * The header of a final, unmasked text frame (what a server sends) for a payload of `length` bytes
- * (RFC 6455 5.2): 7-bit length, or 126 + 16-bit, or 127 + 64-bit.
- */
-export function textFrameHeader(length: number): Buffer {
-  if (length < 126) return Buffer.from([0x81, length]);
-  if (length < 0x10000) {
-    const b = Buffer.allocUnsafe(4);
-    b[0] = 0x81;
-    b[1] = 126;
-    b.writeUInt16BE(length, 2);
-    return b;
-  }
-  const b = Buffer.allocUnsafe(10);
-  b[0] = 0x81;
-  b[1] = 127;
-  b.writeUInt32BE(Math.floor(length / 2 ** 32), 2);
-  b.writeUInt32BE(length >>> 0, 6);
-  return b;
-}
 
 /** What one operation of a connection turned into. */
 export type OperationOutcome =
@@ -83,9 +63,8 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
 
   wss.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     const raw = (socket as unknown as { _socket?: Writable })._socket;
-    /** Frames waiting for the flush: written together in one socket write. */
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
+    /** Frames waiting for the flush (a header as its payload length, then the payload's pieces): written together. */
+    let batch: Piece[] = [];
     let batchWritten: Array<((err?: Error) => void) | undefined> = [];
     let flushScheduled = false;
     /** Messages waiting for the flush: held by us, not behind at the peer. */
@@ -98,17 +77,19 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
       flushScheduled = false;
       heldByFlush = 0;
       if (batch.length === 0) return;
-      const chunks = batch;
+      const pieces = batch;
       const callbacks = batchWritten;
-      const bytes = batchBytes;
       batch = [];
       batchWritten = [];
-      batchBytes = 0;
       const done = (err?: Error | null) => {
         for (const cb of callbacks) cb?.(err ?? undefined);
       };
-      if (socket.readyState !== socket.OPEN || !raw) done(new Error('socket closed'));
-      else raw.write(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, bytes), done);
+      if (socket.readyState !== socket.OPEN || !raw) {
+        done(new Error('socket closed'));
+        return;
+      }
+      // Small frames copied together, large shared results by reference: one writev for the lot.
+      writeAssembled(raw, assemble(pieces), done);
     };
     /** Queues one text message (its bytes in pieces) for the next flush. */
     const send = (pieces: string | readonly Buffer[], written?: (err?: Error) => void): void => {
@@ -119,9 +100,7 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
       const parts = typeof pieces === 'string' ? [Buffer.from(pieces)] : pieces;
       let length = 0;
       for (const p of parts) length += p.length;
-      const header = textFrameHeader(length);
-      batch.push(header, ...parts);
-      batchBytes += header.length + length;
+      batch.push(length, ...parts);
       batchWritten.push(written);
       heldByFlush++;
       if (!flushScheduled) {
