@@ -26,6 +26,7 @@ import { PatchbayError, ValidationError, categoryOf, commandEnvelopeSchema, erro
 import { DLQ_HEADERS, EVENT_HEADERS, commandReplySchema, decodeEnvelope, decodeEvent, encodeEvent, encodeJson, parseJson, type CommandReply } from './codec.js';
 import { BusClosedError, CommandTimeoutError, InvalidReplyError, PublishFailedError, ServiceUnavailableError, toPatchbayError } from './errors.js';
 import { contextFromTraceparent, extractTrace, injectTrace, tracer } from './trace.js';
+import { PubAckInbox } from './pub-acks.js';
 import { observeConsumerLag, type ConsumerLag } from '@patchbay/telemetry';
 
 /** JetStream stream holding every published event. */
@@ -173,6 +174,8 @@ export class NatsBus {
   private readonly consumers = new Set<EventConsumer>();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
+  /** Acknowledgements of event publishes, on one inbox (made at the first publish). */
+  private pubAcks: PubAckInbox | undefined;
   /** Unregisters the `patchbay.consumer.lag` gauge of this bus's consumers. */
   private stopLagGauge: (() => void) | undefined;
 
@@ -279,9 +282,13 @@ export class NatsBus {
           h.set(EVENT_HEADERS.revision, String(m.revision));
           h.set(EVENT_HEADERS.position, event.position.toString());
           h.set(EVENT_HEADERS.type, event.type);
+          // JetStream de-duplicates on the message id and refuses a subject outside the stream.
+          h.set('Nats-Msg-Id', m.eventId);
+          h.set('Nats-Expected-Stream', EVENTS_STREAM);
           let ack;
           try {
-            ack = await this.jetstream.publish(subject, encodeEvent(event), { msgID: m.eventId, headers: h, expect: { streamName: EVENTS_STREAM } });
+            this.pubAcks ??= new PubAckInbox(this.connection, this.opts.publishTimeoutMs ?? 5000);
+            ack = await this.pubAcks.publish(subject, encodeEvent(event), h);
           } catch (err) {
             throw new PublishFailedError(subject, m.eventId, err);
           }
