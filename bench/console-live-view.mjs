@@ -23,7 +23,7 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:f
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { childrenOf, commOf, cycleEndOf, cyclePositions, inventoryIni, pct, processWatch, simBundle, simulatedFleetEnv, startFleet } from './lib/sim-fleet.mjs';
+import { childrenOf, commOf, cycleEndOf, cyclePositions, pct, prepareFleet, processWatch, simBundle, simulatedFleetEnv, startFleet, startStack } from './lib/sim-fleet.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => (args.indexOf(name) < 0 ? dflt : args[args.indexOf(name) + 1]);
@@ -45,9 +45,7 @@ simulatedFleetEnv({ concurrency: CONC, factsConcurrency: opt('--facts-concurrenc
 const token = `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 process.env['PATCHBAY_ADMIN_TOKEN'] = token;
 
-const { up } = await import('@patchbay/cli');
 const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
-const { NatsBus } = await import('@patchbay/messaging');
 const { chromium } = await import('playwright-core');
 
 const say = (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
@@ -66,9 +64,7 @@ const figures = {
 };
 
 let fleet;
-let stopStack;
-let stackDone;
-let bus;
+let stack;
 let browser;
 let ok = false;
 try {
@@ -82,36 +78,16 @@ try {
   const ready = await fleet.ready;
   say(`fleet: ${N} endpoints from port ${BASE_PORT}`);
 
-  const until = new Promise((r) => (stopStack = r));
-  let onReady;
-  const readyP = new Promise((r) => (onReady = r));
-  stackDone = up({ dataDir, port: 0, until, onReady, log: () => undefined });
-  const failed = stackDone.then(() => Promise.reject(new Error('the stack stopped early')));
-  failed.catch(() => undefined);
-  const info = await Promise.race([readyP, failed]);
-  for (const [name, pid] of Object.entries(info.pids)) if (pid) watched.set(name, pid);
-  for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set('nats-server', pid);
+  stack = await startStack({ dataDir, watched, name: 'bench-console-live' });
+  const { info, send } = stack;
   const url = info.url.replace(/\/graphql$/, '');
   say(`stack up: ${url}`);
-
-  bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name: 'patchbay-bench-console', requestTimeoutMs: 900_000 });
-  const send = (service, name, payload, actor = 'bench-operator') => bus.request(`patchbay.cmd.${service}.${name}`, { commandId: randomUUID(), actor, correlationId: 'bench-console-live', payload }, { timeoutMs: 900_000 });
-  await send('inventory', 'import', { format: 'ansible-ini', fileName: 'sim-inventory.ini', content: inventoryIni(ready.targets, keyPath), hostKeyPolicy: 'tofu' });
-  let t = performance.now();
-  const facts = await send('inventory', 'gather-facts', { wait: true, refresh: true });
-  const answered = (facts?.outcomes ?? []).filter((o) => o.ok).length;
-  say(`facts: ${answered}/${N} answered in ${s(performance.now() - t)} s`);
   // The shared bundle, with a person's approval so the page is open and seeded before anything runs.
   const bundle = simBundle({ app: DEFAULT_SCENARIO.app, concurrency: CONC, endpoints: N });
   const manual = bundle.replace('approval: { mode: auto, afterDays: 0 }', `approval: { mode: manual, approvers: [${APPROVER}], minApprovals: 1 }`);
   if (manual === bundle) throw new Error('the simulated bundle no longer has the approval line this bench replaces');
-  await send('policy', 'bundle.apply', { files: [{ name: 'sim.yaml', content: manual }] });
-  for (let i = 0; ; i++) {
-    const g = await send('policy', 'group.get', { groupId: 'sim' });
-    if ((g.members?.length ?? 0) >= answered) break;
-    if (i > 1200) throw new Error(`group sim has ${g.members?.length ?? 0} members, expected ${answered}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { answered, factsMs } = await prepareFleet(send, { targets: ready.targets, keyPath, bundle: manual });
+  say(`facts: ${answered}/${N} answered in ${s(factsMs)} s`);
 
   const cycleId = `c-${randomUUID()}`;
   await send('planner', 'cycle.request', { policyId: 'sim', cycleId });
@@ -143,7 +119,7 @@ try {
   await page.getByLabel('API token').fill(token);
   await page.getByRole('button', { name: 'Sign in' }).click();
   await page.getByRole('navigation', { name: 'Main' }).waitFor();
-  t = performance.now();
+  const t = performance.now();
   await page.goto(`${url}/cycles/${cycleId}`);
   await page.locator('.live-dot', { hasText: 'live' }).waitFor({ timeout: 60_000 });
   await page.getByRole('button', { name: `All (${answered})` }).waitFor({ timeout: 60_000 });
@@ -223,9 +199,7 @@ try {
   poll();
   figures.peakRssMiB = Object.fromEntries([...peaks].map(([k, v]) => [k, Math.round(v / 1024)]));
   await browser?.close().catch(() => undefined);
-  await bus?.close().catch(() => undefined);
-  stopStack?.();
-  await stackDone?.catch(() => undefined);
+  await stack?.stop();
   await fleet?.stop();
   stopWatch();
 }

@@ -31,7 +31,7 @@ import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync }
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { childrenOf, commOf, cycleEndOf, cycleEvents, cyclePositions, inventoryIni, processWatch, reniceAll, simBundle, simulatedFleetEnv, startFleet } from './lib/sim-fleet.mjs';
+import { cycleEndOf, cycleEvents, cyclePositions, prepareFleet, processWatch, reniceAll, simBundle, simulatedFleetEnv, startFleet, startStack } from './lib/sim-fleet.mjs';
 import { byType, compareWithStored, startClients, summary } from './lib/subscribers.mjs';
 
 const args = process.argv.slice(2);
@@ -56,9 +56,7 @@ simulatedFleetEnv({ concurrency: CONC, factsConcurrency: opt('--facts-concurrenc
 const token = `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 process.env['PATCHBAY_ADMIN_TOKEN'] = token;
 
-const { up } = await import('@patchbay/cli');
 const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
-const { NatsBus } = await import('@patchbay/messaging');
 // The WebSocket client: the `ws` package by default; `--ws-client undici` uses Node's built-in
 // WebSocket, whose sockets failed (1006, no message) under this load in earlier runs.
 const WS_CLIENT = opt('--ws-client', 'ws');
@@ -73,9 +71,7 @@ const { watched, peaks, poll, cpuAll, stop: stopWatch } = processWatch();
 // ---------------------------------------------------------------- run
 const figures = { clients: CLIENTS, date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), loadavgAtStart: loadavg().map((x) => +x.toFixed(1)), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, subscribers: SUBS, wsClient: WS_CLIENT, fleet: 'simulated, 1 child process (libs/fleet-lab/dist/sim/main.js)' };
 let fleet;
-let stopStack;
-let stackDone;
-let bus;
+let stack;
 let clients = [];
 let busWatch;
 let ok = false;
@@ -90,42 +86,16 @@ try {
   const ready = await fleet.ready;
   say(`fleet: ${N} endpoints from port ${BASE_PORT}`);
 
-  const saved = process.env['NODE_OPTIONS'];
-  if (PROFILE_DIR) process.env['NODE_OPTIONS'] = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${resolve(PROFILE_DIR)}`.trim();
-  const until = new Promise((r) => (stopStack = r));
-  let onReady;
-  const readyP = new Promise((r) => (onReady = r));
-  stackDone = up({ dataDir, port: 0, until, onReady, log: () => undefined });
-  const failed = stackDone.then(() => Promise.reject(new Error('the stack stopped early')));
-  failed.catch(() => undefined);
-  const info = await Promise.race([readyP, failed]);
-  if (PROFILE_DIR) {
-    if (saved === undefined) delete process.env['NODE_OPTIONS'];
-    else process.env['NODE_OPTIONS'] = saved;
-  }
-  for (const [name, pid] of Object.entries(info.pids)) if (pid) watched.set(name, pid);
-  for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set('nats-server', pid);
+  stack = await startStack({ dataDir, watched, name: 'bench-subscribers', profileDir: PROFILE_DIR });
+  const { info, send } = stack;
   const url = info.url;
   const wsUrl = url.replace(/^http/, 'ws');
   say(`stack up: ${url} ${[...watched].map(([k, v]) => `${k}=${v}`).join(' ')}`);
-
-  bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name: 'patchbay-bench-subscribers', requestTimeoutMs: 900_000 });
-  const send = (service, name, payload) => bus.request(`patchbay.cmd.${service}.${name}`, { commandId: randomUUID(), actor: 'bench-operator', correlationId: 'bench-subscribers', payload }, { timeoutMs: 900_000 });
-  await send('inventory', 'import', { format: 'ansible-ini', fileName: 'sim-inventory.ini', content: inventoryIni(ready.targets, keyPath), hostKeyPolicy: 'tofu' });
-  let t = performance.now();
-  const facts = await send('inventory', 'gather-facts', { wait: true, refresh: true });
-  const answered = (facts?.outcomes ?? []).filter((o) => o.ok).length;
-  say(`facts: ${answered}/${N} answered in ${s(performance.now() - t)} s`);
-  await send('policy', 'bundle.apply', { files: [{ name: 'sim.yaml', content: simBundle({ app: DEFAULT_SCENARIO.app, concurrency: CONC, endpoints: N }) }] });
-  for (let i = 0; ; i++) {
-    const g = await send('policy', 'group.get', { groupId: 'sim' });
-    if ((g.members?.length ?? 0) >= answered) break;
-    if (i > 1200) throw new Error(`group sim has ${g.members?.length ?? 0} members, expected ${answered}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  const { answered, factsMs } = await prepareFleet(send, { targets: ready.targets, keyPath, bundle: simBundle({ app: DEFAULT_SCENARIO.app, concurrency: CONC, endpoints: N }) });
+  say(`facts: ${answered}/${N} answered in ${s(factsMs)} s`);
 
   const cycleId = `c-${randomUUID()}`;
-  t = performance.now();
+  let t = performance.now();
   // The bus as the gateway's fan-out sees it (recordedAt → a core NATS subscriber), in a child of its own.
   [busWatch] = startClients(1, say);
   watched.set('bench-bus-watch', busWatch.child.pid);
@@ -216,9 +186,7 @@ try {
   poll();
   figures.peakRssMiB = Object.fromEntries([...peaks].map(([k, v]) => [k, Math.round(v / 1024)]));
   for (const c of [...clients, ...(busWatch ? [busWatch] : [])]) await c.close().catch(() => undefined);
-  await bus?.close().catch(() => undefined);
-  stopStack?.();
-  await stackDone?.catch(() => undefined);
+  await stack?.stop();
   await fleet?.stop();
   stopWatch();
 }

@@ -1,7 +1,9 @@
 // Pieces shared by the benchmarks that run the embedded stack against the simulated fleet
-// (bench/cycle-simulated.mjs, bench/gateway-subscribers.mjs): /proc readings of the processes,
-// the fleet child process, the workflow/group/policy bundle, the Ansible INI inventory, and
+// (bench/cycle-simulated.mjs, bench/gateway-subscribers.mjs, bench/console-live-view.mjs): /proc
+// readings of the processes, the fleet child process, the stack with a bus to command it, the
+// workflow/group/policy bundle, the Ansible INI inventory, the fleet made ready for a cycle, and
 // counts read from the SQLite event store.
+import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { setPriority } from 'node:os';
@@ -253,6 +255,70 @@ export const runEventsOf = (dataDir, cycleId, fromPos) =>
       .prepare("SELECT type, data, recorded_at FROM events WHERE position > ? AND stream LIKE ? ESCAPE '\\' ORDER BY position")
       .all(fromPos, `run-${cycleId.replace(/[\\%_]/g, (c) => `\\${c}`)}.%`),
   );
+
+/**
+ * The embedded stack (`up()` of @patchbay/cli) on `dataDir`, its processes (nats-server included)
+ * added to `watched`, and a bus connection to command it: `send(service, name, payload, actor?)`.
+ * `profileDir`: every stack process writes a V8 CPU profile there when it stops. `stop()` ends
+ * the bus connection and the stack. Call after `simulatedFleetEnv` (the services read it at start).
+ */
+export async function startStack({ dataDir, watched, name, profileDir, log = () => undefined }) {
+  const { up } = await import('@patchbay/cli');
+  const { NatsBus } = await import('@patchbay/messaging');
+  const saved = process.env['NODE_OPTIONS'];
+  if (profileDir) process.env['NODE_OPTIONS'] = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${resolve(profileDir)}`.trim();
+  let stopStack;
+  let onReady;
+  const until = new Promise((r) => (stopStack = r));
+  const readyP = new Promise((r) => (onReady = r));
+  const done = up({ dataDir, port: 0, until, onReady, log });
+  const failed = done.then(() => Promise.reject(new Error('the stack stopped early')));
+  failed.catch(() => undefined);
+  let info;
+  try {
+    info = await Promise.race([readyP, failed]);
+  } finally {
+    if (profileDir) {
+      if (saved === undefined) delete process.env['NODE_OPTIONS'];
+      else process.env['NODE_OPTIONS'] = saved;
+    }
+  }
+  for (const [n, pid] of Object.entries(info.pids)) if (pid) watched.set(n, pid);
+  for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set('nats-server', pid);
+  const bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name, requestTimeoutMs: 900_000 });
+  const send = (service, command, payload, actor = 'bench-operator') => bus.request(`patchbay.cmd.${service}.${command}`, { commandId: randomUUID(), actor, correlationId: name, payload }, { timeoutMs: 900_000 });
+  return {
+    info,
+    bus,
+    send,
+    stop: async () => {
+      await bus.close().catch(() => undefined);
+      stopStack();
+      await done.catch(() => undefined);
+    },
+  };
+}
+
+/**
+ * The simulated fleet made ready for a cycle: its inventory imported (host keys on first use),
+ * facts gathered, `bundle` applied, and group `sim` holding every endpoint that answered.
+ * Returns how many answered and how long facts took (ms).
+ */
+export async function prepareFleet(send, { targets, keyPath, bundle }) {
+  await send('inventory', 'import', { format: 'ansible-ini', fileName: 'sim-inventory.ini', content: inventoryIni(targets, keyPath), hostKeyPolicy: 'tofu' });
+  const t = performance.now();
+  const facts = await send('inventory', 'gather-facts', { wait: true, refresh: true });
+  const factsMs = performance.now() - t;
+  const answered = (facts?.outcomes ?? []).filter((o) => o.ok).length;
+  await send('policy', 'bundle.apply', { files: [{ name: 'sim.yaml', content: bundle }] });
+  for (let i = 0; ; i++) {
+    const g = await send('policy', 'group.get', { groupId: 'sim' });
+    if ((g.members?.length ?? 0) >= answered) break;
+    if (i > 1200) throw new Error(`group sim has ${g.members?.length ?? 0} members, expected ${answered}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return { answered, factsMs };
+}
 
 /** Rows of the events stored in a cycle's streams (`cycle-<id>` and `run-<id>.*`), in global order. */
 const cycleRows = (dataDir, cycleId, columns) =>
