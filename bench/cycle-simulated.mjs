@@ -13,12 +13,12 @@
 //   ulimit -n 65536 && ./node_modules/.bin/node bench/cycle-simulated.mjs --endpoints 1000 --concurrency 200 \
 //     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep] [--hold-s 60] [--pause-after-facts-s 60] [--layout grouped] [--watch-all]
 import { spawn } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { childrenOf, commOf, eventsAppended as storePosition, runEventsOf, eventTypes as storeEventTypes, inventoryIni as iniOf, isStackProcess, processWatch, ROOT, statusKb, simBundle, simulatedFleetEnv, startFleet as startSimFleet } from './lib/sim-fleet.mjs';
+import { eventsAppended as storePosition, runEventsOf, eventTypes as storeEventTypes, inventoryIni as iniOf, isStackProcess, processWatch, ROOT, statusKb, simBundle, simulatedFleetEnv, startFleet as startSimFleet, startStack } from './lib/sim-fleet.mjs';
 
 const args = process.argv.slice(2);
 const opt = (name, dflt) => {
@@ -41,9 +41,8 @@ const LAYOUT = opt('--layout', 'separate');
 process.env['PATCHBAY_UP_LAYOUT'] = LAYOUT;
 process.env['PATCHBAY_ADMIN_TOKEN'] ??= `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 
-const { up } = await import('@patchbay/cli');
 const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
-const { decodeEvent, NatsBus } = await import('@patchbay/messaging');
+const { decodeEvent } = await import('@patchbay/messaging');
 
 const APP = DEFAULT_SCENARIO.app;
 const say = (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
@@ -77,9 +76,7 @@ const eventTypes = (fromPos) => storeEventTypes(dataDir, fromPos);
 // ---------------------------------------------------------------- run
 const figures = { date: new Date().toISOString(), nproc: cpus().length, memGiB: +(totalmem() / 2 ** 30).toFixed(1), endpoints: N, concurrency: CONC, aptMs: APT_MS, rebootMs: REBOOT_MS, fleet: `simulated, ${FLEET_PROCS} child process(es) (libs/fleet-lab/dist/sim/main.js)`, factsConcurrency: process.env['PATCHBAY_INVENTORY_FACTS_CONCURRENCY'] ?? 'default (16)', layout: LAYOUT };
 let fleets = [];
-let stopStack;
-let stackDone;
-let bus;
+let stack;
 let ok = false;
 try {
   watched.set('bench', process.pid);
@@ -91,29 +88,14 @@ try {
   const ready = { targets: readies.flatMap((r, i) => r.targets.map((t) => ({ ...t, id: FLEET_PROCS === 1 ? t.id : `f${i}-${t.id}` }))) };
   say(`fleet: ${N} endpoints in ${FLEET_PROCS} process(es) from port ${BASE_PORT} in ${s(performance.now() - tf)} s (pids ${fleets.map((f) => f.pid).join(',')})`);
 
-  const until = new Promise((r) => (stopStack = r));
-  let onReady;
-  const readyP = new Promise((r) => (onReady = r));
   const t0 = performance.now();
   // --profile <dir>: every stack process writes a V8 CPU profile there when it stops (summarise with
   // bench/cycle/profile-window.mjs <dir> 0 1e18).
-  const saved = process.env['NODE_OPTIONS'];
-  if (PROFILE_DIR) process.env['NODE_OPTIONS'] = `${saved ?? ''} --cpu-prof --cpu-prof-dir=${resolve(PROFILE_DIR)}`.trim();
-  stackDone = up({ dataDir, port: 0, until, onReady, log: (l) => stackLog.push(l) });
-  const failed = stackDone.then(() => Promise.reject(new Error('the stack stopped early')));
-  failed.catch(() => undefined);
-  const info = await Promise.race([readyP, failed]);
-  // Restored once every stack process has started (they are spawned as the stack comes up).
-  if (PROFILE_DIR) {
-    if (saved === undefined) delete process.env['NODE_OPTIONS'];
-    else process.env['NODE_OPTIONS'] = saved;
-  }
+  stack = await startStack({ dataDir, watched, name: 'bench-sim', profileDir: PROFILE_DIR, log: (l) => stackLog.push(l) });
+  const { bus, send } = stack;
   figures.stackUpS = +s(performance.now() - t0);
-  for (const [name, pid] of Object.entries(info.pids)) if (pid) watched.set(name, pid);
-  for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set(`nats-server`, pid);
   say(`stack up in ${figures.stackUpS} s: ${[...watched].map(([k, v]) => `${k}=${v}`).join(' ')}`);
 
-  bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name: 'patchbay-bench-sim', requestTimeoutMs: 900_000 });
   const events = [];
   // The cycle's final event, noticed as it arrives (scanning every event received, every 20 ms,
   // cost this process 81 CPU-s at 10,000 endpoints: CPU the stack under test then lacked).
@@ -136,8 +118,6 @@ try {
       }
     }
   })();
-  const send = (service, name, payload, actor = 'bench-operator') =>
-    bus.request(`patchbay.cmd.${service}.${name}`, { commandId: randomUUID(), actor, correlationId: 'bench-sim', payload }, { timeoutMs: 900_000 });
 
   const ini = inventoryIni(ready.targets);
   let t = performance.now();
@@ -278,9 +258,7 @@ try {
   // Shared pages counted once (sampled every second): what the stack uses together.
   figures.stackPeakPssSumMiB = +mib(pss.peak);
   figures.stackCyclePeakPssSumMiB = +mib(pss.windowPeak);
-  await bus?.close().catch(() => undefined);
-  stopStack?.();
-  await stackDone?.catch(() => undefined);
+  await stack?.stop();
   const stoppedAll = await Promise.all(fleets.map((f) => f.stop()));
   figures.fleetCounters = stoppedAll.map((x) => x?.counters);
   figures.fleetCpuS = stoppedAll.map((x) => (x ? +((x.cpu.userMs + x.cpu.systemMs) / 1000).toFixed(1) : NaN));
