@@ -18,7 +18,7 @@ import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { up } from '@patchbay/cli';
-import { DEFAULT_SCENARIO, Lab } from '@patchbay/fleet-lab';
+import { bundleYaml, DEFAULT_SCENARIO, Lab, labInventoryIni, labPolicyYaml, labWorkflowYaml } from '@patchbay/fleet-lab';
 import { decodeEvent, NatsBus } from '@patchbay/messaging';
 
 const args = process.argv.slice(2);
@@ -174,14 +174,11 @@ async function ansible(n) {
 }
 
 function ansibleInventory(lab, keyPath) {
-  return [
-    '[lab]',
-    ...lab.hosts.map((h) => `${h.name} ansible_host=${h.address} ansible_port=22 ansible_user=root`),
-    '[lab:vars]',
-    `ansible_ssh_private_key_file=${keyPath}`,
-    'ansible_python_interpreter=/usr/bin/python3',
-    '',
-  ].join('\n');
+  return labInventoryIni(
+    'lab',
+    lab.hosts.map((h) => ({ name: h.name, host: h.address, port: 22 })),
+    { vars: { ansible_python_interpreter: '/usr/bin/python3' }, keyPath },
+  );
 }
 
 function ansibleConfig(n, dir) {
@@ -201,57 +198,9 @@ function ansibleConfig(n, dir) {
 }
 
 // ---------------------------------------------------------------- patchbay
-const WORKFLOW = `
-kind: WorkflowTemplate
-id: bench-cycle
-name: Check disk, stop the app, upgrade, reboot if required, start the app, validate
-phases:
-  pre:
-    - id: disk
-      type: check-disk
-      params: { path: /, minFreeMb: 100 }
-    - id: stop-app
-      type: stop-service
-      params: { service: ${APP.service} }
-  patch:
-    - id: patch
-      type: patch
-      params: { scope: all, manager: apt }
-      timeoutSeconds: 600
-    - id: reboot
-      type: reboot
-      params: { mode: if-required, returnTimeoutSeconds: 120 }
-      timeoutSeconds: 180
-  post:
-    - id: start-app
-      type: start-service
-      params: { service: ${APP.service} }
-    - id: validate
-      type: validate
-      params:
-        check: { kind: command, on: endpoint, argv: [ss, -Hltn, sport, '=', ':${APP.port}'], expectOutput: ':${APP.port}' }
-      retries: { max: 5, backoffSeconds: 0.2, multiplier: 1 }
-`;
+const WORKFLOW = labWorkflowYaml({ id: 'bench-cycle', name: 'Check disk, stop the app, upgrade, reboot if required, start the app, validate', app: APP, patchTimeoutSeconds: 600, rebootReturnSeconds: 120, rebootTimeoutSeconds: 180 });
 
-const policyBundle = (tag, n) => `${WORKFLOW}
----
-kind: ReferenceGroup
-id: ${tag}
-name: Lab hosts of measurement ${tag}
-tier: low
-selector: bench=${tag}
----
-kind: PatchPolicy
-id: ${tag}
-groups: [${tag}]
-updates: { include: all }
-approval: { mode: auto, afterDays: 0 }
-rollout: { waves: [] }
-maxConcurrency: ${n}
-errorThreshold: ${n}
-reboot: if-required
-workflow: { id: bench-cycle, version: 1 }
-`;
+const policyBundle = (tag, n) => bundleYaml(WORKFLOW, labPolicyYaml({ groupId: tag, groupName: `Lab hosts of measurement ${tag}`, selector: `bench=${tag}`, policyId: tag, workflowId: 'bench-cycle', maxConcurrency: n, errorThreshold: n }));
 
 let stack;
 let stackDataDir;
@@ -301,14 +250,11 @@ async function patchbay(n) {
   if (!stack) await startStack();
   return withLab(n, async (lab, keyPath, k) => {
     const tag = `m${k}`;
-    const ini = [
-      '[lab]',
-      ...lab.hosts.map((h) => `${tag}-${h.name} ansible_host=${h.address} ansible_port=22 ansible_user=root`),
-      '[lab:vars]',
-      `bench=${tag}`,
-      `ansible_ssh_private_key_file=${keyPath}`,
-      '',
-    ].join('\n');
+    const ini = labInventoryIni(
+      'lab',
+      lab.hosts.map((h) => ({ name: `${tag}-${h.name}`, host: h.address, port: 22 })),
+      { vars: { bench: tag }, keyPath },
+    );
     // The same file name every time: endpoints of the previous lab are retired by this import.
     await stack.send('inventory', 'import', { format: 'ansible-ini', fileName: 'bench-inventory.ini', content: ini, hostKeyPolicy: 'tofu' });
     const facts = await stack.send('inventory', 'gather-facts', { wait: true, refresh: true });

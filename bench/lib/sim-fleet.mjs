@@ -10,6 +10,7 @@ import { setPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { createInterface } from 'node:readline';
+import { bundleYaml, labInventoryIni, labPolicyYaml, labWorkflowYaml } from '@patchbay/fleet-lab';
 
 export const ROOT = resolve(new URL('../..', import.meta.url).pathname);
 
@@ -166,71 +167,25 @@ export function startFleet({ endpoints, basePort, clientPublicKey, aptMs, reboot
 }
 
 /**
- * Workflow (check disk, stop the app, apt upgrade, reboot if required, start the app, validate),
- * group `sim` (label fleet=sim) and policy `sim` (auto approval, one wave) as one bundle.
+ * The bundle every simulated-fleet bench applies: workflow `sim-cycle` (check disk, stop the app,
+ * upgrade, reboot if required, start the app, validate), group `sim` (label fleet=sim) and policy
+ * `sim` (one wave; `approval` by default automatic) as one file.
  * No `wait-for tcp 22` step: each simulated endpoint's sshd is on its own port, not 22.
  */
-export function simBundle({ app, concurrency, endpoints }) {
-  return `
-kind: WorkflowTemplate
-id: sim-cycle
-name: Check disk, stop the app, upgrade, reboot if required, start the app, validate
-phases:
-  pre:
-    - id: disk
-      type: check-disk
-      params: { path: /, minFreeMb: 100 }
-    - id: stop-app
-      type: stop-service
-      params: { service: ${app.service} }
-  patch:
-    - id: patch
-      type: patch
-      params: { scope: all, manager: apt }
-      timeoutSeconds: 600
-    - id: reboot
-      type: reboot
-      params: { mode: if-required, returnTimeoutSeconds: 300 }
-      timeoutSeconds: 360
-  post:
-    - id: start-app
-      type: start-service
-      params: { service: ${app.service} }
-    - id: validate
-      type: validate
-      params:
-        check: { kind: command, on: endpoint, argv: [ss, -Hltn, sport, '=', ':${app.port}'], expectOutput: ':${app.port}' }
-      retries: { max: 5, backoffSeconds: 0.2, multiplier: 1 }
----
-kind: ReferenceGroup
-id: sim
-name: Simulated endpoints
-tier: low
-selector: fleet=sim
----
-kind: PatchPolicy
-id: sim
-groups: [sim]
-updates: { include: all }
-approval: { mode: auto, afterDays: 0 }
-rollout: { waves: [] }
-maxConcurrency: ${concurrency}
-errorThreshold: ${endpoints}
-reboot: if-required
-workflow: { id: sim-cycle, version: 1 }
-`;
+export function simBundle({ app, concurrency, endpoints, approval }) {
+  return bundleYaml(
+    labWorkflowYaml({ id: 'sim-cycle', name: 'Check disk, stop the app, upgrade, reboot if required, start the app, validate', app, patchTimeoutSeconds: 600, rebootReturnSeconds: 300, rebootTimeoutSeconds: 360 }),
+    labPolicyYaml({ groupId: 'sim', groupName: 'Simulated endpoints', selector: 'fleet=sim', policyId: 'sim', workflowId: 'sim-cycle', maxConcurrency: concurrency, errorThreshold: endpoints, approval }),
+  );
 }
 
 /** The fleet as an Ansible INI inventory (label fleet=sim, the client key as the private key file). */
 export function inventoryIni(targets, keyPath) {
-  return [
-    '[sim]',
-    ...targets.map((t) => `${t.id} ansible_host=${t.host} ansible_port=${t.port} ansible_user=root`),
-    '[sim:vars]',
-    'fleet=sim',
-    `ansible_ssh_private_key_file=${keyPath}`,
-    '',
-  ].join('\n');
+  return labInventoryIni(
+    'sim',
+    targets.map((t) => ({ name: t.id, host: t.host, port: t.port })),
+    { vars: { fleet: 'sim' }, keyPath },
+  );
 }
 
 function withStore(dataDir, fn) {

@@ -5,7 +5,7 @@ import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { up } from '@patchbay/cli';
-import { DEFAULT_SCENARIO, generateSshKeyPair, scenarioSchema, SimulatedFleet } from '@patchbay/fleet-lab';
+import { DEFAULT_SCENARIO, generateSshKeyPair, labInventoryIni, scenarioSchema, SimulatedFleet } from '@patchbay/fleet-lab';
 import { sseData } from '@patchbay/testing';
 
 /**
@@ -137,7 +137,11 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
     url = info.url;
     stackPids = info.pids;
 
-    const ini = ['[asof]', ...fleet.targets().map((t) => `${t.id} ansible_host=${t.host} ansible_port=${t.port} ansible_user=root`), '[asof:vars]', 'fleet=asof', `ansible_ssh_private_key_file=${keyPath}`, ''].join('\n');
+    const ini = labInventoryIni(
+      'asof',
+      fleet.targets().map((t) => ({ name: t.id, host: t.host, port: t.port })),
+      { vars: { fleet: 'asof' }, keyPath },
+    );
     await gql('mutation($c: String!) { importInventory(format: ansible_ini, fileName: "asof.ini", content: $c, hostKeyPolicy: tofu) { commandId } }', { c: ini });
     await gql('mutation { gatherFacts(wait: true, refresh: true) { commandId } }');
     await gql('mutation($f: [BundleFileInput!]!) { applyPolicyBundle(files: $f) { commandId } }', { f: [{ name: 'asof.yaml', content: bundle }] });

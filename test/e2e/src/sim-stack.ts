@@ -3,43 +3,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_SCENARIO, generateSshKeyPair, SimulatedFleet } from '@patchbay/fleet-lab';
+import { bundleYaml, DEFAULT_SCENARIO, generateSshKeyPair, labInventoryIni, labPolicyYaml, labWorkflowYaml, SimulatedFleet } from '@patchbay/fleet-lab';
 import { descendants, startUp, type RunningUp } from './stack-process.js';
 
 export const SIM_APP = DEFAULT_SCENARIO.app;
 
 /** check disk, stop the app, upgrade, reboot if required, start the app — as code, for the group `sim` (label fleet=sim). */
 export function simBundle(endpoints: number): string {
-  return `
-kind: WorkflowTemplate
-id: sim
-name: Check disk, stop the app, upgrade, reboot if required, start the app
-phases:
-  pre:
-    - { id: disk, type: check-disk, params: { path: /, minFreeMb: 100 } }
-    - { id: stop-app, type: stop-service, params: { service: ${SIM_APP.service} } }
-  patch:
-    - { id: patch, type: patch, params: { scope: all, manager: apt }, timeoutSeconds: 120 }
-    - { id: reboot, type: reboot, params: { mode: if-required, returnTimeoutSeconds: 60 }, timeoutSeconds: 90 }
-  post:
-    - { id: start-app, type: start-service, params: { service: ${SIM_APP.service} } }
----
-kind: ReferenceGroup
-id: sim
-tier: low
-selector: fleet=sim
----
-kind: PatchPolicy
-id: sim
-groups: [sim]
-updates: { include: all }
-approval: { mode: auto, afterDays: 0 }
-rollout: { waves: [] }
-maxConcurrency: ${endpoints}
-errorThreshold: ${endpoints}
-reboot: if-required
-workflow: { id: sim, version: 1 }
-`;
+  return bundleYaml(
+    labWorkflowYaml({ id: 'sim', name: 'Check disk, stop the app, upgrade, reboot if required, start the app', app: SIM_APP, patchTimeoutSeconds: 120, rebootReturnSeconds: 60, rebootTimeoutSeconds: 90, validate: false }),
+    labPolicyYaml({ groupId: 'sim', groupName: 'Simulated endpoints', selector: 'fleet=sim', policyId: 'sim', workflowId: 'sim', maxConcurrency: endpoints, errorThreshold: endpoints }),
+  );
 }
 
 export interface SimStack {
@@ -108,7 +82,11 @@ export async function startSimStack(opts: { endpoints: number; basePort: number;
       assert.equal(body.errors, undefined, `${query.slice(0, 60)}: ${JSON.stringify(body.errors)}`);
       return body.data!;
     };
-    const ini = ['[sim]', ...fleet.endpoints.map((e) => `${e.id} ansible_host=${e.host} ansible_port=${e.port} ansible_user=root`), '[sim:vars]', 'fleet=sim', `ansible_ssh_private_key_file=${keyPath}`, ''].join('\n');
+    const ini = labInventoryIni(
+      'sim',
+      fleet.endpoints.map((e) => ({ name: e.id, host: e.host, port: e.port })),
+      { vars: { fleet: 'sim' }, keyPath },
+    );
     await api(`mutation($c: String!) { importInventory(format: ansible_ini, fileName: "sim.ini", content: $c, hostKeyPolicy: tofu) { commandId } }`, { c: ini });
     await api(`mutation { gatherFacts(wait: true, refresh: true) { commandId } }`);
     await api(`mutation($f: [BundleFileInput!]!) { applyPolicyBundle(files: $f) { commandId } }`, { f: [{ name: 'sim.yaml', content: simBundle(opts.endpoints) }] });

@@ -1,6 +1,6 @@
 import { chmodSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_SCENARIO, generateSshKeyPair, SimulatedFleet, type HostOverride, type SimulatedEndpoint } from '@patchbay/fleet-lab';
+import { bundleYaml, DEFAULT_SCENARIO, generateSshKeyPair, labInventoryIni, labPolicyYaml, labWorkflowYaml, SimulatedFleet, type HostOverride, type SimulatedEndpoint } from '@patchbay/fleet-lab';
 
 export const APP = DEFAULT_SCENARIO.app;
 
@@ -106,14 +106,11 @@ export class TrialFleet {
   }
 
   inventoryIni(keyPath: string): string {
-    return [
-      `[${this.label}]`,
-      ...this.fleet.endpoints.map((ep) => `${this.idOf(ep)} ansible_host=${ep.host} ansible_port=${ep.port} ansible_user=root`),
-      `[${this.label}:vars]`,
-      `trial=${this.label}`,
-      `ansible_ssh_private_key_file=${keyPath}`,
-      '',
-    ].join('\n');
+    return labInventoryIni(
+      this.label,
+      this.fleet.endpoints.map((ep) => ({ name: this.idOf(ep), host: ep.host, port: ep.port })),
+      { vars: { trial: this.label }, keyPath },
+    );
   }
 
   async stop(): Promise<void> {
@@ -128,63 +125,9 @@ export class TrialFleet {
  */
 export const WORKFLOW_ID = 'rel-wf';
 
-export const WORKFLOW = `
-kind: WorkflowTemplate
-id: ${WORKFLOW_ID}
-name: Reliability workflow
-phases:
-  pre:
-    - id: disk
-      type: check-disk
-      params: { path: /, minFreeMb: 100 }
-    - id: stop-app
-      type: stop-service
-      params: { service: ${APP.service} }
-    - id: marker-pre
-      type: custom
-      params: { argv: [echo, pb-marker-pre] }
-  patch:
-    - id: patch
-      type: patch
-      params: { scope: all, manager: apt }
-      timeoutSeconds: 120
-    - id: reboot
-      type: reboot
-      params: { mode: if-required, returnTimeoutSeconds: 30 }
-      timeoutSeconds: 40
-  post:
-    - id: start-app
-      type: start-service
-      params: { service: ${APP.service} }
-    - id: validate
-      type: validate
-      params:
-        check: { kind: command, on: endpoint, argv: [ss, -Hltn, sport, '=', ':${APP.port}'], expectOutput: ':${APP.port}' }
-      retries: { max: 5, backoffSeconds: 0.2, multiplier: 1 }
-    - id: marker-post
-      type: custom
-      params: { argv: [echo, pb-marker-post] }
-`;
+export const WORKFLOW = labWorkflowYaml({ id: WORKFLOW_ID, name: 'Reliability workflow', app: APP, patchTimeoutSeconds: 120, rebootReturnSeconds: 30, rebootTimeoutSeconds: 40, markers: true });
 
 /** A group and an auto-approved policy selecting only this trial's endpoints. */
 export function trialBundle(label: string, endpoints: number, concurrency = 4): string {
-  return `${WORKFLOW}
----
-kind: ReferenceGroup
-id: g-${label}
-name: Trial ${label}
-tier: low
-selector: trial=${label}
----
-kind: PatchPolicy
-id: p-${label}
-groups: [g-${label}]
-updates: { include: all }
-approval: { mode: auto, afterDays: 0 }
-rollout: { waves: [] }
-maxConcurrency: ${concurrency}
-errorThreshold: ${endpoints + 1}
-reboot: if-required
-workflow: { id: ${WORKFLOW_ID}, version: 1 }
-`;
+  return bundleYaml(WORKFLOW, labPolicyYaml({ groupId: `g-${label}`, groupName: `Trial ${label}`, selector: `trial=${label}`, policyId: `p-${label}`, workflowId: WORKFLOW_ID, maxConcurrency: concurrency, errorThreshold: endpoints + 1 }));
 }

@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { DEFAULT_SCENARIO, Lab } from '@patchbay/fleet-lab';
+import { DEFAULT_SCENARIO, Lab, labInventoryIni } from '@patchbay/fleet-lab';
 import { Harness } from './driver.js';
 import { checkCycle, readStore, waitCycleFinal } from './invariants.js';
 import { prng, ScenarioTally, seedFor, trialCount } from './report.js';
@@ -102,14 +102,11 @@ describe('reliability on real lab hosts (3 hosts)', { skip: process.getuid?.() !
             sizeMb: 0,
           });
         }
-        const ini = [
-          `[${label}]`,
-          ...lab.hosts.map((x) => `${label}-${x.name} ansible_host=${x.address} ansible_port=22 ansible_user=root`),
-          `[${label}:vars]`,
-          `trial=${label}`,
-          `ansible_ssh_private_key_file=${keyPath}`,
-          '',
-        ].join('\n');
+        const ini = labInventoryIni(
+          label,
+          lab.hosts.map((x) => ({ name: `${label}-${x.name}`, host: x.address, port: 22 })),
+          { vars: { trial: label }, keyPath },
+        );
         await h.sendRetrying('inventory', 'import', { format: 'ansible-ini', fileName: `${label}.ini`, content: ini, hostKeyPolicy: 'tofu' });
         const ids = lab.hosts.map((x) => `${label}-${x.name}`);
         await h.sendRetrying('inventory', 'gather-facts', { endpointIds: ids, refresh: true, wait: true }, 120_000);
