@@ -19,7 +19,7 @@
 // --page-profile <file>: a V8 CPU profile of the page (its main thread) over the cycle, written
 // as a .cpuprofile (open it in Chrome's DevTools).
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -45,7 +45,7 @@ simulatedFleetEnv({ concurrency: CONC, factsConcurrency: opt('--facts-concurrenc
 const token = `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 process.env['PATCHBAY_ADMIN_TOKEN'] = token;
 
-const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
+const { DEFAULT_SCENARIO, writeClientKey } = await import('@patchbay/fleet-lab');
 const { chromium } = await import('playwright-core');
 
 const say = (l) => process.stdout.write(`${new Date().toISOString().slice(11, 19)} ${l}\n`);
@@ -69,11 +69,8 @@ let browser;
 let ok = false;
 try {
   watched.set('bench', process.pid);
-  const key = generateSshKeyPair();
-  const keyPath = join(work, 'client-key');
-  writeFileSync(keyPath, key.private);
-  chmodSync(keyPath, 0o600);
-  fleet = startFleet({ endpoints: N, basePort: BASE_PORT, clientPublicKey: key.public, aptMs: APT_MS, rebootMs: REBOOT_MS });
+  const { public: clientPublicKey, path: keyPath } = writeClientKey(work);
+  fleet = startFleet({ endpoints: N, basePort: BASE_PORT, clientPublicKey, aptMs: APT_MS, rebootMs: REBOOT_MS });
   watched.set('fleet', fleet.pid);
   const ready = await fleet.ready;
   say(`fleet: ${N} endpoints from port ${BASE_PORT}`);

@@ -14,7 +14,7 @@
 //     --apt-latency-ms 200 --reboot-delay-ms 1000 [--base-port 20000] [--facts-concurrency 200] [--fleet-processes 2] [--floor] [--profile <dir>] [--keep] [--hold-s 60] [--pause-after-facts-s 60] [--layout grouped] [--watch-all]
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { cpus, totalmem, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -41,7 +41,7 @@ const LAYOUT = opt('--layout', 'separate');
 process.env['PATCHBAY_UP_LAYOUT'] = LAYOUT;
 process.env['PATCHBAY_ADMIN_TOKEN'] ??= `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 
-const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
+const { DEFAULT_SCENARIO, writeClientKey } = await import('@patchbay/fleet-lab');
 const { decodeEvent } = await import('@patchbay/messaging');
 
 const APP = DEFAULT_SCENARIO.app;
@@ -56,16 +56,13 @@ const mib = (kb) => (kb / 1024).toFixed(0);
 const { watched, peaks, windowPeaks, pss, resetWindow: resetPeakWindow, poll: pollPeaks, cpuAll, stop: stopWatch } = processWatch();
 
 // ---------------------------------------------------------------- the simulated fleet (child process)
-const key = generateSshKeyPair();
-const keyPath = join(work, 'client-key');
-writeFileSync(keyPath, key.private);
-chmodSync(keyPath, 0o600);
+const { public: clientPublicKey, path: keyPath } = writeClientKey(work);
 
 // --fleet-processes K splits the endpoints over K child processes: each process holds a listener
 // per endpoint plus one socket per open client connection, and the inventory keeps one connection
 // per endpoint open after facts, so one process of 10,000 endpoints needs > 20,000 descriptors.
 const FLEET_PROCS = Number(opt('--fleet-processes', '1'));
-const startFleet = (endpoints, basePort) => startSimFleet({ endpoints, basePort, clientPublicKey: key.public, aptMs: APT_MS, rebootMs: REBOOT_MS });
+const startFleet = (endpoints, basePort) => startSimFleet({ endpoints, basePort, clientPublicKey, aptMs: APT_MS, rebootMs: REBOOT_MS });
 
 // ---------------------------------------------------------------- workflow and policy as code
 const BUNDLE = simBundle({ app: APP, concurrency: CONC, endpoints: N });

@@ -27,7 +27,7 @@
 // is named in the output (summarise it with bench/cycle/profile-window.mjs).
 // --save-timeline <file>: the cycle's stored events as JSON lines, for bench/subscriber-floor.mjs.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, totalmem, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -56,7 +56,7 @@ simulatedFleetEnv({ concurrency: CONC, factsConcurrency: opt('--facts-concurrenc
 const token = `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
 process.env['PATCHBAY_ADMIN_TOKEN'] = token;
 
-const { DEFAULT_SCENARIO, generateSshKeyPair } = await import('@patchbay/fleet-lab');
+const { DEFAULT_SCENARIO, writeClientKey } = await import('@patchbay/fleet-lab');
 // The WebSocket client: the `ws` package by default; `--ws-client undici` uses Node's built-in
 // WebSocket, whose sockets failed (1006, no message) under this load in earlier runs.
 const WS_CLIENT = opt('--ws-client', 'ws');
@@ -77,11 +77,8 @@ let busWatch;
 let ok = false;
 try {
   watched.set('bench', process.pid);
-  const key = generateSshKeyPair();
-  const keyPath = join(work, 'client-key');
-  writeFileSync(keyPath, key.private);
-  chmodSync(keyPath, 0o600);
-  fleet = startFleet({ endpoints: N, basePort: BASE_PORT, clientPublicKey: key.public, aptMs: APT_MS, rebootMs: REBOOT_MS });
+  const { public: clientPublicKey, path: keyPath } = writeClientKey(work);
+  fleet = startFleet({ endpoints: N, basePort: BASE_PORT, clientPublicKey, aptMs: APT_MS, rebootMs: REBOOT_MS });
   watched.set('fleet', fleet.pid);
   const ready = await fleet.ready;
   say(`fleet: ${N} endpoints from port ${BASE_PORT}`);

@@ -1,11 +1,11 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { up } from '@patchbay/cli';
-import { DEFAULT_SCENARIO, generateSshKeyPair, labInventoryIni, scenarioSchema, SimulatedFleet } from '@patchbay/fleet-lab';
+import { DEFAULT_SCENARIO, labInventoryIni, scenarioSchema, SimulatedFleet, writeClientKey } from '@patchbay/fleet-lab';
 import { sseData } from '@patchbay/testing';
 
 /**
@@ -121,12 +121,9 @@ describe('cycleAsOf matches what the API showed during a real cycle (simulated f
       saved[k] = process.env[k];
       delete process.env[k];
     }
-    const key = generateSshKeyPair();
-    const keyPath = join(work, 'client-key');
-    writeFileSync(keyPath, key.private);
-    chmodSync(keyPath, 0o600);
+    const { public: clientPublicKey, path: keyPath } = writeClientKey(work);
     const scenario = scenarioSchema.parse({ ...DEFAULT_SCENARIO, defaults: { ...DEFAULT_SCENARIO.defaults, aptLatencyMs: APT_MS, rebootDelayMs: 2500 } });
-    fleet = await SimulatedFleet.start({ endpoints: ENDPOINTS, scenario, clientPublicKey: key.public, basePort: 22_000 + Math.floor(Math.random() * 8_000) });
+    fleet = await SimulatedFleet.start({ endpoints: ENDPOINTS, scenario, clientPublicKey, basePort: 22_000 + Math.floor(Math.random() * 8_000) });
     const until = new Promise<void>((r) => (stop = r));
     let ready!: (info: { url: string; pids: Record<string, number | undefined> }) => void;
     const readyP = new Promise<{ url: string; pids: Record<string, number | undefined> }>((r) => (ready = r));

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bundleYaml, DEFAULT_SCENARIO, generateSshKeyPair, labInventoryIni, labPolicyYaml, labWorkflowYaml, SimulatedFleet } from '@patchbay/fleet-lab';
+import { bundleYaml, DEFAULT_SCENARIO, labInventoryIni, labPolicyYaml, labWorkflowYaml, SimulatedFleet, writeClientKey } from '@patchbay/fleet-lab';
 import { descendants, startUp, type RunningUp } from './stack-process.js';
 
 export const SIM_APP = DEFAULT_SCENARIO.app;
@@ -40,12 +40,10 @@ export interface SimStack {
 export async function startSimStack(opts: { endpoints: number; basePort: number; env?: NodeJS.ProcessEnv; rebootDelayMs?: number; aptLatencyMs?: number }): Promise<SimStack> {
   const dir = mkdtempSync(join(tmpdir(), 'patchbay-sim-stack-'));
   const adminToken = `pbt_${randomBytes(6).toString('hex')}_${randomBytes(32).toString('base64url')}`;
-  const keys = generateSshKeyPair();
-  const keyPath = join(dir, 'id_ed25519');
-  writeFileSync(keyPath, keys.private, { mode: 0o600 });
+  const { public: clientPublicKey, path: keyPath } = writeClientKey(dir);
   const fleet = await SimulatedFleet.start({
     endpoints: opts.endpoints,
-    clientPublicKey: keys.public,
+    clientPublicKey,
     basePort: opts.basePort,
     scenario: { ...DEFAULT_SCENARIO, defaults: { ...DEFAULT_SCENARIO.defaults, aptLatencyMs: opts.aptLatencyMs ?? 50, rebootDelayMs: opts.rebootDelayMs ?? 300 } },
   });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { HostOverride } from '@patchbay/fleet-lab';
 import { NatsBus } from '@patchbay/messaging';
-import { trialBundle, TrialFleet, writeClientKey, type ClientKey } from './fleet.js';
+import { writeClientKey, type ClientKey } from '@patchbay/fleet-lab';
+import { trialBundle, TrialFleet } from './fleet.js';
 import { ReliabilityStack, type StackOptions } from './stack.js';
 
 /** A stack, a bus connection to it, and the trial fleets it patched. */

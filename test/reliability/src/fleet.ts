@@ -1,22 +1,6 @@
-import { chmodSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { bundleYaml, DEFAULT_SCENARIO, generateSshKeyPair, labInventoryIni, labPolicyYaml, labWorkflowYaml, SimulatedFleet, type HostOverride, type SimulatedEndpoint } from '@patchbay/fleet-lab';
+import { bundleYaml, DEFAULT_SCENARIO, labInventoryIni, labPolicyYaml, labWorkflowYaml, SimulatedFleet, type ClientKey, type HostOverride, type SimulatedEndpoint } from '@patchbay/fleet-lab';
 
 export const APP = DEFAULT_SCENARIO.app;
-
-/** The client key every trial fleet accepts, written where the inventory can read it. */
-export interface ClientKey {
-  public: string;
-  path: string;
-}
-
-export function writeClientKey(dir: string): ClientKey {
-  const key = generateSshKeyPair();
-  const path = join(dir, 'client-key');
-  writeFileSync(path, key.private);
-  chmodSync(path, 0o600);
-  return { public: key.public.trim(), path };
-}
 
 /**
  * A simulated fleet for one trial, whose endpoints keep a log of every command line they were

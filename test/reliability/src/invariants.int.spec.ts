@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RecordedEvent } from '@patchbay/contracts';
 import { SqliteEventStore } from '@patchbay/event-store';
-import { TrialFleet, writeClientKey } from './fleet.js';
+import { writeClientKey } from '@patchbay/fleet-lab';
+import { TrialFleet } from './fleet.js';
 import { checkCycle } from './invariants.js';
 
 /**

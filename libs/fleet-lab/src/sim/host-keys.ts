@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { utils } from 'ssh2';
 
 /** A host key pair shared by many simulated endpoints. */
@@ -51,4 +53,20 @@ export function generateSshKeyPair(type: 'ed25519' | 'ecdsa' = 'ed25519'): { pri
     const pair = type === 'ecdsa' ? utils.generateKeyPairSync('ecdsa', { bits: 256 }) : utils.generateKeyPairSync('ed25519');
     if (!(utils.parseKey(pair.private) instanceof Error) && !(utils.parseKey(pair.public) instanceof Error)) return pair;
   }
+}
+
+/** A client key pair whose private half is in a file (0600) an inventory can name. */
+export interface ClientKey {
+  /** The public key (OpenSSH line), what a fleet is told to accept. */
+  public: string;
+  /** The private key's file. */
+  path: string;
+}
+
+/** A fresh client key pair, the private key written to `<dir>/client-key` (mode 0600). */
+export function writeClientKey(dir: string): ClientKey {
+  const key = generateSshKeyPair();
+  const path = join(dir, 'client-key');
+  writeFileSync(path, key.private, { mode: 0o600 });
+  return { public: key.public.trim(), path };
 }
