@@ -6,5 +6,6 @@ export * from './commands.js';
 export * from './inventory.js';
 export * from './workflow.js';
 export * from './policy.js';
+export * from './selector.js';
 export * from './cycle.js';
 export * from './run.js';

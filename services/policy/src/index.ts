@@ -13,7 +13,6 @@ export type { BundleApplyReply, BundleChange } from './app/policy-application.js
 export { DefinitionRepository, deterministicEventId } from './app/definition-repository.js';
 export { EndpointDirectory, openPolicyDatabase } from './app/endpoint-directory.js';
 export { MembershipRefresher, type MembershipRefresherOptions } from './app/membership-refresher.js';
-export * from './domain/selector.js';
 export * from './domain/membership.js';
 export * from './domain/windows.js';
 export * from './domain/definitions.js';

@@ -7,12 +7,13 @@ import {
   patchPolicySchema,
   POLICY_ISSUE_CODES,
   referenceGroupSchema,
+  parseSelector,
+  SelectorSyntaxError,
   type DefinitionIssue,
   type PatchPolicy,
   type ReferenceGroup,
   type WorkflowTemplate,
 } from '@patchbay/contracts';
-import { parseSelector, SelectorSyntaxError } from './selector.js';
 import { cronProblem } from './windows.js';
 
 /** Result of validating one definition: the normalised value, or its issues. */

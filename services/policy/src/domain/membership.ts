@@ -1,5 +1,4 @@
-import type { MembershipExplanation, MembershipReason, ReferenceGroup } from '@patchbay/contracts';
-import { explainSelector, parseSelector, selectorMatches, type Selector } from './selector.js';
+import { explainSelector, parseSelector, selectorMatches, type MembershipExplanation, type MembershipReason, type ReferenceGroup, type Selector } from '@patchbay/contracts';
 
 /** What membership needs to know about an endpoint (from inventory's lifecycle events). */
 export interface EndpointFacts {

@@ -1,11 +1,12 @@
-import { describeRequirement, parseSelector, type GroupDefinitionView } from './selector';
+import { parseSelector } from '@patchbay/contracts';
+import { describeRequirement, type GroupDefinitionView } from './selector';
 
 /** A selector shown as its text and, below it, each requirement in words. */
 export function SelectorText({ selector }: { selector: string | undefined }) {
   if (selector === undefined) return <span className="muted">none (static members only)</span>;
   let words: string[] | undefined;
   try {
-    words = parseSelector(selector).map(describeRequirement);
+    words = parseSelector(selector).requirements.map(describeRequirement);
   } catch {
     words = undefined;
   }

@@ -1,89 +1,10 @@
-/**
- * Label selectors as the policy service reads them (`env=prod,role in (db,web),!legacy`), so the
- * console can say why an endpoint is in or out of a group from its labels. The service is the
- * authority: when this parser refuses a selector the page says it cannot tell, instead of guessing.
+import { parseSelector, requirementHolds, type Requirement } from '@patchbay/contracts';
+
+/*
+ * Why an endpoint is in or out of a group, read from its labels with the policy service's own
+ * selector grammar (@patchbay/contracts), so the console can say which requirement failed. The
+ * service is the authority: a selector the grammar refuses makes the page say it cannot tell.
  */
-export type Requirement =
-  | { op: 'exists' | 'not-exists'; key: string }
-  | { op: 'eq' | 'neq'; key: string; value: string }
-  | { op: 'in' | 'notin'; key: string; values: string[] };
-
-export class SelectorParseError extends Error {
-  readonly code = 'SELECTOR_INVALID';
-  readonly column: number;
-  constructor(column: number, problem: string) {
-    super(`${problem} at column ${column}`);
-    this.column = column;
-  }
-}
-
-type Token = { kind: 'word' | '=' | '==' | '!=' | '!' | ',' | '(' | ')' | 'end'; text: string; column: number };
-
-function tokenize(src: string): Token[] {
-  const out: Token[] = [];
-  let i = 0;
-  while (i < src.length) {
-    const c = src[i]!;
-    const column = i + 1;
-    if (c === ' ' || c === '\t') i++;
-    else if ((c === '=' || c === '!') && src[i + 1] === '=') {
-      out.push({ kind: c === '=' ? '==' : '!=', text: `${c}=`, column });
-      i += 2;
-    } else if ('=!,()'.includes(c)) {
-      out.push({ kind: c as Token['kind'], text: c, column });
-      i++;
-    } else if (/[A-Za-z0-9_./-]/.test(c)) {
-      let j = i;
-      while (j < src.length && /[A-Za-z0-9_./-]/.test(src[j]!)) j++;
-      out.push({ kind: 'word', text: src.slice(i, j), column });
-      i = j;
-    } else throw new SelectorParseError(column, `unexpected character ${JSON.stringify(c)}`);
-  }
-  out.push({ kind: 'end', text: 'end of selector', column: src.length + 1 });
-  return out;
-}
-
-/** Parses a selector into its requirements (all must hold); throws SelectorParseError. */
-export function parseSelector(text: string): Requirement[] {
-  const tokens = tokenize(text);
-  let p = 0;
-  const next = () => tokens[p++]!;
-  const peek = () => tokens[p]!;
-  const word = (what: string): string => {
-    const t = next();
-    if (t.kind !== 'word' || t.text === 'in' || t.text === 'notin') throw new SelectorParseError(t.column, `expected a label ${what}, found ${JSON.stringify(t.text)}`);
-    return t.text;
-  };
-  const out: Requirement[] = [];
-  if (peek().kind === 'end') throw new SelectorParseError(1, 'empty selector');
-  for (;;) {
-    if (peek().kind === '!') {
-      next();
-      out.push({ op: 'not-exists', key: word('key') });
-    } else {
-      const key = word('key');
-      const op = peek();
-      if (op.kind === '=' || op.kind === '==' || op.kind === '!=') {
-        next();
-        out.push({ op: op.kind === '!=' ? 'neq' : 'eq', key, value: word('value') });
-      } else if (op.kind === 'word' && (op.text === 'in' || op.text === 'notin')) {
-        next();
-        const open = next();
-        if (open.kind !== '(') throw new SelectorParseError(open.column, `expected "(" after ${op.text}`);
-        const values = [word('value')];
-        for (let t = next(); t.kind !== ')'; t = next()) {
-          if (t.kind !== ',') throw new SelectorParseError(t.column, 'expected "," or ")" in the value list');
-          values.push(word('value'));
-        }
-        out.push({ op: op.text, key, values: [...new Set(values)].sort() });
-      } else if (op.kind === ',' || op.kind === 'end') out.push({ op: 'exists', key });
-      else throw new SelectorParseError(op.column, `unexpected ${JSON.stringify(op.text)} after the key ${key}`);
-    }
-    const sep = next();
-    if (sep.kind === 'end') return out;
-    if (sep.kind !== ',') throw new SelectorParseError(sep.column, 'expected "," between requirements');
-  }
-}
 
 /** The requirement in words a person reads ("role is one of db, web"). */
 export function describeRequirement(r: Requirement): string {
@@ -100,29 +21,6 @@ export function describeRequirement(r: Requirement): string {
       return `${r.key} is one of ${r.values.join(', ')}`;
     case 'notin':
       return `${r.key} is none of ${r.values.join(', ')} (or absent)`;
-    default: {
-      const never: never = r;
-      return never;
-    }
-  }
-}
-
-/** `!=` and `notin` also hold when the label is absent, as in Kubernetes (and in the policy service). */
-export function requirementHolds(r: Requirement, labels: Readonly<Record<string, string>>): boolean {
-  const v = Object.prototype.hasOwnProperty.call(labels, r.key) ? labels[r.key] : undefined;
-  switch (r.op) {
-    case 'exists':
-      return v !== undefined;
-    case 'not-exists':
-      return v === undefined;
-    case 'eq':
-      return v === r.value;
-    case 'neq':
-      return v !== r.value;
-    case 'in':
-      return v !== undefined && r.values.includes(v);
-    case 'notin':
-      return v === undefined || !r.values.includes(v);
     default: {
       const never: never = r;
       return never;
@@ -161,7 +59,7 @@ export function explainMembership(def: GroupDefinitionView, endpoint: { id: stri
   let requirements: Requirement[] = [];
   if (def.selector !== undefined) {
     try {
-      requirements = parseSelector(def.selector);
+      requirements = [...parseSelector(def.selector).requirements];
     } catch (err) {
       return { known: false, why: `the console cannot read this group's selector (${(err as Error).message}), so it cannot tell from here; the policy service decides membership` };
     }

@@ -1,7 +1,9 @@
-import { PatchbayError, type RequirementVerdict } from '@patchbay/contracts';
+import { PatchbayError } from './errors.js';
+import type { RequirementVerdict } from './policy.js';
 
 /**
- * Label selectors, Kubernetes style: requirements joined by commas, all of which must hold.
+ * Label selectors, Kubernetes style: requirements joined by commas, all of which must hold. One
+ * grammar for the policy service (which decides membership) and the web console (which explains it).
  *
  *   env=prod          env==prod        env!=prod
  *   role in (db,web)  role notin (cache)
