@@ -21,7 +21,7 @@ import { healthResolvers, type HealthModuleOptions } from './modules/health/reso
 import { authResolvers } from './modules/auth/resolvers.js';
 import { cycleResolvers } from './modules/cycles/resolvers.js';
 import { auditResolvers } from './modules/audit/resolvers.js';
-import { eventResolvers } from './modules/events/resolvers.js';
+import { eventResolvers, SUBSCRIPTION_PAYLOADS } from './modules/events/resolvers.js';
 import { webhookResolvers } from './modules/webhooks/resolvers.js';
 import { readResolvers } from './modules/read/resolvers.js';
 import { commandResolvers } from './modules/commands/resolvers.js';
@@ -103,7 +103,7 @@ export async function startGatewayServer(options: GatewayServerOptions): Promise
     commandResolvers(services),
   ] as unknown as Array<Record<string, Record<string, unknown>>>);
   // Equal subscriptions are executed once per event for all their subscribers (see SharedSubscriptions).
-  const shared = new SharedSubscriptions(() => services.fanout.pubsub.maxBacklog);
+  const shared = new SharedSubscriptions(() => services.fanout.pubsub.maxBacklog, SUBSCRIPTION_PAYLOADS);
   const yoga = createYoga<{ principal?: Principal; [SSE_SINK]?: SseSink }, GatewayContext>({
     schema: createSchema({
       typeDefs: [...GATEWAY_TYPE_DEFS],

@@ -1,8 +1,9 @@
-import { print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import { createSourceEventStream, execute, print, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
 import { isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { toGraphQLError } from '../errors.js';
 import { errorsJson, resultJson, ResultText } from './result-json.js';
 import { SubscriberQueue, SubscriberTooSlowError } from './fanout.js';
+import { projectionOf, type SubscriptionPayloads } from './projection.js';
 
 type SubscribeResult = AsyncIterable<ExecutionResult> | ExecutionResult;
 type SubscribeFn = (args: ExecutionArgs) => SubscribeResult | Promise<SubscribeResult>;
@@ -175,8 +176,15 @@ export class SharedSubscriptions {
   private readonly running = new Map<string, SharedSubscription>();
   private readonly printed = new WeakMap<DocumentNode, string>();
 
-  /** `maxBacklog`: results one member may fall behind by before its subscription ends with SUBSCRIPTION_TOO_SLOW. */
-  constructor(private readonly maxBacklog: () => number) {}
+  /**
+   * `maxBacklog`: results one member may fall behind by before its subscription ends with
+   * SUBSCRIPTION_TOO_SLOW. `payloads`: root fields whose results may be read straight off each
+   * event (see `projectionOf`) instead of executing the operation per event.
+   */
+  constructor(
+    private readonly maxBacklog: () => number,
+    private readonly payloads: SubscriptionPayloads = {},
+  ) {}
 
   /** `subscribe`, sharing the results of equal operations. */
   wrap(subscribe: SubscribeFn): SubscribeFn {
@@ -187,7 +195,10 @@ export class SharedSubscriptions {
       let shared = this.running.get(key);
       if (shared) void (own as AsyncIterableIterator<ExecutionResult>).return?.()?.catch(() => undefined);
       else {
-        const created: SharedSubscription = new SharedSubscription(own, this.maxBacklog, () => {
+        const projected = await this.projectedSource(args);
+        if (projected) void (own as AsyncIterableIterator<ExecutionResult>).return?.()?.catch(() => undefined);
+        const source = projected ?? own;
+        const created: SharedSubscription = new SharedSubscription(source, this.maxBacklog, () => {
           if (this.running.get(key) === created) this.running.delete(key);
         });
         this.running.set(key, created);
@@ -196,6 +207,35 @@ export class SharedSubscriptions {
       const sink = sinkOf(args.contextValue);
       return sink ? shared.attach(sink) : shared.join();
     };
+  }
+
+  /**
+   * The operation's results as a projection of each event, when the operation has the plain shape
+   * `projectionOf` reads (an event it cannot answer exactly is executed as usual); undefined
+   * otherwise, or when the event stream does not start (the caller's own execution then stands).
+   */
+  private async projectedSource(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | undefined> {
+    const project = projectionOf(args.schema, args.document, args.operationName, this.payloads);
+    if (!project) return undefined;
+    const events = await createSourceEventStream(args);
+    if (!isAsyncIterable(events)) return undefined;
+    const iterator = (events as AsyncIterable<unknown>)[Symbol.asyncIterator]();
+    const mapped: AsyncIterableIterator<ExecutionResult> = {
+      next: async () => {
+        const r = await iterator.next();
+        if (r.done) return { value: undefined, done: true };
+        const result = project(r.value) ?? (await execute({ ...args, rootValue: r.value }));
+        return { value: result, done: false };
+      },
+      return: async () => {
+        await iterator.return?.();
+        return { value: undefined, done: true };
+      },
+      [Symbol.asyncIterator]() {
+        return mapped;
+      },
+    };
+    return mapped;
   }
 
   /** Distinct subscriptions running now and their members. */
