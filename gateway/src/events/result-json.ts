@@ -33,19 +33,19 @@ export const sseNextFrame = (json: string): string => `event: next\ndata: ${json
 
 /**
  * One result of a shared subscription as every transport writes it, made once however many
- * subscribers receive it: the JSON text, its UTF-8 bytes (a graphql-ws `next` message wraps them)
- * and its whole SSE frame (identical for every SSE subscriber of the subscription). The bytes and
- * the frame are made on first use, by the first subscriber of that transport.
+ * subscribers receive it: the JSON text, the end of a graphql-ws `next` message (the JSON's UTF-8
+ * and the closing brace) and its whole SSE frame (identical for every SSE subscriber of the
+ * subscription). Each is made on first use, by the first subscriber of that transport.
  */
 export class ResultText {
-  private bytes: Buffer | undefined;
   private frame: Buffer | undefined;
+  private tail: Buffer | undefined;
 
   constructor(readonly json: string) {}
 
-  /** The JSON as UTF-8. */
-  get utf8(): Buffer {
-    return (this.bytes ??= Buffer.from(this.json));
+  /** The JSON and the `}` that closes a graphql-ws `next` message around it, as UTF-8 (what follows each subscriber's own prefix). */
+  get nextTail(): Buffer {
+    return (this.tail ??= Buffer.from(`${this.json}}`));
   }
 
   /** `event: next\ndata: <json>\n\n` as UTF-8. */

@@ -13,8 +13,6 @@ type WebSocketServer = InstanceType<typeof WsServer>;
 /** Bytes queued on one socket beyond which a single result waits until the peer has taken them. */
 export const WS_SEND_HIGH_WATER_BYTES = 1 << 20;
 
-const CLOSING_BRACE = Buffer.from('}');
-
 /** What one operation of a connection turned into. */
 export type OperationOutcome =
   /** Refused before it ran (bad token, parse or validation errors): an `error` message. */
@@ -165,7 +163,7 @@ export function serveGraphqlWs<C>(wss: WebSocketServer, handlers: GraphqlWsHandl
           if (finished) return;
           unwritten++;
           // The result's bytes are shared by every subscriber: only the prefix is this operation's.
-          send([nextPrefix, result.utf8, CLOSING_BRACE], written);
+          send([nextPrefix, result.nextTail], written);
         },
         end: (errors) => finish(errors ? errorMessage(errors) : completeMessage()),
         get backlog() {
