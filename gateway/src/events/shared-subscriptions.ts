@@ -217,7 +217,12 @@ export class SharedSubscriptions {
   private async projectedSource(args: ExecutionArgs): Promise<AsyncIterable<ExecutionResult> | undefined> {
     const project = projectionOf(args.schema, args.document, args.operationName, this.payloads);
     if (!project) return undefined;
-    const events = await createSourceEventStream(args);
+    let events: unknown;
+    try {
+      events = await createSourceEventStream(args);
+    } catch {
+      return undefined;
+    }
     if (!isAsyncIterable(events)) return undefined;
     const iterator = (events as AsyncIterable<unknown>)[Symbol.asyncIterator]();
     const mapped: AsyncIterableIterator<ExecutionResult> = {

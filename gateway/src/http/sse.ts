@@ -1,8 +1,8 @@
+import type { Writable } from 'node:stream';
 import type { ExecutionResult } from 'graphql';
 import { getSSEProcessor, isAsyncIterable, type Plugin } from 'graphql-yoga';
 import { resultJson, sseNextFrame as frame, type ResultText } from '../events/result-json.js';
 import { SUBSCRIPTION_SINK, type SubscriptionSink } from '../events/shared-subscriptions.js';
-import type { Writable } from 'node:stream';
 import { assemble, writeAssembled } from './chunks.js';
 
 type FetchApi = { TextEncoder: typeof TextEncoder; ReadableStream: typeof ReadableStream; Response: typeof Response };
@@ -79,16 +79,7 @@ export class SseSink implements SubscriptionSink {
         this.frames = [];
         writeAssembled(out, assemble(frames));
         if (ended) return;
-        if (out.writableNeedDrain) await new Promise<void>((r) => {
-          this.wake = undefined;
-          const go = () => {
-            out.off('drain', go);
-            out.off('close', go);
-            r();
-          };
-          out.once('drain', go);
-          out.once('close', go);
-        });
+        if (out.writableNeedDrain) await drainedOrClosed(out);
       }
     } finally {
       out.off('close', onClose);
@@ -117,6 +108,19 @@ export class SseSink implements SubscriptionSink {
     this.wake = undefined;
     wake?.();
   }
+}
+
+/** Resolves once `out` has room again (or has closed). */
+function drainedOrClosed(out: Writable): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const go = () => {
+      out.off('drain', go);
+      out.off('close', go);
+      resolve();
+    };
+    out.once('drain', go);
+    out.once('close', go);
+  });
 }
 
 /**
