@@ -589,7 +589,7 @@ export class SqliteEventStore implements EventStore {
         const left = deadline - performance.now();
         if (left <= 0) return;
         const before = this.commits.generation;
-        await this.waitOn(this.commits, left, since);
+        await this.waitForCommit(left, since);
         if (this.closed || (this.commits.generation === before && since === before)) return; // closed, or its time is up
         since = this.commits.generation;
         // The WAL file changes when a commit writes it, before the commit is visible to readers
@@ -614,7 +614,8 @@ export class SqliteEventStore implements EventStore {
     return Number(row?.[0] ?? 0);
   }
 
-  private waitOn(signal: AppendSignal, ms: number, since: number): Promise<void> {
+  /** Until a commit by any process changes the WAL file (watched from the first wait on), or `ms`; at once when `since` is behind. */
+  private waitForCommit(ms: number, since: number): Promise<void> {
     if (!this.walWatcher && !this.walWatchFailed) {
       const wal = `${basename(this.path)}-wal`;
       try {
@@ -630,7 +631,7 @@ export class SqliteEventStore implements EventStore {
         this.walWatchFailed = true;
       }
     }
-    return signal.wait(ms, since);
+    return this.commits.wait(ms, since);
   }
 
   /** Stops every subscription (saving their checkpoints) and closes the file. */

@@ -26,7 +26,7 @@ import { PatchbayError, ValidationError, categoryOf, commandEnvelopeSchema, erro
 import { DLQ_HEADERS, EVENT_HEADERS, commandReplySchema, decodeEnvelope, decodeEvent, encodeEvent, encodeJson, parseJson, type CommandReply } from './codec.js';
 import { BusClosedError, CommandTimeoutError, InvalidReplyError, PublishFailedError, ServiceUnavailableError, toPatchbayError } from './errors.js';
 import { contextFromTraceparent, extractTrace, injectTrace, tracer } from './trace.js';
-import { PubAckInbox } from './pub-acks.js';
+import { PubAckInbox, type PubAck } from './pub-acks.js';
 import { observeConsumerLag, type ConsumerLag } from '@patchbay/telemetry';
 
 /** JetStream stream holding every published event. */
@@ -174,7 +174,7 @@ export class NatsBus {
   private readonly consumers = new Set<EventConsumer>();
   private readonly subscriptions = new Set<Subscription>();
   private closed = false;
-  /** Acknowledgements of event publishes, on one inbox (made at the first publish). */
+  /** Acknowledgements of JetStream publishes (events, dead letters), on one inbox (made at the first publish). */
   private pubAcks: PubAckInbox | undefined;
   /** Unregisters the `patchbay.consumer.lag` gauge of this bus's consumers. */
   private stopLagGauge: (() => void) | undefined;
@@ -282,13 +282,9 @@ export class NatsBus {
           h.set(EVENT_HEADERS.revision, String(m.revision));
           h.set(EVENT_HEADERS.position, event.position.toString());
           h.set(EVENT_HEADERS.type, event.type);
-          // JetStream de-duplicates on the message id and refuses a subject outside the stream.
-          h.set('Nats-Msg-Id', m.eventId);
-          h.set('Nats-Expected-Stream', EVENTS_STREAM);
           let ack;
           try {
-            this.pubAcks ??= new PubAckInbox(this.connection, this.opts.publishTimeoutMs ?? 5000);
-            ack = await this.pubAcks.publish(subject, encodeEvent(event), h);
+            ack = await this.publishToStream(EVENTS_STREAM, subject, encodeEvent(event), h, m.eventId);
           } catch (err) {
             throw new PublishFailedError(subject, m.eventId, err);
           }
@@ -304,6 +300,18 @@ export class NatsBus {
         }
       },
     );
+  }
+
+  /**
+   * A JetStream publish into `stream` and its PubAck: de-duplicated on `msgId` within the stream's
+   * window, refused for a subject outside the stream. Acknowledgements of all of this connection's
+   * publishes come back on one inbox (`PubAckInbox`, made at the first publish).
+   */
+  private publishToStream(stream: string, subject: string, data: Uint8Array, headers: MsgHdrs, msgId: string): Promise<PubAck> {
+    headers.set('Nats-Msg-Id', msgId);
+    headers.set('Nats-Expected-Stream', stream);
+    this.pubAcks ??= new PubAckInbox(this.connection, this.opts.publishTimeoutMs ?? 5000);
+    return this.pubAcks.publish(subject, data, headers);
   }
 
   /**
@@ -501,7 +509,7 @@ export class NatsBus {
     const body = encodeJson({ durable: delivery.durable, subject: m.subject, streamSequence: m.seq, deliveries: delivery.deliveryCount, error: error.toJSON(), message: original });
     try {
       // One dead letter per (durable, message) even if this runs twice after a crash.
-      await this.jetstream.publish(dlqSubject(delivery.durable), body, { msgID: `${delivery.durable}:${m.seq}`, headers: h, expect: { streamName: DLQ_STREAM } });
+      await this.publishToStream(DLQ_STREAM, dlqSubject(delivery.durable), body, h, `${delivery.durable}:${m.seq}`);
     } catch (pubErr) {
       this.log('error', 'dead-lettering failed; message stays pending', { durable: delivery.durable, error: (pubErr as Error).message });
       m.nak(1000);
