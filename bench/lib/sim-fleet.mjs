@@ -230,17 +230,23 @@ export async function startStack({ dataDir, watched, name, profileDir, log = () 
   const failed = done.then(() => Promise.reject(new Error('the stack stopped early')));
   failed.catch(() => undefined);
   let info;
+  let bus;
   try {
     info = await Promise.race([readyP, failed]);
+    for (const [n, pid] of Object.entries(info.pids)) if (pid) watched.set(n, pid);
+    for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set('nats-server', pid);
+    bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name, requestTimeoutMs: 900_000 });
+  } catch (err) {
+    // The caller gets no handle to stop what started: stop it here.
+    stopStack();
+    await done.catch(() => undefined);
+    throw err;
   } finally {
     if (profileDir) {
       if (saved === undefined) delete process.env['NODE_OPTIONS'];
       else process.env['NODE_OPTIONS'] = saved;
     }
   }
-  for (const [n, pid] of Object.entries(info.pids)) if (pid) watched.set(n, pid);
-  for (const pid of childrenOf(process.pid)) if (commOf(pid) === 'nats-server') watched.set('nats-server', pid);
-  const bus = await NatsBus.connect({ servers: info.natsUrl.split(','), name, requestTimeoutMs: 900_000 });
   const send = (service, command, payload, actor = 'bench-operator') => bus.request(`patchbay.cmd.${service}.${command}`, { commandId: randomUUID(), actor, correlationId: name, payload }, { timeoutMs: 900_000 });
   return {
     info,
